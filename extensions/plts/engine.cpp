@@ -1,0 +1,165 @@
+#include "extensions/plts/engine.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <libplatform/libplatform.h>
+
+#include "common/error_boundary.h"
+#include "extensions/plts/gucs.h"
+
+extern "C" {
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+}
+
+namespace plts {
+
+int v8_call_depth = 0;
+
+namespace {
+
+// Process-wide state. Plain pointers, never destroyed: no global destructor may run at exit while
+// V8 threads are alive.
+v8::Platform* platform = nullptr;
+BudgetAllocator* allocator = nullptr;
+v8::Isolate* isolate = nullptr;
+bool heap_exhausted = false;
+unsigned generation = 0;
+
+// V8 flags are process-wide and must match the compiler snapshot generator's.
+constexpr char kV8Flags[] = "--max-optimized-bytecode-size=8192 --no-expose-wasm";
+
+// Runs f with every signal blocked in this thread, so threads created inside inherit a full mask
+// and PostgreSQL's signal handlers only ever run on the backend's main thread.
+template <typename F>
+void with_signals_blocked(F&& f) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  f();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+// FATAL raised while V8 frames are on the stack must not run V8's or libnode's teardown.
+void on_exit_with_v8(int code, Datum) {
+  if (v8_call_depth > 0) _exit(code);
+}
+
+size_t near_heap_limit(void*, size_t current, size_t) {
+  heap_exhausted = true;
+  isolate->TerminateExecution();
+  // Headroom so that termination can unwind; the isolate is disposed after the call.
+  return current + 64 * 1024 * 1024;
+}
+
+void on_oom(const char* location, bool is_heap_oom) {
+  // V8 cannot continue: end this backend only (exit code 1 is not a crash for the postmaster).
+  ereport(FATAL, (errcode(ERRCODE_OUT_OF_MEMORY),
+                  errmsg("plts: V8 ran out of memory (%s)", location ? location : "unknown"),
+                  errhint("Lower the memory a function needs or raise plts.max_heap_mb.")));
+}
+
+void on_fatal(const char* location, const char* message) {
+  ereport(FATAL, (errcode(ERRCODE_INTERNAL_ERROR),
+                  errmsg("plts: fatal V8 error in %s: %s", location ? location : "?",
+                         message ? message : "?")));
+}
+
+}  // namespace
+
+bool BudgetAllocator::reserve(size_t length) {
+  size_t cur = used_.load();
+  do {
+    if (cur + length > limit_.load() || cur + length < cur) return false;
+  } while (!used_.compare_exchange_weak(cur, cur + length));
+  return true;
+}
+
+void* BudgetAllocator::Allocate(size_t length) {
+  if (!reserve(length)) return nullptr;
+  void* p = calloc(length ? length : 1, 1);
+  if (p == nullptr) used_.fetch_sub(length);
+  return p;
+}
+
+void* BudgetAllocator::AllocateUninitialized(size_t length) {
+  if (!reserve(length)) return nullptr;
+  void* p = malloc(length ? length : 1);
+  if (p == nullptr) used_.fetch_sub(length);
+  return p;
+}
+
+void BudgetAllocator::Free(void* data, size_t length) {
+  free(data);
+  used_.fetch_sub(length);
+}
+
+void ensure_v8_started() {
+  if (platform != nullptr) return;
+  if (!IsUnderPostmaster && !IsBackgroundWorker && IsPostmasterEnvironment) {
+    throw pgx::PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                       "plts: V8 cannot start in the postmaster");
+  }
+  with_signals_blocked([] {
+    v8::V8::SetFlagsFromString(kV8Flags, sizeof(kV8Flags) - 1);
+    platform = v8::platform::NewDefaultPlatform(1).release();
+    v8::V8::InitializePlatform(platform);
+    v8::V8::Initialize();
+  });
+  allocator = new BudgetAllocator();
+  pgx::pg_guard([] { on_proc_exit(on_exit_with_v8, 0); });
+}
+
+v8::Isolate* user_isolate() {
+  if (isolate != nullptr) return isolate;
+  ensure_v8_started();
+  allocator->set_limit(static_cast<size_t>(settings.max_arraybuffer_mb) * 1024 * 1024);
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = allocator;
+  params.constraints.ConfigureDefaultsFromHeapSize(
+      0, static_cast<size_t>(settings.max_heap_mb) * 1024 * 1024);
+  with_signals_blocked([&] { isolate = v8::Isolate::New(params); });
+  isolate->SetOOMErrorHandler(on_oom);
+  isolate->SetFatalErrorHandler(on_fatal);
+  isolate->AddNearHeapLimitCallback(near_heap_limit, nullptr);
+  isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  isolate->Enter();
+  heap_exhausted = false;
+  ++generation;
+  return isolate;
+}
+
+bool heap_limit_hit() { return heap_exhausted; }
+
+bool recycle_isolate_if_exhausted() {
+  if (!heap_exhausted || isolate == nullptr || v8_call_depth > 0) return false;
+  isolate->Exit();
+  isolate->Dispose();
+  isolate = nullptr;
+  heap_exhausted = false;
+  return true;
+}
+
+unsigned isolate_generation() { return generation; }
+
+void apply_stack_limit(v8::Isolate* iso) {
+  // stack_base_ptr is static in PostgreSQL 15: read it by swapping in and restoring.
+  pg_stack_base_t base = set_stack_base();
+  restore_stack_base(base);
+  char* base_ptr = static_cast<char*>(base);
+  // Leave V8 a margin below PostgreSQL's own limit so that SQL called from JS still has room to
+  // report "stack depth limit exceeded" cleanly.
+  const long margin = 256 * 1024;
+  long depth = static_cast<long>(max_stack_depth) * 1024L - margin;
+  if (depth < 128 * 1024) depth = 128 * 1024;
+  iso->SetStackLimit(reinterpret_cast<uintptr_t>(base_ptr - depth));
+}
+
+const char* v8_version() { return v8::V8::GetVersion(); }
+
+}  // namespace plts

@@ -1,0 +1,55 @@
+// The V8 engine of one backend: process-wide V8 initialization (lazy, never in the postmaster),
+// the user-code isolate with its heap and ArrayBuffer limits, and the stack limit.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+
+#include <v8.h>
+
+namespace plts {
+
+// ArrayBuffer memory is outside the V8 heap limit: this allocator keeps a budget. Frees arrive on
+// V8's worker threads, hence the atomic counter.
+class BudgetAllocator final : public v8::ArrayBuffer::Allocator {
+ public:
+  void set_limit(size_t bytes) { limit_.store(bytes); }
+  size_t used() const { return used_.load(); }
+  void* Allocate(size_t length) override;
+  void* AllocateUninitialized(size_t length) override;
+  void Free(void* data, size_t length) override;
+
+ private:
+  bool reserve(size_t length);
+  std::atomic<size_t> used_{0};
+  std::atomic<size_t> limit_{0};
+};
+
+enum class IsolateState { kHealthy, kHeapExhausted };
+
+// Starts V8 in this process if not started yet (idempotent; backend only).
+void ensure_v8_started();
+
+// The backend's user-code isolate, created on first use. Entered for the life of the backend.
+v8::Isolate* user_isolate();
+
+// True when the user isolate has hit its heap limit during the current call.
+bool heap_limit_hit();
+
+// Disposes the user isolate if it hit its heap limit, so the next call starts fresh.
+// Returns true when it was disposed (all contexts and cached functions are gone with it).
+bool recycle_isolate_if_exhausted();
+
+// Increments with every isolate (re)creation: caches keyed on the isolate compare it.
+unsigned isolate_generation();
+
+// Sets V8's stack limit from PostgreSQL's stack base and max_stack_depth (outermost calls only).
+void apply_stack_limit(v8::Isolate* isolate);
+
+// "10.2.154.26-node.xx"
+const char* v8_version();
+
+// Nesting depth of plts calls currently running V8 code on this backend's stack.
+extern int v8_call_depth;
+
+}  // namespace plts

@@ -1,0 +1,22 @@
+// plts's settings (GUCs), defined in one place.
+#pragma once
+
+namespace plts {
+
+struct Settings {
+  int max_runtime_ms;     // 0 = no plts limit (statement_timeout still applies)
+  int max_heap_mb;        // V8 heap limit for the user-code isolate
+  int max_arraybuffer_mb; // budget for ArrayBuffer backing stores
+  int max_sql_bytes;      // per ctx.db call
+  int max_params;         // per ctx.db call
+  int max_query_rows;     // per ctx.db call; 0 = unlimited
+  int plan_cache_size;    // prepared plans kept per backend
+  int log_level;          // gates plts's own log lines (an elevel)
+};
+
+extern Settings settings;
+
+// Defines the GUCs; called from _PG_init (must stay V8-free).
+void define_settings();
+
+}  // namespace plts

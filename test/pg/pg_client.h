@@ -1,0 +1,45 @@
+// A small libpq client for integration tests: one connection, queries return text cells, errors
+// carry their SQLSTATE.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct pg_conn;
+
+namespace pgtest {
+
+struct SqlError : std::runtime_error {
+  SqlError(std::string sqlstate, const std::string& message)
+      : std::runtime_error(message), sqlstate(std::move(sqlstate)) {}
+  std::string sqlstate;
+};
+
+using Row = std::vector<std::optional<std::string>>;
+
+class Connection {
+ public:
+  // Connects with the PG* environment (PGHOST, PGPORT, PGDATABASE, PGUSER set by scripts/test.sh).
+  explicit Connection(const std::string& options = "");
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {});
+  // The first column of the first row; throws when there is none or it is NULL.
+  std::string scalar(const std::string& sql, const std::vector<std::string>& params = {});
+  // Runs sql and returns the SQLSTATE of the error it raised, or "" when it succeeded.
+  std::string error_of(const std::string& sql);
+  // Sends sql without waiting (for cancel/terminate tests); collect with finish().
+  void send(const std::string& sql);
+  std::string finish();  // SQLSTATE of the sent query's error, or ""
+  int backend_pid();
+  bool alive();
+
+ private:
+  pg_conn* conn_;
+};
+
+}  // namespace pgtest
