@@ -147,6 +147,11 @@ bool recycle_isolate_if_exhausted() {
 
 unsigned isolate_generation() { return generation; }
 
+bool arraybuffer_budget_allows(size_t bytes) {
+  return allocator == nullptr ||
+         allocator->used() + bytes <= static_cast<size_t>(settings.max_arraybuffer_mb) * 1024 * 1024;
+}
+
 void apply_stack_limit(v8::Isolate* iso) {
   // stack_base_ptr is static in PostgreSQL 15: read it by swapping in and restoring.
   pg_stack_base_t base = set_stack_base();

@@ -43,6 +43,9 @@ bool recycle_isolate_if_exhausted();
 // Increments with every isolate (re)creation: caches keyed on the isolate compare it.
 unsigned isolate_generation();
 
+// True when an ArrayBuffer of `bytes` fits the remaining plts.max_arraybuffer_mb budget.
+bool arraybuffer_budget_allows(size_t bytes);
+
 // Sets V8's stack limit from PostgreSQL's stack base and max_stack_depth (outermost calls only).
 void apply_stack_limit(v8::Isolate* isolate);
 

@@ -1,0 +1,263 @@
+#include "extensions/plts/call.h"
+
+#include <chrono>
+
+#include "extensions/plts/convert.h"
+#include "extensions/plts/engine.h"
+#include "extensions/plts/gucs.h"
+#include "extensions/plts/js_exception.h"
+#include "extensions/plts/metrics.h"
+#include "extensions/plts/realm.h"
+#include "extensions/plts/watchdog.h"
+
+extern "C" {
+#include "executor/spi.h"
+#include "utils/jsonb.h"
+}
+
+namespace plts {
+
+using pgx::PgError;
+using pgx::pg_guard;
+
+CallFrame* current_frame = nullptr;
+
+namespace {
+
+v8::Local<v8::String> key(v8::Isolate* iso, const char* s) {
+  return v8::String::NewFromUtf8(iso, s, v8::NewStringType::kInternalized).ToLocalChecked();
+}
+
+// The error a rejected promise carries, as a PostgreSQL error.
+PgError rejection_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> reason,
+                        const ErrorSite& site) {
+  v8::TryCatch tc(iso);
+  iso->ThrowException(reason);
+  return js_to_pg_error(iso, ctx, tc, site);
+}
+
+// Phase 2. Returns the result Datum; sets *terminated when V8 execution was terminated (the reason
+// is decided in phase 3). Throws PgError for JS exceptions and conversion failures.
+Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, CallFrame& frame,
+                bool* isnull, bool* terminated) {
+  v8::HandleScope handles(iso);
+  Realm& realm = current_realm(iso);
+  v8::Local<v8::Context> ctx = realm.context.Get(iso);
+  v8::Context::Scope context_scope(ctx);
+  v8::TryCatch tc(iso);
+  ErrorSite site{fi.qualified, Stage::kExecute};
+  try {
+    v8::Local<v8::Object> meta;
+    v8::Local<v8::Function> fn = function_in_realm(iso, ctx, realm, fi, &meta);
+
+    v8::Local<v8::Object> c;
+    if (!realm.ctx_template.Get(iso)->NewInstance(ctx).ToLocal(&c)) throw JsException();
+    int nargs = fcinfo ? fcinfo->nargs : 0;
+    v8::Local<v8::Array> argv = v8::Array::New(iso, nargs);
+    v8::Local<v8::Value> args;
+    v8::Local<v8::Object> named;
+    if (!fi.single_jsonb_args) {
+      named = v8::Object::New(iso);
+      args = named;
+    }
+    for (int i = 0; i < nargs; i++) {
+      v8::Local<v8::Value> v = to_js(iso, ctx, *fi.arg_conv[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
+      if (argv->CreateDataProperty(ctx, i, v).IsNothing()) throw JsException();
+      if (fi.single_jsonb_args) {
+        args = v;
+      } else if (named->CreateDataProperty(ctx, js_string(iso, fi.arg_names[i]), v).IsNothing()) {
+        throw JsException();
+      }
+    }
+    must(c->CreateDataProperty(ctx, key(iso, "args"), args));
+    must(c->CreateDataProperty(ctx, key(iso, "argv"), argv));
+    must(c->CreateDataProperty(ctx, key(iso, "fn"), meta));
+    must(c->CreateDataProperty(ctx, key(iso, "db"),
+                                (frame.mode == DbMode::kReadOnly ? realm.db_ro : realm.db_rw).Get(iso)));
+
+    v8::Local<v8::Value> argv_call[1] = {c};
+    v8::Local<v8::Value> result;
+    if (!fn->Call(ctx, v8::Undefined(iso), 1, argv_call).ToLocal(&result)) throw JsException();
+    if (result->IsPromise()) {
+      drain_microtasks(iso);
+      if (tc.HasCaught() || iso->IsExecutionTerminating()) throw JsException();
+      v8::Local<v8::Promise> p = result.As<v8::Promise>();
+      switch (p->State()) {
+        case v8::Promise::kFulfilled:
+          result = p->Result();
+          break;
+        case v8::Promise::kRejected:
+          throw rejection_error(iso, ctx, p->Result(), site);
+        case v8::Promise::kPending:
+          throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "plts function " + fi.qualified + " returned a promise that never settled",
+                        "", "Await only ctx.db calls and promises that settle within the call.");
+      }
+    }
+    MemoryContextSwitchTo(frame.call_mcxt);
+    try {
+      return from_js(iso, ctx, *fi.ret_conv, result, isnull);
+    } catch (const PgError& e) {
+      if (e.edata() != nullptr) throw;
+      throw PgError(e.sqlerrcode(), "plts function " + fi.qualified + " returned a value that does not fit its return type: " + e.message());
+    }
+  } catch (const JsException&) {
+    if (tc.HasTerminated() || iso->IsExecutionTerminating()) {
+      *terminated = true;
+      return 0;
+    }
+    if (!tc.HasCaught()) throw PgError(ERRCODE_INTERNAL_ERROR, "plts: V8 failed without an exception");
+    throw js_to_pg_error(iso, ctx, tc, site);
+  }
+}
+
+void classify(const PgError& e) {
+  metrics.errors++;
+  int code = e.sqlerrcode();
+  if (code == ERRCODE_QUERY_CANCELED) {
+    std::string m = e.what();
+    if (m.find("timeout") != std::string::npos || m.find("max_runtime_ms") != std::string::npos)
+      metrics.timeout++;
+    else
+      metrics.cancel++;
+  } else if (code == ERRCODE_OUT_OF_MEMORY) {
+    metrics.heap++;
+  } else if (code == ERRCODE_STATEMENT_TOO_COMPLEX) {
+    metrics.stack++;
+  } else if (code == ERRCODE_RAISE_EXCEPTION) {
+    metrics.js_exception++;
+  } else {
+    metrics.sql_error++;
+  }
+}
+
+// Runs fi with the arguments of fcinfo (null for inline code). Phases 2 and 3.
+Datum execute(FunctionInfo& fi, FunctionCallInfo fcinfo, bool* isnull) {
+  auto started = std::chrono::steady_clock::now();
+  bool outermost = v8_call_depth == 0;
+  if (outermost && heap_limit_hit()) {
+    // The isolate that hit its heap limit is discarded: forget every handle into it first.
+    drop_loaded_functions();
+    drop_realms();
+    if (recycle_isolate_if_exhausted()) metrics.isolate_recycles++;
+  }
+  v8::Isolate* iso = user_isolate();
+  if (outermost) {
+    apply_stack_limit(iso);
+    watchdog_arm(iso, settings.max_runtime_ms);
+  }
+  CallFrame frame;
+  frame.outer = current_frame;
+  frame.mode = fi.mode;
+  frame.call_mcxt = CurrentMemoryContext;
+  current_frame = &frame;
+  v8_call_depth++;
+  fi.active_calls++;
+  metrics.calls++;
+
+  bool terminated = false;
+  Datum result = 0;
+  std::unique_ptr<PgError> error;
+  try {
+    result = run_in_v8(iso, fi, fcinfo, frame, isnull, &terminated);
+  } catch (const PgError& e) {
+    error = std::make_unique<PgError>(e);
+  } catch (const std::bad_alloc&) {
+    error = std::make_unique<PgError>(ERRCODE_OUT_OF_MEMORY, "out of memory in plts function " + fi.qualified);
+  } catch (const std::exception& e) {
+    error = std::make_unique<PgError>(ERRCODE_INTERNAL_ERROR, e.what());
+  }
+  fi.active_calls--;
+  v8_call_depth--;
+  current_frame = frame.outer;
+  MemoryContextSwitchTo(frame.call_mcxt);
+  StopReason reason = StopReason::kNone;
+  if (outermost) {
+    reason = watchdog_disarm();
+    if (terminated || reason != StopReason::kNone || frame.uncatchable || heap_limit_hit())
+      iso->CancelTerminateExecution();
+  }
+  if (frame.spi_connected) {
+    pg_guard([] { SPI_finish(); });
+    MemoryContextSwitchTo(frame.call_mcxt);
+  }
+
+  uint64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - started).count();
+  metrics.latency_total_us += us;
+  metrics.latency_last_us = us;
+  if (us > metrics.latency_max_us) metrics.latency_max_us = us;
+
+  // Phase 3: every V8 scope is closed.
+  try {
+    if (heap_limit_hit()) {
+      throw PgError(ERRCODE_OUT_OF_MEMORY,
+                    "plts function " + fi.qualified + " exceeded the JavaScript heap limit (plts.max_heap_mb = " +
+                        std::to_string(settings.max_heap_mb) + ")",
+                    "The isolate is discarded; the next call starts with a fresh one.",
+                    "Use less memory, or raise plts.max_heap_mb.");
+    }
+    if (frame.uncatchable) throw PgError(*frame.uncatchable);
+    if (terminated || reason != StopReason::kNone) {
+      if (reason == StopReason::kDeadline) {
+        throw PgError(ERRCODE_QUERY_CANCELED,
+                      "canceling statement due to plts.max_runtime_ms (" +
+                          std::to_string(settings.max_runtime_ms) + " ms) in plts function " + fi.qualified);
+      }
+      // Cancel, statement_timeout or terminate: PostgreSQL raises its own error.
+      pg_guard([] { CHECK_FOR_INTERRUPTS(); });
+      throw PgError(ERRCODE_QUERY_CANCELED,
+                    "JavaScript execution of plts function " + fi.qualified + " was terminated");
+    }
+    if (error) throw PgError(*error);
+  } catch (const PgError& e) {
+    classify(e);
+    throw;
+  }
+  return result;
+}
+
+}  // namespace
+
+Datum call_function(FunctionCallInfo fcinfo) {
+  pg_guard([] { check_stack_depth(); });
+  FunctionInfo* fi = lookup_function(fcinfo->flinfo->fn_oid);
+  bool isnull = false;
+  Datum d = execute(*fi, fcinfo, &isnull);
+  fcinfo->isnull = isnull;
+  return d;
+}
+
+void run_inline(const char* source) {
+  pg_guard([] { check_stack_depth(); });
+  FunctionInfo fi;
+  fi.name = "inline code block";
+  fi.qualified = "inline code block";
+  fi.source = source;
+  fi.mode = DbMode::kReadWrite;
+  fi.ret_conv = resolve_type(VOIDOID);
+  bool isnull = false;
+  try {
+    execute(fi, nullptr, &isnull);
+  } catch (...) {
+    fi.loaded.clear();
+    throw;
+  }
+}
+
+void validate_function(Oid fn_oid) {
+  std::unique_ptr<FunctionInfo> fi = describe_function(fn_oid);
+  if (!check_function_bodies) return;
+  v8::Isolate* iso = user_isolate();
+  v8::HandleScope handles(iso);
+  Realm& realm = current_realm(iso);
+  v8::Local<v8::Context> ctx = realm.context.Get(iso);
+  v8::Context::Scope context_scope(ctx);
+  try {
+    check_module_syntax(iso, ctx, fi->source, ErrorSite{fi->qualified, Stage::kCompile});
+  } catch (const JsException&) {
+    throw PgError(ERRCODE_QUERY_CANCELED, "compilation of plts function " + fi->qualified + " was terminated");
+  }
+}
+
+}  // namespace plts

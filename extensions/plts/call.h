@@ -1,0 +1,38 @@
+// Running one plts call, in three phases: (1) PostgreSQL side: look up and revalidate the
+// function; (2) V8 side: convert arguments, build ctx, call the default export, await it, convert
+// the result — every PostgreSQL call guarded; (3) PostgreSQL side again, with every V8 scope
+// closed: re-raise stored errors (cancel, terminate, timeout, heap) and return the Datum.
+#pragma once
+
+#include <memory>
+
+#include "common/error_boundary.h"
+#include "common/pg.h"
+#include "extensions/plts/function_cache.h"
+
+namespace plts {
+
+// The state of one call on the stack; ctx.db reaches the innermost one.
+struct CallFrame {
+  CallFrame* outer = nullptr;
+  DbMode mode = DbMode::kReadWrite;
+  bool spi_connected = false;
+  MemoryContext call_mcxt = nullptr;
+  // An error that JS must not be able to catch (cancel, terminate, timeout, heap): ctx.db stores
+  // it, terminates JS, and phase 3 re-raises it.
+  std::unique_ptr<pgx::PgError> uncatchable;
+};
+
+extern CallFrame* current_frame;
+
+// fmgr call of a plts function.
+Datum call_function(FunctionCallInfo fcinfo);
+
+// DO $$ ... $$ LANGUAGE plts
+void run_inline(const char* source);
+
+// CREATE FUNCTION ... LANGUAGE plts: checks the definition (and the body when
+// check_function_bodies is on).
+void validate_function(Oid fn_oid);
+
+}  // namespace plts

@@ -1,0 +1,61 @@
+// Datum <-> JavaScript conversions, following node-postgres conventions. A TypeConv is resolved
+// once per type (per function argument, result, or query column), not per value.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <v8.h>
+
+#include "common/pg.h"
+
+namespace plts {
+
+enum class TypeKind {
+  kBool, kInt2, kInt4, kInt8, kFloat4, kFloat8, kOid, kNumeric,
+  kText,   // text, varchar, bpchar: bytes are the string
+  kName,
+  kJson, kJsonb,
+  kDate, kTimestamp, kTimestamptz,
+  kBytea,
+  kVoid,
+  kArray,  // one-dimensional arrays of any supported element type
+  kOther,  // via the type's text input/output functions (uuid, interval, ...)
+};
+
+struct TypeConv {
+  Oid type = InvalidOid;
+  TypeKind kind = TypeKind::kOther;
+  // For kOther (and array elements): text I/O.
+  FmgrInfo out_fn{}, in_fn{};
+  Oid ioparam = InvalidOid;
+  int32 typmod = -1;
+  // For arrays: the element's storage and converter.
+  int16 elmlen = 0;
+  bool elmbyval = false;
+  char elmalign = 'i';
+  std::unique_ptr<TypeConv> elem;
+};
+
+// Resolves how values of `type` convert (may ereport: PostgreSQL side, guarded by the caller).
+std::unique_ptr<TypeConv> resolve_type(Oid type, int32 typmod = -1);
+
+// Datum -> JS. Calls PostgreSQL only through pg_guard; may throw pgx::PgError.
+v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
+                           Datum value, bool isnull);
+
+// JS -> Datum of tc.type, allocated in CurrentMemoryContext. Throws pgx::PgError (22P02, 22003 or
+// 42804) with a message saying what did not fit; callers add which function or parameter it was.
+Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
+              v8::Local<v8::Value> value, bool* isnull);
+
+// UTF-8 text of a JS string.
+std::string utf8(v8::Isolate* iso, v8::Local<v8::Value> value);
+
+// A JS string from UTF-8 bytes (throws std::bad_alloc when V8 refuses the length).
+v8::Local<v8::String> js_string(v8::Isolate* iso, const char* data, int length);
+inline v8::Local<v8::String> js_string(v8::Isolate* iso, const std::string& s) {
+  return js_string(iso, s.data(), static_cast<int>(s.size()));
+}
+
+}  // namespace plts

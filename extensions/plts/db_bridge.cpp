@@ -1,0 +1,363 @@
+#include "extensions/plts/db_bridge.h"
+
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error_boundary.h"
+#include "extensions/plts/call.h"
+#include "extensions/plts/convert.h"
+#include "extensions/plts/engine.h"
+#include "extensions/plts/gucs.h"
+#include "extensions/plts/js_exception.h"
+#include "extensions/plts/metrics.h"
+#include "extensions/plts/watchdog.h"
+
+extern "C" {
+#include "executor/spi.h"
+#include "parser/parse_param.h"
+#include "utils/resowner.h"
+}
+
+namespace plts {
+
+using pgx::PgError;
+using pgx::pg_guard;
+
+namespace {
+
+// ---- plan cache ----------------------------------------------------------------------------
+
+struct PlanEntry {
+  std::string key;
+  SPIPlanPtr plan = nullptr;
+  std::vector<std::unique_ptr<TypeConv>> param_conv;
+  // Result column converters, resolved for the last tuple descriptor seen.
+  std::vector<Oid> col_types;
+  std::vector<std::unique_ptr<TypeConv>> col_conv;
+};
+
+struct PlanCache {
+  std::list<PlanEntry*> lru;  // most recent first
+  std::unordered_map<std::string, std::list<PlanEntry*>::iterator> index;
+};
+PlanCache* plans = nullptr;  // never destroyed
+
+void free_entry(PlanEntry* e) {
+  if (e->plan != nullptr) pg_guard([&] { SPI_freeplan(e->plan); });
+  delete e;
+}
+
+struct InferArg {
+  Oid* types;
+  int n;
+};
+
+void infer_setup(ParseState* pstate, void* arg) {
+  auto* a = static_cast<InferArg*>(arg);
+  setup_parse_variable_parameters(pstate, &a->types, &a->n);
+}
+
+[[noreturn]] void spi_failed(const char* what, int rc) {
+  throw PgError(ERRCODE_INTERNAL_ERROR, std::string(what) + " failed: " + SPI_result_code_string(rc));
+}
+
+// Prepares sql with parameter types inferred by PostgreSQL, then re-prepares with those types
+// fixed: a plan built with the variable-parameter hook would call it again on replanning.
+std::unique_ptr<PlanEntry> prepare(const std::string& sql, int nparams) {
+  auto e = std::make_unique<PlanEntry>();
+  InferArg a{nullptr, nparams};
+  std::vector<Oid> types;
+  pg_guard([&] {
+    a.types = static_cast<Oid*>(palloc0(sizeof(Oid) * (nparams > 0 ? nparams : 1)));
+    SPIPlanPtr probe = SPI_prepare_params(sql.c_str(), infer_setup, &a, 0);
+    if (probe != nullptr) SPI_freeplan(probe);
+  });
+  if (SPI_result < 0 && a.n == nparams && a.types == nullptr) spi_failed("SPI_prepare_params", SPI_result);
+  if (a.n > nparams)
+    throw PgError(ERRCODE_UNDEFINED_PARAMETER,
+                  "the statement refers to $" + std::to_string(a.n) + " but " +
+                      std::to_string(nparams) + " parameter" + (nparams == 1 ? " was" : "s were") +
+                      " given");
+  for (int i = 0; i < nparams; i++) {
+    Oid t = a.types[i];
+    types.push_back(t == InvalidOid || t == UNKNOWNOID ? TEXTOID : t);
+  }
+  pg_guard([&] {
+    e->plan = SPI_prepare(sql.c_str(), nparams, types.data());
+    if (e->plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(e->plan);
+  });
+  for (Oid t : types) e->param_conv.push_back(resolve_type(t));
+  return e;
+}
+
+// The cached plan for sql with nparams parameters (moved to the front of the LRU).
+PlanEntry* plan_for(const std::string& sql, int nparams, bool* owned) {
+  if (plans == nullptr) plans = new PlanCache();
+  std::string key = std::to_string(nparams) + ":" + sql;
+  auto it = plans->index.find(key);
+  if (it != plans->index.end()) {
+    plans->lru.splice(plans->lru.begin(), plans->lru, it->second);
+    metrics.plan_cache_hits++;
+    *owned = false;
+    return *it->second;
+  }
+  metrics.plan_cache_misses++;
+  std::unique_ptr<PlanEntry> e = prepare(sql, nparams);
+  e->key = key;
+  if (settings.plan_cache_size <= 0) {
+    *owned = true;
+    return e.release();
+  }
+  while (static_cast<int>(plans->lru.size()) >= settings.plan_cache_size) {
+    PlanEntry* old = plans->lru.back();
+    plans->lru.pop_back();
+    plans->index.erase(old->key);
+    free_entry(old);
+  }
+  plans->lru.push_front(e.get());
+  plans->index[key] = plans->lru.begin();
+  *owned = false;
+  return e.release();
+}
+
+// ---- arguments -----------------------------------------------------------------------------
+
+struct Statement {
+  std::string sql;
+  v8::Local<v8::Array> params;  // may be empty
+};
+
+v8::Local<v8::String> key(v8::Isolate* iso, const char* s) {
+  return v8::String::NewFromUtf8(iso, s, v8::NewStringType::kInternalized).ToLocalChecked();
+}
+
+[[noreturn]] void type_error(const std::string& msg) {
+  throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, msg);
+}
+
+Statement parse_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                          const v8::FunctionCallbackInfo<v8::Value>& info, const char* fn) {
+  Statement st;
+  v8::Local<v8::Value> input = info[0];
+  v8::Local<v8::Value> params = info[1];
+  if (input->IsObject() && !input->IsString()) {
+    v8::Local<v8::Object> obj = input.As<v8::Object>();
+    v8::Local<v8::Value> to_sql;
+    if (!obj->Get(ctx, key(iso, "toSQL")).ToLocal(&to_sql)) throw JsException();
+    if (to_sql->IsFunction()) {
+      v8::Local<v8::Value> r;
+      if (!to_sql.As<v8::Function>()->Call(ctx, obj, 0, nullptr).ToLocal(&r)) throw JsException();
+      if (!r->IsObject()) type_error(std::string("ctx.db.") + fn + ": toSQL() must return {sql, params}");
+      obj = r.As<v8::Object>();
+    }
+    if (!obj->Get(ctx, key(iso, "sql")).ToLocal(&input)) throw JsException();
+    v8::Local<v8::Value> p;
+    if (!obj->Get(ctx, key(iso, "params")).ToLocal(&p)) throw JsException();
+    if (!p->IsUndefined()) params = p;
+  }
+  if (!input->IsString())
+    type_error(std::string("ctx.db.") + fn +
+               ": expected SQL text, {sql, params} or an object with toSQL()");
+  st.sql = utf8(iso, input);
+  if (!params->IsNullOrUndefined()) {
+    if (!params->IsArray()) type_error(std::string("ctx.db.") + fn + ": params must be an array");
+    st.params = params.As<v8::Array>();
+  }
+  return st;
+}
+
+// ---- execution -----------------------------------------------------------------------------
+
+void ensure_spi(CallFrame* frame) {
+  if (frame->spi_connected) return;
+  pg_guard([&] {
+    int rc = SPI_connect();
+    if (rc != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+  });
+  frame->spi_connected = true;
+  MemoryContextSwitchTo(frame->call_mcxt);
+}
+
+v8::Local<v8::Value> rows_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, PlanEntry* e,
+                                SPITupleTable* tt, uint64 n) {
+  TupleDesc desc = tt->tupdesc;
+  int natts = desc->natts;
+  bool same = static_cast<int>(e->col_types.size()) == natts;
+  for (int i = 0; same && i < natts; i++) same = e->col_types[i] == TupleDescAttr(desc, i)->atttypid;
+  if (!same) {
+    e->col_types.clear();
+    e->col_conv.clear();
+    for (int i = 0; i < natts; i++) {
+      Form_pg_attribute att = TupleDescAttr(desc, i);
+      e->col_types.push_back(att->atttypid);
+      e->col_conv.push_back(resolve_type(att->atttypid, att->atttypmod));
+    }
+  }
+  std::vector<v8::Local<v8::String>> names(natts);
+  for (int i = 0; i < natts; i++) {
+    const char* name = NameStr(TupleDescAttr(desc, i)->attname);
+    if (!v8::String::NewFromUtf8(iso, name, v8::NewStringType::kInternalized).ToLocal(&names[i]))
+      throw JsException();
+  }
+  v8::Local<v8::Array> rows = v8::Array::New(iso, static_cast<int>(n));
+  for (uint64 r = 0; r < n; r++) {
+    HeapTuple tup = tt->vals[r];
+    v8::Local<v8::Object> row = v8::Object::New(iso);
+    for (int i = 0; i < natts; i++) {
+      if (TupleDescAttr(desc, i)->attisdropped) continue;
+      bool isnull = false;
+      Datum d = heap_getattr(tup, i + 1, desc, &isnull);
+      if (row->CreateDataProperty(ctx, names[i], to_js(iso, ctx, *e->col_conv[i], d, isnull)).IsNothing())
+        throw JsException();
+    }
+    if (rows->CreateDataProperty(ctx, static_cast<uint32_t>(r), row).IsNothing()) throw JsException();
+  }
+  return rows;
+}
+
+// Runs one statement in an internal subtransaction and returns the JS result.
+v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx, CallFrame* frame,
+                                   DbMode mode, const Statement& st, bool is_query) {
+  int nparams = st.params.IsEmpty() ? 0 : static_cast<int>(st.params->Length());
+  if (static_cast<int64_t>(st.sql.size()) > settings.max_sql_bytes)
+    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                  "SQL text of " + std::to_string(st.sql.size()) + " bytes exceeds plts.max_sql_bytes (" +
+                      std::to_string(settings.max_sql_bytes) + ")");
+  if (nparams > settings.max_params)
+    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                  std::to_string(nparams) + " parameters exceed plts.max_params (" +
+                      std::to_string(settings.max_params) + ")");
+  ensure_spi(frame);
+
+  MemoryContext oldcxt = CurrentMemoryContext;
+  ResourceOwner oldowner = CurrentResourceOwner;
+  pg_guard([] { BeginInternalSubTransaction(nullptr); });
+  MemoryContextSwitchTo(oldcxt);
+  bool owned = false;
+  PlanEntry* e = nullptr;
+  try {
+    if (mode == DbMode::kReadOnly) XactReadOnly = true;  // restored when the subtransaction ends
+    e = plan_for(st.sql, nparams, &owned);
+    std::vector<Datum> values(nparams);
+    std::vector<char> nulls(nparams + 1, ' ');
+    for (int i = 0; i < nparams; i++) {
+      v8::Local<v8::Value> v;
+      if (!st.params->Get(ctx, i).ToLocal(&v)) throw JsException();
+      bool isnull = false;
+      try {
+        values[i] = from_js(iso, ctx, *e->param_conv[i], v, &isnull);
+      } catch (const PgError& err) {
+        if (err.edata() != nullptr) throw;
+        throw PgError(err.sqlerrcode(), "parameter $" + std::to_string(i + 1) + ": " + err.message());
+      }
+      if (isnull) nulls[i] = 'n';
+    }
+    long tcount = is_query && settings.max_query_rows > 0 ? settings.max_query_rows + 1L : 0L;
+    int rc = 0;
+    watchdog_in_sql(true);
+    try {
+      pg_guard([&] {
+        rc = SPI_execute_plan(e->plan, values.data(), nulls.data(), mode == DbMode::kReadOnly, tcount);
+      });
+    } catch (...) {
+      watchdog_in_sql(false);
+      throw;
+    }
+    watchdog_in_sql(false);
+    if (rc < 0) spi_failed("SPI_execute_plan", rc);
+    uint64 processed = SPI_processed;
+    SPITupleTable* tt = SPI_tuptable;
+    v8::Local<v8::Value> result;
+    if (is_query) {
+      if (settings.max_query_rows > 0 && processed > static_cast<uint64>(settings.max_query_rows))
+        throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                      "ctx.db.query returned more than plts.max_query_rows (" +
+                          std::to_string(settings.max_query_rows) + ") rows",
+                      "", "Add a LIMIT, or raise plts.max_query_rows.");
+      result = tt != nullptr ? rows_to_js(iso, ctx, e, tt, processed) : v8::Array::New(iso, 0).As<v8::Value>();
+    } else {
+      v8::Local<v8::Object> o = v8::Object::New(iso);
+      ignore_result(o->CreateDataProperty(ctx, key(iso, "rowCount"), v8::Number::New(iso, static_cast<double>(processed))));
+      result = o;
+    }
+    if (tt != nullptr) pg_guard([&] { SPI_freetuptable(tt); });
+    if (owned) free_entry(e);
+    pg_guard([] { ReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(oldcxt);
+    CurrentResourceOwner = oldowner;
+    return result;
+  } catch (...) {
+    if (owned && e != nullptr) {
+      e->plan = nullptr;  // freed with the subtransaction's SPI state at worst; never reused
+      delete e;
+    }
+    pg_guard([] { RollbackAndReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(oldcxt);
+    CurrentResourceOwner = oldowner;
+    throw;
+  }
+}
+
+bool is_uncatchable(const PgError& e) {
+  int code = e.sqlerrcode();
+  return ERRCODE_TO_CATEGORY(code) == ERRCODE_OPERATOR_INTERVENTION ||  // 57xxx: cancel, shutdown
+         heap_limit_hit();
+}
+
+void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
+  v8::Isolate* iso = info.GetIsolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  DbMode mode = static_cast<DbMode>(info.Data().As<v8::Integer>()->Value());
+  const char* fn = is_query ? "query" : "exec";
+  v8::Local<v8::Promise::Resolver> resolver;
+  if (!v8::Promise::Resolver::New(ctx).ToLocal(&resolver)) return;
+  info.GetReturnValue().Set(resolver->GetPromise());
+  CallFrame* frame = current_frame;
+  MemoryContext entry_cxt = CurrentMemoryContext;
+  try {
+    if (frame == nullptr)
+      throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "ctx.db can only be used while its plts function is running");
+    if (!is_query && mode == DbMode::kReadOnly)
+      throw PgError(ERRCODE_READ_ONLY_SQL_TRANSACTION,
+                    "ctx.db.exec is not allowed in read-only mode", "",
+                    "STABLE and IMMUTABLE functions and query handlers get a read-only ctx.db; "
+                    "declare the function VOLATILE (or use a mutation) to write.");
+    Statement st = parse_statement(iso, ctx, info, fn);
+    metrics.db_calls++;
+    v8::Local<v8::Value> result = run_statement(iso, ctx, frame, mode, st, is_query);
+    ignore_result(resolver->Resolve(ctx, result));
+  } catch (const JsException&) {
+    // A JS exception is pending (or execution is terminating): let it propagate.
+  } catch (const PgError& e) {
+    MemoryContextSwitchTo(entry_cxt);
+    metrics.db_errors++;
+    if (is_uncatchable(e)) {
+      // Cancel, terminate, timeout and heap exhaustion must not be swallowed by a JS catch.
+      if (frame != nullptr && !frame->uncatchable) frame->uncatchable = std::make_unique<PgError>(
+          e.sqlerrcode(), e.what(), e.edata() && e.edata()->detail ? e.edata()->detail : e.detail(),
+          e.edata() && e.edata()->hint ? e.edata()->hint : e.hint());
+      iso->TerminateExecution();
+      return;
+    }
+    ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, e)));
+  } catch (const std::bad_alloc&) {
+    ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory"))));
+  } catch (const std::exception& e) {
+    ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_INTERNAL_ERROR, e.what()))));
+  }
+}
+
+}  // namespace
+
+void db_query_callback(const v8::FunctionCallbackInfo<v8::Value>& info) { db_call(info, true); }
+void db_exec_callback(const v8::FunctionCallbackInfo<v8::Value>& info) { db_call(info, false); }
+
+size_t plan_cache_size() { return plans ? plans->lru.size() : 0; }
+
+}  // namespace plts

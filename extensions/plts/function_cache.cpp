@@ -1,0 +1,142 @@
+#include "extensions/plts/function_cache.h"
+
+#include <unordered_map>
+
+#include "common/error_boundary.h"
+
+extern "C" {
+#include "catalog/pg_proc.h"
+#include "catalog/pg_namespace.h"
+}
+
+namespace plts {
+
+using pgx::PgError;
+using pgx::pg_guard;
+
+namespace {
+
+// Never destroyed; entries are deleted when their pg_proc row changes.
+std::unordered_map<Oid, FunctionInfo*>* cache = nullptr;
+CacheStats stats{0, 0};
+
+bool is_polymorphic(Oid t) { return IsPolymorphicType(t); }
+
+std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
+  auto fi = std::make_unique<FunctionInfo>();
+  Form_pg_proc proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tup));
+  fi->oid = fn_oid;
+  fi->xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
+  fi->tid = tup->t_self;
+  fi->name = NameStr(proc->proname);
+  Oid rettype = proc->prorettype;
+  bool retset = proc->proretset;
+  char volatility = proc->provolatile;
+  Oid nsp = proc->pronamespace;
+
+  Oid* types = nullptr;
+  char** names = nullptr;
+  char* modes = nullptr;
+  int nargs = 0;
+  const char* nspname = nullptr;
+  const char* src = nullptr;
+  pg_guard([&] {
+    nargs = get_func_arg_info(tup, &types, &names, &modes);
+    nspname = get_namespace_name(nsp);
+    bool isnull = false;
+    Datum d = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
+    src = isnull ? "" : TextDatumGetCString(d);
+  });
+  fi->schema = nspname ? nspname : "";
+  fi->qualified = fi->schema + "." + fi->name;
+  fi->source = src;
+
+  if (retset)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "plts functions cannot return sets (function " + fi->qualified + ")",
+                  "", "Return an array or jsonb instead.");
+  if (rettype == TRIGGEROID || rettype == EVENT_TRIGGEROID)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "plts does not support trigger functions (function " + fi->qualified + ")");
+  if (is_polymorphic(rettype) || rettype == RECORDOID)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "plts functions cannot return polymorphic or record types (function " +
+                      fi->qualified + ")", "", "Return jsonb instead.");
+  for (int i = 0; i < nargs; i++) {
+    char mode = modes ? modes[i] : PROARGMODE_IN;
+    if (mode == PROARGMODE_OUT || mode == PROARGMODE_INOUT || mode == PROARGMODE_TABLE ||
+        mode == PROARGMODE_VARIADIC)
+      throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "plts functions support only IN parameters (function " + fi->qualified + ")");
+    if (is_polymorphic(types[i]))
+      throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "plts functions cannot take polymorphic arguments (function " + fi->qualified + ")");
+    fi->arg_conv.push_back(resolve_type(types[i]));
+    std::string n = names && names[i] && names[i][0] ? names[i] : "$" + std::to_string(i + 1);
+    fi->arg_names.push_back(n);
+  }
+  fi->single_jsonb_args = nargs == 1 && types[0] == JSONBOID && fi->arg_names[0] == "args";
+  fi->ret_conv = resolve_type(rettype);
+  fi->mode = volatility == PROVOLATILE_VOLATILE ? DbMode::kReadWrite : DbMode::kReadOnly;
+  return fi;
+}
+
+HeapTuple proc_tuple(Oid fn_oid) {
+  HeapTuple tup = nullptr;
+  pg_guard([&] { tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid)); });
+  if (!HeapTupleIsValid(tup))
+    throw PgError(ERRCODE_UNDEFINED_FUNCTION, "cache lookup failed for function " + std::to_string(fn_oid));
+  return tup;
+}
+
+}  // namespace
+
+std::unique_ptr<FunctionInfo> describe_function(Oid fn_oid) {
+  HeapTuple tup = proc_tuple(fn_oid);
+  try {
+    auto fi = build(tup, fn_oid);
+    pg_guard([&] { ReleaseSysCache(tup); });
+    return fi;
+  } catch (...) {
+    pg_guard([&] { ReleaseSysCache(tup); });
+    throw;
+  }
+}
+
+FunctionInfo* lookup_function(Oid fn_oid) {
+  if (cache == nullptr) cache = new std::unordered_map<Oid, FunctionInfo*>();
+  HeapTuple tup = proc_tuple(fn_oid);
+  auto it = cache->find(fn_oid);
+  if (it != cache->end()) {
+    FunctionInfo* fi = it->second;
+    if (fi->xmin == HeapTupleHeaderGetRawXmin(tup->t_data) && ItemPointerEquals(&fi->tid, &tup->t_self)) {
+      pg_guard([&] { ReleaseSysCache(tup); });
+      stats.hits++;
+      return fi;
+    }
+    // A replaced definition still running further up the stack stays alive until backend exit.
+    if (fi->active_calls == 0) delete fi;
+    cache->erase(it);
+  }
+  stats.misses++;
+  std::unique_ptr<FunctionInfo> fi;
+  try {
+    fi = build(tup, fn_oid);
+  } catch (...) {
+    pg_guard([&] { ReleaseSysCache(tup); });
+    throw;
+  }
+  pg_guard([&] { ReleaseSysCache(tup); });
+  FunctionInfo* raw = fi.release();
+  (*cache)[fn_oid] = raw;
+  return raw;
+}
+
+void drop_loaded_functions() {
+  if (cache == nullptr) return;
+  for (auto& [oid, fi] : *cache) fi->loaded.clear();
+}
+
+CacheStats function_cache_stats() { return stats; }
+
+}  // namespace plts

@@ -1,0 +1,61 @@
+// Per-backend cache of plts functions, keyed by pg_proc oid and revalidated against the pg_proc
+// row (xmin + tid) on every call, so CREATE OR REPLACE takes effect at the next call in every
+// session. Converters are resolved here, once per function.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <v8.h>
+
+#include "common/pg.h"
+#include "extensions/plts/convert.h"
+
+namespace plts {
+
+struct Realm;
+
+enum class DbMode { kReadOnly, kReadWrite };
+
+struct FunctionInfo {
+  Oid oid = InvalidOid;
+  TransactionId xmin = InvalidTransactionId;
+  ItemPointerData tid{};
+  std::string schema, name, qualified;  // qualified = schema.name, for messages
+  std::vector<std::unique_ptr<TypeConv>> arg_conv;
+  std::vector<std::string> arg_names;   // "$n" for unnamed parameters
+  bool single_jsonb_args = false;       // fn(args jsonb): ctx.args is the decoded value
+  std::unique_ptr<TypeConv> ret_conv;
+  DbMode mode = DbMode::kReadWrite;
+  std::string source;                   // the JavaScript module
+  int active_calls = 0;                 // calls of this entry now on the stack
+
+  // The default export, per realm (role context) and isolate generation.
+  struct Loaded {
+    const Realm* realm;
+    unsigned isolate_gen;
+    v8::Global<v8::Function> fn;
+    v8::Global<v8::Object> fn_meta;  // frozen {oid, schema, name}
+  };
+  std::vector<std::unique_ptr<Loaded>> loaded;
+};
+
+// The cached (and revalidated) entry for fn_oid; builds it on a miss. PostgreSQL side: may throw
+// PgError; opens no V8 scope.
+FunctionInfo* lookup_function(Oid fn_oid);
+
+// Checks a function definition the way CREATE FUNCTION must (supported argument and return types);
+// fills `info` without caching it.
+std::unique_ptr<FunctionInfo> describe_function(Oid fn_oid);
+
+// Forgets every loaded default export (before the isolate is disposed).
+void drop_loaded_functions();
+
+// Cache counters for plts.metrics().
+struct CacheStats {
+  uint64_t hits, misses;
+};
+CacheStats function_cache_stats();
+
+}  // namespace plts

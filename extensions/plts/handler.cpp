@@ -1,0 +1,60 @@
+// The language's fmgr entry points: call handler, inline handler (DO), validator, and
+// plts.metrics().
+#include <nlohmann/json.hpp>
+
+#include "common/error_boundary.h"
+#include "extensions/plts/call.h"
+#include "extensions/plts/db_bridge.h"
+#include "extensions/plts/function_cache.h"
+#include "extensions/plts/metrics.h"
+#include "extensions/plts/realm.h"
+
+extern "C" {
+#include "commands/event_trigger.h"
+#include "commands/trigger.h"
+#include "utils/jsonb.h"
+}
+
+PGX_FUNCTION(plts_call_handler) {
+  if (CALLED_AS_TRIGGER(fcinfo) || CALLED_AS_EVENT_TRIGGER(fcinfo))
+    throw pgx::PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "plts does not support trigger functions");
+  return plts::call_function(fcinfo);
+}
+
+PGX_FUNCTION(plts_inline_handler) {
+  auto* block = reinterpret_cast<InlineCodeBlock*>(DatumGetPointer(PG_GETARG_DATUM(0)));
+  plts::run_inline(block->source_text);
+  PG_RETURN_VOID();
+}
+
+PGX_FUNCTION(plts_validator) {
+  Oid fn_oid = PG_GETARG_OID(0);
+  bool allowed = false;
+  pgx::pg_guard([&] { allowed = CheckFunctionValidatorAccess(fcinfo->flinfo->fn_oid, fn_oid); });
+  if (allowed) plts::validate_function(fn_oid);
+  PG_RETURN_VOID();
+}
+
+// plts.metrics() -> jsonb: this backend's counters.
+PGX_FUNCTION(plts_metrics) {
+  const plts::Metrics& m = plts::metrics;
+  plts::CacheStats cs = plts::function_cache_stats();
+  nlohmann::json j = {
+      {"calls", m.calls},
+      {"errors", m.errors},
+      {"latency_us", {{"total", m.latency_total_us}, {"last", m.latency_last_us}, {"max", m.latency_max_us}}},
+      {"error_classes",
+       {{"js_exception", m.js_exception}, {"sql_error", m.sql_error}, {"timeout", m.timeout},
+        {"cancel", m.cancel}, {"heap", m.heap}, {"stack", m.stack}}},
+      {"function_cache", {{"hits", cs.hits}, {"misses", cs.misses}}},
+      {"plan_cache", {{"hits", m.plan_cache_hits}, {"misses", m.plan_cache_misses},
+                      {"size", plts::plan_cache_size()}}},
+      {"db", {{"calls", m.db_calls}, {"errors", m.db_errors}}},
+      {"contexts", plts::realm_count()},
+      {"isolate_recycles", m.isolate_recycles},
+  };
+  std::string text = j.dump();
+  Datum d = 0;
+  pgx::pg_guard([&] { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
+  return d;
+}

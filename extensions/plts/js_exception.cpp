@@ -1,0 +1,115 @@
+#include "extensions/plts/js_exception.h"
+
+#include <cstring>
+
+#include "extensions/plts/convert.h"
+
+namespace plts {
+
+namespace {
+
+std::string get_string_prop(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Object> o,
+                            const char* name) {
+  v8::Local<v8::Value> v;
+  v8::TryCatch inner(iso);
+  if (!o->Get(ctx, js_string(iso, name, static_cast<int>(strlen(name)))).ToLocal(&v)) return {};
+  if (v->IsNullOrUndefined()) return {};
+  v8::Local<v8::String> s;
+  if (!v->ToString(ctx).ToLocal(&s)) return {};
+  return utf8(iso, s);
+}
+
+}  // namespace
+
+const char* stage_name(Stage stage) {
+  switch (stage) {
+    case Stage::kCompile: return "compile";
+    case Stage::kLoad: return "load";
+    case Stage::kExecute: return "execute";
+  }
+  return "?";
+}
+
+std::string sqlstate_text(int code) { return unpack_sql_state(code); }
+
+int sqlstate_code(const std::string& s) {
+  if (s.size() != 5) return 0;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))) return 0;
+  return MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
+}
+
+pgx::PgError js_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, const v8::TryCatch& tc,
+                            const ErrorSite& site) {
+  v8::HandleScope scope(iso);
+  std::string message, detail, hint, stack, sqlstate;
+  v8::Local<v8::Value> exc = tc.Exception();
+  if (!exc.IsEmpty() && exc->IsObject()) {
+    v8::Local<v8::Object> o = exc.As<v8::Object>();
+    sqlstate = get_string_prop(iso, ctx, o, "sqlstate");
+    detail = get_string_prop(iso, ctx, o, "detail");
+    hint = get_string_prop(iso, ctx, o, "hint");
+    stack = get_string_prop(iso, ctx, o, "stack");
+  }
+  {
+    // At the stack limit ToString() itself fails: the message object still has the text.
+    v8::TryCatch inner(iso);
+    v8::Local<v8::String> s;
+    if (!exc.IsEmpty() && exc->ToString(ctx).ToLocal(&s)) {
+      message = utf8(iso, s);
+    } else if (!tc.Message().IsEmpty()) {
+      message = utf8(iso, tc.Message()->Get());
+    } else {
+      message = "unknown JavaScript exception";
+    }
+  }
+  int code = sqlstate_code(sqlstate);
+  if (code == 0) code = site.stage == Stage::kCompile ? ERRCODE_SYNTAX_ERROR : ERRCODE_RAISE_EXCEPTION;
+  std::string context = "plts function " + site.qualified_name + " (" + stage_name(site.stage) + ")";
+  if (site.stage == Stage::kCompile && !tc.Message().IsEmpty()) {
+    v8::Local<v8::Message> m = tc.Message();
+    int line = m->GetLineNumber(ctx).FromMaybe(0);
+    int col = m->GetStartColumn(ctx).FromMaybe(-1) + 1;
+    if (line > 0) context += "\nat line " + std::to_string(line) + ", column " + std::to_string(col) + " of the function body";
+    stack.clear();
+  } else if (stack.empty() && !tc.Message().IsEmpty()) {
+    v8::Local<v8::Message> m = tc.Message();
+    int line = m->GetLineNumber(ctx).FromMaybe(0);
+    int col = m->GetStartColumn(ctx).FromMaybe(-1) + 1;
+    if (line > 0) stack = "at line " + std::to_string(line) + ", column " + std::to_string(col);
+  }
+  if (!stack.empty()) {
+    // The first stack line repeats the message.
+    size_t nl = stack.find('\n');
+    std::string frames = stack.compare(0, message.size(), message) == 0 && nl != std::string::npos
+                             ? stack.substr(nl + 1)
+                             : stack;
+    if (!frames.empty() && frames != message) context += "\nJS stack:\n" + frames;
+  }
+  return pgx::PgError(code, message, detail, hint, context);
+}
+
+v8::Local<v8::Value> pg_to_js_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                    const pgx::PgError& err) {
+  v8::EscapableHandleScope scope(iso);
+  ErrorData* e = err.edata();
+  std::string message = e ? (e->message ? e->message : "") : err.message();
+  v8::Local<v8::Object> obj = v8::Exception::Error(js_string(iso, message)).As<v8::Object>();
+  auto set = [&](const char* key, const char* value) {
+    if (value == nullptr || *value == '\0') return;
+    ignore_result(obj->CreateDataProperty(ctx, js_string(iso, key, static_cast<int>(strlen(key))),
+                                  js_string(iso, value, static_cast<int>(strlen(value)))));
+  };
+  set("sqlstate", sqlstate_text(err.sqlerrcode()).c_str());
+  if (e != nullptr) {
+    set("detail", e->detail);
+    set("hint", e->hint);
+    set("context", e->context);
+  } else {
+    set("detail", err.detail().c_str());
+    set("hint", err.hint().c_str());
+  }
+  return scope.Escape(obj);
+}
+
+}  // namespace plts

@@ -1,0 +1,51 @@
+// Errors in both directions: JavaScript exceptions -> PostgreSQL errors (with the function, the
+// stage and the JS stack), and PostgreSQL errors -> JavaScript Error objects (with sqlstate,
+// detail, hint).
+#pragma once
+
+#include <string>
+
+#include <v8.h>
+
+#include "common/error_boundary.h"
+
+namespace plts {
+
+// Thrown by C++ code when a V8 call failed because a JS exception is pending in the enclosing
+// TryCatch (or execution is terminating). The TryCatch holds the details.
+struct JsException {};
+
+// Throws JsException when a V8 operation failed (an exception is pending).
+inline void must(v8::Maybe<bool> m) {
+  if (m.IsNothing()) throw JsException();
+}
+
+// For V8 results that may be ignored where failure leaves nothing to do (a pending exception then
+// propagates by itself).
+template <typename T>
+inline void ignore_result(T&&) {}
+
+enum class Stage { kCompile, kLoad, kExecute };
+const char* stage_name(Stage stage);
+
+// Where a JS error happened, for the error context.
+struct ErrorSite {
+  std::string qualified_name;  // schema.name, or "inline code block"
+  Stage stage;
+};
+
+// Converts the exception caught by `tc` (not a termination) into a PostgreSQL error: SQLSTATE
+// from a `sqlstate` property (P0001 otherwise, 42601 for compile errors), message from the Error,
+// `detail`/`hint` properties honored, the JS stack in the context.
+pgx::PgError js_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, const v8::TryCatch& tc,
+                            const ErrorSite& site);
+
+// Makes a JS Error for a PostgreSQL error, with sqlstate/detail/hint/context properties.
+v8::Local<v8::Value> pg_to_js_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                    const pgx::PgError& err);
+
+// SQLSTATE as five characters.
+std::string sqlstate_text(int sqlerrcode);
+int sqlstate_code(const std::string& text);  // 0 when not a valid SQLSTATE
+
+}  // namespace plts

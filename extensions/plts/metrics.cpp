@@ -1,0 +1,7 @@
+#include "extensions/plts/metrics.h"
+
+namespace plts {
+
+Metrics metrics;
+
+}  // namespace plts

@@ -1,0 +1,51 @@
+// A realm is the V8 context of one effective role: code run as different roles never shares
+// globals. It holds what every call in that context reuses (the ctx template, the frozen ctx.db
+// objects) and loads function modules.
+#pragma once
+
+#include <string>
+
+#include <v8.h>
+
+#include "common/pg.h"
+#include "extensions/plts/function_cache.h"
+#include "extensions/plts/js_exception.h"
+
+namespace plts {
+
+struct Realm {
+  Oid role = InvalidOid;
+  unsigned isolate_gen = 0;
+  v8::Global<v8::Context> context;
+  v8::Global<v8::ObjectTemplate> ctx_template;
+  v8::Global<v8::Object> db_ro, db_rw;
+};
+
+// The realm of the current effective role (GetUserId()), created on first use. Requires an
+// entered isolate and an open HandleScope.
+Realm& current_realm(v8::Isolate* iso);
+
+// Forgets every realm (before the isolate is disposed).
+void drop_realms();
+
+// Number of live realms, for plts.metrics().
+int realm_count();
+
+// Compiles and evaluates a module, returning its namespace. Throws PgError on failure (stage
+// compile or load), JsException never escapes.
+v8::Local<v8::Object> load_module(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                  const std::string& source, const ErrorSite& site);
+
+// Checks that source parses as a module; throws PgError (42601) with line and column otherwise.
+void check_module_syntax(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& source,
+                         const ErrorSite& site);
+
+// The cached default export of fi in realm (loading it on first use) and its frozen ctx.fn.
+v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                          Realm& realm, FunctionInfo& fi,
+                                          v8::Local<v8::Object>* fn_meta);
+
+// Runs queued microtasks; a termination inside them surfaces through the caller's TryCatch.
+void drain_microtasks(v8::Isolate* iso);
+
+}  // namespace plts
