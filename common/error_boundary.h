@@ -32,6 +32,13 @@ class PgError : public std::exception {
     return edata_ != nullptr && edata_->message != nullptr ? edata_->message : message_.c_str();
   }
   ErrorData* edata() const { return edata_; }
+
+  // The same error with its message prefixed (e.g. by which function or parameter it concerns).
+  PgError with_prefix(const std::string& prefix) const {
+    if (edata_ == nullptr) return PgError(sqlerrcode_, prefix + message_, detail_, hint_, context_);
+    return PgError(edata_->sqlerrcode, prefix + (edata_->message ? edata_->message : ""),
+                   edata_->detail ? edata_->detail : "", edata_->hint ? edata_->hint : "");
+  }
   int sqlerrcode() const { return edata_ != nullptr ? edata_->sqlerrcode : sqlerrcode_; }
   const std::string& message() const { return message_; }
   const std::string& detail() const { return detail_; }

@@ -31,9 +31,7 @@ v8::Local<v8::String> key(v8::Isolate* iso, const char* s) {
 // The error a rejected promise carries, as a PostgreSQL error.
 PgError rejection_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> reason,
                         const ErrorSite& site) {
-  v8::TryCatch tc(iso);
-  iso->ThrowException(reason);
-  return js_to_pg_error(iso, ctx, tc, site);
+  return js_value_to_pg_error(iso, ctx, reason, v8::Local<v8::Message>(), site);
 }
 
 // Phase 2. Returns the result Datum; sets *terminated when V8 execution was terminated (the reason
@@ -98,8 +96,8 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
     try {
       return from_js(iso, ctx, *fi.ret_conv, result, isnull);
     } catch (const PgError& e) {
-      if (e.edata() != nullptr) throw;
-      throw PgError(e.sqlerrcode(), "plts function " + fi.qualified + " returned a value that does not fit its return type: " + e.message());
+      throw e.with_prefix("plts function " + fi.qualified +
+                          " returned a value that does not fit its return type: ");
     }
   } catch (const JsException&) {
     if (tc.HasTerminated() || iso->IsExecutionTerminating()) {

@@ -86,6 +86,15 @@ std::string json_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8
   return utf8(iso, s);
 }
 
+Numeric numeric_from_text(const std::string& s) {
+  Numeric n = nullptr;
+  pg_guard([&] {
+    n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s.c_str()),
+                                            ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+  });
+  return n;
+}
+
 // ---- jsonb -> JS ---------------------------------------------------------------------------
 
 v8::Local<v8::Value> jsonb_scalar_to_js(v8::Isolate* iso, const JsonbValue& v) {
@@ -198,8 +207,7 @@ class JsonbBuilder {
     } else if (value->IsBigInt()) {
       std::string s = number_text(iso_, ctx_, value);
       out->type = jbvNumeric;
-      Datum d = input_via(numeric_in, s);
-      out->val.numeric = DatumGetNumeric(d);
+      out->val.numeric = numeric_from_text(s);
     } else if (value->IsArray()) {
       build_array(value.As<v8::Array>(), out, depth);
     } else if (value->IsObject()) {
@@ -264,8 +272,7 @@ class JsonbBuilder {
       pg_guard([&] { n = int64_to_numeric(i); });
     } else {
       // The shortest text that round-trips, as JavaScript prints it.
-      std::string s = number_text(iso_, ctx_, v8::Number::New(iso_, d));
-      pg_guard([&] { n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(s.c_str()), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))); });
+      n = numeric_from_text(number_text(iso_, ctx_, v8::Number::New(iso_, d)));
     }
     out->type = jbvNumeric;
     out->val.numeric = n;

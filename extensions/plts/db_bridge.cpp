@@ -251,8 +251,7 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
       try {
         values[i] = from_js(iso, ctx, *e->param_conv[i], v, &isnull);
       } catch (const PgError& err) {
-        if (err.edata() != nullptr) throw;
-        throw PgError(err.sqlerrcode(), "parameter $" + std::to_string(i + 1) + ": " + err.message());
+        throw err.with_prefix("parameter $" + std::to_string(i + 1) + ": ");
       }
       if (isnull) nulls[i] = 'n';
     }

@@ -41,9 +41,15 @@ int sqlstate_code(const std::string& s) {
 
 pgx::PgError js_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, const v8::TryCatch& tc,
                             const ErrorSite& site) {
+  return js_value_to_pg_error(iso, ctx, tc.Exception(), tc.Message(), site);
+}
+
+pgx::PgError js_value_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                  v8::Local<v8::Value> exc, v8::Local<v8::Message> msg,
+                                  const ErrorSite& site) {
   v8::HandleScope scope(iso);
   std::string message, detail, hint, stack, sqlstate;
-  v8::Local<v8::Value> exc = tc.Exception();
+  if (msg.IsEmpty() && !exc.IsEmpty()) msg = v8::Exception::CreateMessage(iso, exc);
   if (!exc.IsEmpty() && exc->IsObject()) {
     v8::Local<v8::Object> o = exc.As<v8::Object>();
     sqlstate = get_string_prop(iso, ctx, o, "sqlstate");
@@ -51,29 +57,40 @@ pgx::PgError js_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, const 
     hint = get_string_prop(iso, ctx, o, "hint");
     stack = get_string_prop(iso, ctx, o, "stack");
   }
-  {
+  if (!exc.IsEmpty() && exc->IsNativeError()) {
+    // Error objects: their message, prefixed by the kind unless it is a plain Error.
+    v8::Local<v8::Object> o = exc.As<v8::Object>();
+    std::string name = get_string_prop(iso, ctx, o, "name");
+    message = get_string_prop(iso, ctx, o, "message");
+    if (!name.empty() && name != "Error") message = name + ": " + message;
+  }
+  if (message.empty()) {
     // At the stack limit ToString() itself fails: the message object still has the text.
     v8::TryCatch inner(iso);
     v8::Local<v8::String> s;
     if (!exc.IsEmpty() && exc->ToString(ctx).ToLocal(&s)) {
       message = utf8(iso, s);
-    } else if (!tc.Message().IsEmpty()) {
-      message = utf8(iso, tc.Message()->Get());
+    } else if (!msg.IsEmpty()) {
+      message = utf8(iso, msg->Get());
     } else {
       message = "unknown JavaScript exception";
     }
   }
+  if (sqlstate.empty() && message.rfind("RangeError: Maximum call stack size exceeded", 0) == 0) {
+    sqlstate = "54001";
+    if (hint.empty()) hint = "JavaScript recursion is too deep; the limit follows max_stack_depth.";
+  }
   int code = sqlstate_code(sqlstate);
   if (code == 0) code = site.stage == Stage::kCompile ? ERRCODE_SYNTAX_ERROR : ERRCODE_RAISE_EXCEPTION;
   std::string context = "plts function " + site.qualified_name + " (" + stage_name(site.stage) + ")";
-  if (site.stage == Stage::kCompile && !tc.Message().IsEmpty()) {
-    v8::Local<v8::Message> m = tc.Message();
+  if (site.stage == Stage::kCompile && !msg.IsEmpty()) {
+    v8::Local<v8::Message> m = msg;
     int line = m->GetLineNumber(ctx).FromMaybe(0);
     int col = m->GetStartColumn(ctx).FromMaybe(-1) + 1;
     if (line > 0) context += "\nat line " + std::to_string(line) + ", column " + std::to_string(col) + " of the function body";
     stack.clear();
-  } else if (stack.empty() && !tc.Message().IsEmpty()) {
-    v8::Local<v8::Message> m = tc.Message();
+  } else if (stack.empty() && !msg.IsEmpty()) {
+    v8::Local<v8::Message> m = msg;
     int line = m->GetLineNumber(ctx).FromMaybe(0);
     int col = m->GetStartColumn(ctx).FromMaybe(-1) + 1;
     if (line > 0) stack = "at line " + std::to_string(line) + ", column " + std::to_string(col);
@@ -81,9 +98,8 @@ pgx::PgError js_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, const 
   if (!stack.empty()) {
     // The first stack line repeats the message.
     size_t nl = stack.find('\n');
-    std::string frames = stack.compare(0, message.size(), message) == 0 && nl != std::string::npos
-                             ? stack.substr(nl + 1)
-                             : stack;
+    std::string frames = nl != std::string::npos && stack.rfind("    at ", 0) != 0 ? stack.substr(nl + 1) : stack;
+    if (nl == std::string::npos && stack.rfind("at ", 0) != 0) frames.clear();
     if (!frames.empty() && frames != message) context += "\nJS stack:\n" + frames;
   }
   return pgx::PgError(code, message, detail, hint, context);

@@ -40,6 +40,11 @@ struct ErrorSite {
 pgx::PgError js_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, const v8::TryCatch& tc,
                             const ErrorSite& site);
 
+// The same for an exception value (a rejected promise's reason, a module's evaluation error).
+pgx::PgError js_value_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                  v8::Local<v8::Value> exc, v8::Local<v8::Message> msg,
+                                  const ErrorSite& site);
+
 // Makes a JS Error for a PostgreSQL error, with sqlstate/detail/hint/context properties.
 v8::Local<v8::Value> pg_to_js_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                     const pgx::PgError& err);

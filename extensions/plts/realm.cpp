@@ -143,8 +143,7 @@ v8::Local<v8::Object> load_module(v8::Isolate* iso, v8::Local<v8::Context> ctx,
   drain_microtasks(iso);
   if (tc.HasTerminated()) throw JsException();
   if (module->GetStatus() == v8::Module::kErrored) {
-    iso->ThrowException(module->GetException());
-    throw js_to_pg_error(iso, ctx, tc, load_site);
+    throw js_value_to_pg_error(iso, ctx, module->GetException(), v8::Local<v8::Message>(), load_site);
   }
   if (result->IsPromise() && result.As<v8::Promise>()->State() == v8::Promise::kPending)
     throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

@@ -17,7 +17,6 @@
 #include "test/pg/pg_client.h"
 
 using pgtest::Connection;
-using pgtest::SqlError;
 
 namespace {
 
@@ -40,6 +39,7 @@ class PltsIsolation : public ::testing::Test {
   void TearDown() override {
     try {
       Connection c;
+      c.query("set client_min_messages = warning");
       c.query("drop schema if exists " + schema_ + " cascade");
       for (const auto& role : roles_) {
         if (c.scalar("select count(*) from pg_roles where rolname = $1", {role}) == "1") {

@@ -101,6 +101,7 @@ class PltsLimits : public ::testing::Test {
   void TearDown() override {
     try {
       Connection c;  // the test's own connections may be dead
+      c.query("set client_min_messages = warning");
       c.query("drop schema if exists " + schema_ + " cascade");
       for (const auto& role : roles_) c.query("drop role if exists " + role);
     } catch (const std::exception& e) {

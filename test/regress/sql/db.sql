@@ -1,0 +1,152 @@
+-- ctx.db: query/exec, parameters, errors, subtransactions, read-only mode, limits.
+CREATE SCHEMA dbt;
+SET search_path = dbt, public;
+CREATE SEQUENCE items_seq;
+CREATE TABLE items(id int PRIMARY KEY, name text, price numeric, tags text[], meta jsonb);
+INSERT INTO items VALUES (1, 'apple', 1.25, '{red,fruit}', '{"stock": 3}'), (2, 'pear', 2.50, '{}', NULL);
+
+-- the three input forms; rows are objects keyed by column name
+CREATE FUNCTION forms() RETURNS jsonb LANGUAGE plts AS $$
+export default async (ctx) => {
+  const a = await ctx.db.query('select id, name from items where id = $1', [1]);
+  const b = await ctx.db.query({ sql: 'select name from items where id = $1', params: [2] });
+  const c = await ctx.db.query({ toSQL: () => ({ sql: 'select count(*)::int as n from items' }) });
+  const d = await ctx.db.query('select price, tags, meta from items order by id');
+  return { a, b, c, d };
+};
+$$;
+SELECT forms();
+
+-- exec resolves to { rowCount }
+CREATE FUNCTION add_item(id int, name text) RETURNS jsonb LANGUAGE plts AS $$
+export default async (ctx) => ctx.db.exec('insert into items(id, name) values ($1, $2)', [ctx.args.id, ctx.args.name]);
+$$;
+SELECT add_item(3, 'plum');
+CREATE FUNCTION bump() RETURNS jsonb LANGUAGE plts AS $$
+export default async (ctx) => ctx.db.exec('update items set price = coalesce(price, 0) + 1');
+$$;
+SELECT bump();
+
+-- parameter types are inferred by PostgreSQL; JS values are converted to them
+CREATE FUNCTION infer() RETURNS jsonb LANGUAGE plts AS $$
+export default async (ctx) => {
+  const [r] = await ctx.db.query(
+    'select $1::int8 + 1 as big, $2 = any(tags) as has, $3::jsonb -> $4 as j, $5 as untyped, ' +
+    '$6::date as d, $7::bytea as b from items where id = $8',
+    ['9007199254740993', 'red', { k: [1, 2] }, 'k', 42, new Date(Date.UTC(2020, 0, 1)), new Uint8Array([1, 2]), 1]);
+  const ids = await ctx.db.query('select id from items where id = any($1) order by id', [[1, 3]]);
+  return { ...r, d: r.d.toISOString(), b: Array.from(r.b), ids: ids.map((x) => x.id) };
+};
+$$;
+SELECT infer();
+
+-- a JS value that does not fit the inferred type is a clear error naming the parameter
+CREATE FUNCTION bad_param() RETURNS int LANGUAGE plts AS $$
+export default async (ctx) => (await ctx.db.query('select $1::int as x', ['nope']))[0].x;
+$$;
+SELECT bad_param();
+CREATE FUNCTION missing_param() RETURNS int LANGUAGE plts AS $$
+export default async (ctx) => (await ctx.db.query('select $1::int + $2 as x', [1]))[0].x;
+$$;
+SELECT missing_param();
+CREATE FUNCTION bad_input() RETURNS int LANGUAGE plts AS $$
+export default async (ctx) => ctx.db.query(42);
+$$;
+SELECT bad_input();
+
+-- a SQL error becomes a JS error with sqlstate/message/detail/hint; caught, the transaction goes on
+CREATE FUNCTION catch_and_continue() RETURNS jsonb LANGUAGE plts AS $$
+export default async (ctx) => {
+  let caught;
+  try {
+    await ctx.db.exec('insert into items(id, name) values (1, $1)', ['dup']);
+  } catch (e) {
+    caught = { sqlstate: e.sqlstate, message: e.message, detail: e.detail, isError: e instanceof Error };
+  }
+  await ctx.db.exec('insert into items(id, name) values (10, $1)', ['after the error']);
+  const n = await ctx.db.query('select count(*)::int as n from items where id in (1, 10)');
+  return { caught, n: n[0].n };
+};
+$$;
+BEGIN;
+SELECT catch_and_continue();
+SELECT id, name FROM items WHERE id = 10;
+COMMIT;
+-- uncaught, the call fails with the original SQLSTATE
+CREATE FUNCTION uncaught() RETURNS int LANGUAGE plts AS $$
+export default async (ctx) => { await ctx.db.query('select 1/0'); return 1; };
+$$;
+\set VERBOSITY verbose
+SELECT uncaught();
+\set VERBOSITY default
+-- a failed statement is rolled back alone (its subtransaction), earlier ones stay
+CREATE FUNCTION partial() RETURNS text LANGUAGE plts AS $$
+export default async (ctx) => {
+  await ctx.db.exec("insert into items(id, name) values (20, 'kept')");
+  try { await ctx.db.exec("insert into items(id, name) values (21, 'x'), (21, 'dup')"); } catch (e) {}
+  return (await ctx.db.query('select string_agg(id::text, \',\' order by id) as ids from items where id >= 20'))[0].ids;
+};
+$$;
+SELECT partial();
+
+-- errors thrown by JS honor sqlstate, detail and hint
+CREATE FUNCTION custom_error() RETURNS int LANGUAGE plts AS $$
+export default () => { const e = new Error('not enough stock'); e.sqlstate = 'P0002'; e.detail = 'item 7'; e.hint = 'restock'; throw e; };
+$$;
+\set VERBOSITY verbose
+SELECT custom_error();
+\set VERBOSITY default
+
+-- read-only mode (STABLE/IMMUTABLE): enforced by PostgreSQL, not by reading the SQL
+CREATE FUNCTION writer() RETURNS int VOLATILE LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO items(id, name) VALUES (99, 'sneaky'); RETURN 1; END $$;
+CREATE FUNCTION ro_try(sql text) RETURNS text STABLE LANGUAGE plts AS $$
+export default async (ctx) => {
+  try { await ctx.db.query(ctx.args.sql); return 'allowed'; }
+  catch (e) { return e.sqlstate + ': ' + e.message; }
+};
+$$;
+SELECT ro_try('select count(*) from items');
+SELECT ro_try('insert into items(id) values (98)');
+SELECT ro_try('select writer()');
+SELECT ro_try('with d as (delete from items where id = 1 returning 1) select * from d');
+SELECT ro_try('select * from items where id = 1 for update');
+SELECT ro_try('select nextval(''items_seq'')');
+CREATE FUNCTION ro_exec() RETURNS text STABLE LANGUAGE plts AS $$
+export default async (ctx) => { try { await ctx.db.exec('select 1'); } catch (e) { return e.sqlstate + ': ' + e.message; } };
+$$;
+SELECT ro_exec();
+SELECT count(*) AS sneaky_rows FROM items WHERE id IN (98, 99);
+-- a volatile function's db may write
+CREATE FUNCTION rw_write() RETURNS int VOLATILE LANGUAGE plts AS $$
+export default async (ctx) => (await ctx.db.exec('select writer()')).rowCount;
+$$;
+SELECT rw_write();
+SELECT count(*) AS written FROM items WHERE id = 99;
+
+-- limits per ctx.db call
+CREATE FUNCTION many_rows(n int) RETURNS int LANGUAGE plts AS $$
+export default async (ctx) => (await ctx.db.query('select g from generate_series(1, $1) g', [ctx.args.n])).length;
+$$;
+SET plts.max_query_rows = 100;
+SELECT many_rows(100);
+SELECT many_rows(101);
+RESET plts.max_query_rows;
+SET plts.max_sql_bytes = 20;
+SELECT many_rows(1);
+RESET plts.max_sql_bytes;
+SET plts.max_params = 1;
+CREATE FUNCTION two_params() RETURNS int LANGUAGE plts AS $$
+export default async (ctx) => (await ctx.db.query('select $1::int + $2::int as s', [1, 2]))[0].s;
+$$;
+SELECT two_params();
+RESET plts.max_params;
+SELECT two_params();
+
+-- plans are cached per backend
+SELECT (plts.metrics()->'plan_cache'->>'hits')::int > 0 AS plan_cache_hit;
+
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA dbt CASCADE;
+RESET client_min_messages;
