@@ -194,7 +194,7 @@ class JsonbBuilder {
   JsonbBuilder(v8::Isolate* iso, v8::Local<v8::Context> ctx) : iso_(iso), ctx_(ctx) {}
 
   void build(v8::Local<v8::Value> value, JsonbValue* out, int depth) {
-    if (depth > 6400) throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "value is nested too deeply for jsonb");
+    if (depth > 1000) throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "value is nested too deeply for jsonb (more than 1000 levels)");
     if (value->IsNullOrUndefined() || value->IsFunction() || value->IsSymbol()) {
       out->type = jbvNull;
     } else if (value->IsString()) {
@@ -209,7 +209,9 @@ class JsonbBuilder {
       out->type = jbvNumeric;
       out->val.numeric = numeric_from_text(s);
     } else if (value->IsArray()) {
+      enter(value.As<v8::Object>());
       build_array(value.As<v8::Array>(), out, depth);
+      path_.pop_back();
     } else if (value->IsObject()) {
       v8::Local<v8::Object> obj = value.As<v8::Object>();
       v8::Local<v8::Value> to_json = checked(obj->Get(ctx_, to_json_name()));
@@ -231,7 +233,9 @@ class JsonbBuilder {
         build(v8::Boolean::New(iso_, value.As<v8::BooleanObject>()->ValueOf()), out, depth + 1);
         return;
       }
+      enter(obj);
       build_object(obj, out, depth);
+      path_.pop_back();
     } else {
       out->type = jbvNull;
     }
@@ -241,6 +245,13 @@ class JsonbBuilder {
   v8::Local<v8::String> to_json_name() {
     if (to_json_.IsEmpty()) to_json_ = js_string(iso_, "toJSON", 6);
     return to_json_;
+  }
+
+  // Objects on the path from the root: meeting one again means a cycle.
+  void enter(v8::Local<v8::Object> obj) {
+    for (const auto& o : path_)
+      if (o == obj) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "cannot convert a cyclic structure to jsonb");
+    path_.push_back(obj);
   }
 
   void* alloc(size_t n) {
@@ -322,6 +333,7 @@ class JsonbBuilder {
   v8::Isolate* iso_;
   v8::Local<v8::Context> ctx_;
   v8::Local<v8::String> to_json_;
+  std::vector<v8::Local<v8::Object>> path_;
 };
 
 Datum js_to_jsonb(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value) {

@@ -322,6 +322,8 @@ void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
     if (frame == nullptr)
       throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "ctx.db can only be used while its plts function is running");
+    // A ctx.db kept from an earlier call never grants more than the running call has.
+    if (frame->mode == DbMode::kReadOnly) mode = DbMode::kReadOnly;
     if (!is_query && mode == DbMode::kReadOnly)
       throw PgError(ERRCODE_READ_ONLY_SQL_TRANSACTION,
                     "ctx.db.exec is not allowed in read-only mode", "",
