@@ -1,0 +1,133 @@
+// The compiler service plts runs in its own V8 isolate, after typescript.js (which defines the
+// global `ts`). Plain ES2020 script: it is baked into a startup snapshot at build time.
+// C++ calls globalThis.__pltsCompiler.{init, transpile, typecheck} with strings and gets JSON text.
+(function () {
+  "use strict";
+  const USER_FILE = "/function.ts";
+  const RUNTIME_DTS = "/node_modules/@stopgap/runtime/index.d.ts";
+  const AMBIENT = "/plts/ambient.d.ts";
+  // Imports plts resolves at run time (artifacts, data: URLs) type as `any` in a check.
+  const AMBIENT_TEXT = 'declare module "plts+artifact:*";\ndeclare module "data:*";\n';
+
+  const files = new Map();   // path -> text (lib files, runtime declarations)
+  const parsed = new Map();  // path -> SourceFile, kept across calls (parsing libs dominates)
+
+  function compilerOptions(opts) {
+    return {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ES2022,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      lib: ["lib.es2022.d.ts"],
+      types: [],
+      strict: true,
+      noImplicitAny: false,
+      skipLibCheck: true,
+      isolatedModules: true,
+      esModuleInterop: true,
+      sourceMap: !!opts.source_map,
+      inlineSourceMap: false,
+      inlineSources: false,
+      removeComments: false,
+      noEmitOnError: false,
+    };
+  }
+
+  function categoryName(c) {
+    return (ts.DiagnosticCategory[c] || "error").toLowerCase();
+  }
+
+  function toDiagnostic(d) {
+    const out = {
+      code: d.code,
+      category: categoryName(d.category),
+      message: ts.flattenDiagnosticMessageText(d.messageText, "\n"),
+      line: null, column: null, end_line: null, end_column: null,
+    };
+    if (d.file && typeof d.start === "number") {
+      const a = d.file.getLineAndCharacterOfPosition(d.start);
+      const b = d.file.getLineAndCharacterOfPosition(d.start + (d.length || 0));
+      out.line = a.line + 1; out.column = a.character + 1;
+      out.end_line = b.line + 1; out.end_column = b.character + 1;
+    }
+    return out;
+  }
+
+  function parseOpts(text) {
+    const o = text ? JSON.parse(text) : {};
+    return o && typeof o === "object" ? o : {};
+  }
+
+  function transpile(source, optsText) {
+    const opts = parseOpts(optsText);
+    const r = ts.transpileModule(source, {
+      compilerOptions: compilerOptions(opts),
+      fileName: USER_FILE,
+      reportDiagnostics: true,
+    });
+    let js = r.outputText;
+    // transpileModule appends a sourceMappingURL comment: the map is stored beside the code.
+    js = js.replace(/\n?\/\/# sourceMappingURL=[^\n]*\s*$/, "\n");
+    const diagnostics = (r.diagnostics || []).map(toDiagnostic);
+    return JSON.stringify({ js, source_map: r.sourceMapText || null, diagnostics });
+  }
+
+  let current = "";
+  const host = {
+    getSourceFile(name) {
+      if (name === USER_FILE) return ts.createSourceFile(name, current, ts.ScriptTarget.ES2022, true);
+      let sf = parsed.get(name);
+      if (sf) return sf;
+      const text = name === AMBIENT ? AMBIENT_TEXT : files.get(name);
+      if (text === undefined) return undefined;
+      sf = ts.createSourceFile(name, text, ts.ScriptTarget.ES2022, true);
+      parsed.set(name, sf);
+      return sf;
+    },
+    getDefaultLibFileName: () => "/lib/lib.es2022.d.ts",
+    getDefaultLibLocation: () => "/lib",
+    writeFile() {},
+    getCurrentDirectory: () => "/",
+    getCanonicalFileName: (f) => f,
+    useCaseSensitiveFileNames: () => true,
+    getNewLine: () => "\n",
+    fileExists: (n) => n === USER_FILE || n === AMBIENT || files.has(n),
+    readFile: (n) => (n === USER_FILE ? current : n === AMBIENT ? AMBIENT_TEXT : files.get(n)),
+    directoryExists: () => true,
+    getDirectories: () => [],
+    resolveModuleNames(names) {
+      return names.map((n) => n === "@stopgap/runtime" && files.has(RUNTIME_DTS)
+        ? { resolvedFileName: RUNTIME_DTS, extension: ".d.ts", isExternalLibraryImport: false }
+        : undefined);
+    },
+  };
+
+  function typecheck(source, optsText) {
+    const opts = parseOpts(optsText);
+    current = source;
+    const options = compilerOptions(opts);
+    options.noEmit = true;
+    const program = ts.createProgram({ rootNames: [USER_FILE, AMBIENT], options, host });
+    const sf = program.getSourceFile(USER_FILE);
+    const diags = program.getSyntacticDiagnostics(sf)
+      .concat(program.getSemanticDiagnostics(sf))
+      .concat(program.getOptionsDiagnostics());
+    current = "";
+    return JSON.stringify({ diagnostics: diags.map(toDiagnostic) });
+  }
+
+  // files: { "lib.es5.d.ts": text, ... }; runtimeDts: the @stopgap/runtime declarations.
+  function init(libFiles, runtimeDts) {
+    for (const name of Object.keys(libFiles)) files.set("/lib/" + name, libFiles[name]);
+    if (runtimeDts) files.set(RUNTIME_DTS, runtimeDts);
+  }
+
+  // Runs both paths once so that the snapshot holds compiled code and parsed lib files.
+  function warmup() {
+    const sample = 'import { query, v } from "@stopgap/runtime";\n' +
+      "export default async (ctx: { args: { n: number } }) => { const xs: number[] = [ctx.args.n]; return xs.map((x) => x + 1); };\n";
+    transpile(sample, '{"source_map":true}');
+    typecheck(sample, "{}");
+  }
+
+  globalThis.__pltsCompiler = { version: ts.version, init, transpile, typecheck, warmup };
+})();
