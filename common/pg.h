@@ -4,6 +4,11 @@
 // snprintf and friends as macros, which must not reach those libraries' headers.
 #pragma once
 
+// C++ libraries whose headers PostgreSQL's macros break are included first, whatever the order
+// of includes in the translation unit.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
 #ifndef PGDLLEXPORT
 #define PGDLLEXPORT __attribute__((visibility("default")))
 #endif

@@ -2,7 +2,10 @@
 
 #include <chrono>
 
+#include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/convert.h"
+#include "extensions/plts/log.h"
+#include "extensions/plts/modules.h"
 #include "extensions/plts/engine.h"
 #include "extensions/plts/gucs.h"
 #include "extensions/plts/js_exception.h"
@@ -234,6 +237,7 @@ void run_inline(const char* source) {
   fi.source = source;
   fi.mode = DbMode::kReadWrite;
   fi.ret_conv = resolve_type(VOIDOID);
+  prepare_module(fi, false);
   bool isnull = false;
   try {
     execute(fi, nullptr, &isnull);
@@ -246,13 +250,33 @@ void run_inline(const char* source) {
 void validate_function(Oid fn_oid) {
   std::unique_ptr<FunctionInfo> fi = describe_function(fn_oid);
   if (!check_function_bodies) return;
+  prepare_module(*fi, true);
+  if (settings.typecheck != kTypecheckOff && fi->export_name == "default" && fi->js != fi->source) {
+    nlohmann::json diags = typecheck_ts(fi->source, effective_options({{"source_map", true}}));
+    std::string first;
+    int errors = 0;
+    for (const auto& d : diags) {
+      if (d.value("category", "") != "error") continue;
+      if (errors++ == 0)
+        first = (d["line"].is_number() ? "line " + std::to_string(d["line"].get<int>()) + ", column " +
+                                             std::to_string(d["column"].get<int>()) + ": "
+                                       : std::string()) +
+                d.value("message", "");
+    }
+    if (errors > 0) {
+      std::string msg = "TypeScript type error in plts function " + fi->qualified + " at " + first;
+      if (settings.typecheck == kTypecheckError)
+        throw PgError(ERRCODE_DATATYPE_MISMATCH, msg, "diagnostics: " + diags.dump(), "plts.typecheck = error");
+      plts_log(WARNING, msg + (errors > 1 ? " (and " + std::to_string(errors - 1) + " more)" : ""));
+    }
+  }
   v8::Isolate* iso = user_isolate();
   v8::HandleScope handles(iso);
   Realm& realm = current_realm(iso);
   v8::Local<v8::Context> ctx = realm.context.Get(iso);
   v8::Context::Scope context_scope(ctx);
   try {
-    check_module_syntax(iso, ctx, fi->source, ErrorSite{fi->qualified, Stage::kCompile});
+    check_module_syntax(iso, ctx, fi->js, fi->qualified);
   } catch (const JsException&) {
     throw PgError(ERRCODE_QUERY_CANCELED, "compilation of plts function " + fi->qualified + " was terminated");
   }

@@ -11,6 +11,7 @@
 
 #include "common/error_boundary.h"
 #include "extensions/plts/gucs.h"
+#include "extensions/plts/v8_flags.h"
 
 extern "C" {
 #include "storage/ipc.h"
@@ -32,7 +33,7 @@ bool heap_exhausted = false;
 unsigned generation = 0;
 
 // V8 flags are process-wide and must match the compiler snapshot generator's.
-constexpr char kV8Flags[] = "--max-optimized-bytecode-size=8192 --no-expose-wasm";
+
 
 // Runs f with every signal blocked in this thread, so threads created inside inherit a full mask
 // and PostgreSQL's signal handlers only ever run on the backend's main thread.
@@ -132,6 +133,12 @@ v8::Isolate* user_isolate() {
   heap_exhausted = false;
   ++generation;
   return isolate;
+}
+
+v8::Isolate* new_isolate_signals_blocked(const v8::Isolate::CreateParams& params) {
+  v8::Isolate* iso = nullptr;
+  with_signals_blocked([&] { iso = v8::Isolate::New(params); });
+  return iso;
 }
 
 bool heap_limit_hit() { return heap_exhausted; }

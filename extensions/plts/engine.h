@@ -46,6 +46,9 @@ unsigned isolate_generation();
 // True when an ArrayBuffer of `bytes` fits the remaining plts.max_arraybuffer_mb budget.
 bool arraybuffer_budget_allows(size_t bytes);
 
+// Creates an isolate with every signal blocked (its threads must never take PostgreSQL's signals).
+v8::Isolate* new_isolate_signals_blocked(const v8::Isolate::CreateParams& params);
+
 // Sets V8's stack limit from PostgreSQL's stack base and max_stack_depth (outermost calls only).
 void apply_stack_limit(v8::Isolate* isolate);
 

@@ -3,10 +3,16 @@
 #include <unordered_map>
 
 #include "common/error_boundary.h"
+#include "extensions/plts/artifacts.h"
+#include "extensions/plts/compiler/compiler.h"
+#include "extensions/plts/log.h"
+#include "extensions/plts/modules.h"
 
 extern "C" {
 #include "catalog/pg_proc.h"
 #include "catalog/pg_namespace.h"
+#include "access/xact.h"
+#include "utils/resowner.h"
 }
 
 namespace plts {
@@ -89,7 +95,82 @@ HeapTuple proc_tuple(Oid fn_oid) {
   return tup;
 }
 
+// Stores a lazily compiled artifact if this transaction can; a failure (read-only transaction,
+// missing privilege) only costs a recompile in the next backend.
+void try_store(const Artifact& a) {
+  MemoryContext oldcxt = CurrentMemoryContext;
+  ResourceOwner oldowner = CurrentResourceOwner;
+  pg_guard([] { BeginInternalSubTransaction(nullptr); });
+  MemoryContextSwitchTo(oldcxt);
+  try {
+    store_artifact(a);
+    pg_guard([] { ReleaseCurrentSubTransaction(); });
+  } catch (const PgError& e) {
+    pg_guard([] { RollbackAndReleaseCurrentSubTransaction(); });
+    plts_log(DEBUG1, std::string("plts: could not store a compiled artifact: ") + e.what());
+  }
+  MemoryContextSwitchTo(oldcxt);
+  CurrentResourceOwner = oldowner;
+}
+
 }  // namespace
+
+bool parse_pointer_stub(const std::string& prosrc, std::string* hash, std::string* export_name,
+                        nlohmann::json* import_map, const std::string& fn) {
+  size_t first = prosrc.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || prosrc[first] != '{') return false;
+  nlohmann::json stub = nlohmann::json::parse(prosrc, nullptr, false);
+  if (stub.is_discarded() || !stub.is_object() || !stub.contains("plts")) return false;
+  auto bad = [&](const std::string& why) -> PgError {
+    return PgError(ERRCODE_INVALID_FUNCTION_DEFINITION, "malformed plts pointer stub in " + fn + ": " + why, "",
+                   "Expected {\"plts\":1,\"kind\":\"artifact_ptr\",\"artifact_hash\":\"sha256:...\","
+                   "\"export\":\"default\",\"import_map\":{}}");
+  };
+  if (stub["plts"] != 1) throw bad("unsupported \"plts\" version");
+  if (stub.value("kind", "") != "artifact_ptr") throw bad("\"kind\" must be \"artifact_ptr\"");
+  if (!stub.contains("artifact_hash") || !stub["artifact_hash"].is_string()) throw bad("\"artifact_hash\" is missing");
+  *hash = normalize_artifact_ref(stub["artifact_hash"].get<std::string>());
+  if (hash->empty()) throw bad("\"artifact_hash\" must be sha256:<64 hex digits>");
+  *export_name = "default";
+  if (stub.contains("export")) {
+    if (!stub["export"].is_string() || stub["export"].get<std::string>().empty()) throw bad("\"export\" must be a name");
+    *export_name = stub["export"];
+  }
+  *import_map = nlohmann::json::object();
+  if (stub.contains("import_map")) {
+    if (!stub["import_map"].is_object()) throw bad("\"import_map\" must be an object");
+    for (auto& [k, v] : stub["import_map"].items())
+      if (!v.is_string()) throw bad("import_map entry \"" + k + "\" must map to a string");
+    *import_map = stub["import_map"];
+  }
+  return true;
+}
+
+void prepare_module(FunctionInfo& fi, bool store) {
+  std::string hash, export_name;
+  nlohmann::json stub_map;
+  if (parse_pointer_stub(fi.source, &hash, &export_name, &stub_map, fi.qualified)) {
+    std::optional<Artifact> a = find_artifact(hash);
+    if (!a)
+      throw PgError(ERRCODE_UNDEFINED_OBJECT,
+                    "plts function " + fi.qualified + " points to artifact " + hash + ", which does not exist");
+    fi.module_key = hash;
+    fi.js = a->compiled_js;
+    fi.source_map = a->source_map;
+    fi.export_name = export_name;
+    fi.import_map = inline_import_map(a->compiled_js, fi.qualified);
+    for (auto& [k, v] : stub_map.items()) fi.import_map[k] = v;
+    return;
+  }
+  nlohmann::json eff = effective_options({{"source_map", true}});
+  Artifact a = compile_artifact(fi.source, eff, "plts function " + fi.qualified, store);
+  if (a.fresh && !store) try_store(a);
+  fi.module_key = a.hash;
+  fi.js = a.compiled_js;
+  fi.source_map = a.source_map;
+  fi.export_name = "default";
+  fi.import_map = inline_import_map(fi.source, fi.qualified);
+}
 
 std::unique_ptr<FunctionInfo> describe_function(Oid fn_oid) {
   HeapTuple tup = proc_tuple(fn_oid);
@@ -127,6 +208,7 @@ FunctionInfo* lookup_function(Oid fn_oid) {
     throw;
   }
   pg_guard([&] { ReleaseSysCache(tup); });
+  prepare_module(*fi, false);
   FunctionInfo* raw = fi.release();
   (*cache)[fn_oid] = raw;
   return raw;

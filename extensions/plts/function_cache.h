@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <v8.h>
 
 #include "common/pg.h"
@@ -28,7 +29,11 @@ struct FunctionInfo {
   bool single_jsonb_args = false;       // fn(args jsonb): ctx.args is the decoded value
   std::unique_ptr<TypeConv> ret_conv;
   DbMode mode = DbMode::kReadWrite;
-  std::string source;                   // the JavaScript module
+  std::string source;                   // prosrc: TypeScript, or a pointer stub
+  // The module that runs: compiled JavaScript, its artifact hash, source map, the export to call
+  // and the import map (from a stub or an inline comment).
+  std::string module_key, js, source_map, export_name = "default";
+  nlohmann::json import_map = nlohmann::json::object();
   int active_calls = 0;                 // calls of this entry now on the stack
 
   // The default export, per realm (role context) and isolate generation.
@@ -46,8 +51,17 @@ struct FunctionInfo {
 FunctionInfo* lookup_function(Oid fn_oid);
 
 // Checks a function definition the way CREATE FUNCTION must (supported argument and return types);
-// fills `info` without caching it.
+// fills `info` without caching it and without compiling its body.
 std::unique_ptr<FunctionInfo> describe_function(Oid fn_oid);
+
+// Resolves what fi runs: a pointer stub's artifact, or the body compiled from TypeScript (taken
+// from plts.artifact when stored; compiled and stored when `store`, else compiled on the spot).
+void prepare_module(FunctionInfo& fi, bool store);
+
+// Parses a pointer stub; returns false when prosrc is not one. Throws PgError when it claims to be
+// one ({"plts":1,...}) but is malformed.
+bool parse_pointer_stub(const std::string& prosrc, std::string* hash, std::string* export_name,
+                        nlohmann::json* import_map, const std::string& fn);
 
 // Forgets every loaded default export (before the isolate is disposed).
 void drop_loaded_functions();

@@ -12,6 +12,10 @@ const struct config_enum_entry log_level_options[] = {
     {"notice", NOTICE, false}, {"warning", WARNING, false}, {"off", PANIC + 1, false},
     {nullptr, 0, false},
 };
+const struct config_enum_entry typecheck_options[] = {
+    {"off", kTypecheckOff, false}, {"warn", kTypecheckWarn, false}, {"error", kTypecheckError, false},
+    {nullptr, 0, false},
+};
 }  // namespace
 
 void define_settings() {
@@ -43,8 +47,14 @@ void define_settings() {
                           &settings.plan_cache_size, 256, 0, 100000, PGC_USERSET, 0, nullptr,
                           nullptr, nullptr);
   DefineCustomEnumVariable("plts.log_level", "Lowest level of plts's own log lines.", nullptr,
-                           &settings.log_level, PANIC + 1, log_level_options, PGC_SUSET, 0, nullptr,
+                           &settings.log_level, LOG, log_level_options, PGC_SUSET, 0, nullptr,
                            nullptr, nullptr);
+  DefineCustomEnumVariable("plts.typecheck",
+                           "Whether CREATE FUNCTION type-checks TypeScript bodies.",
+                           "off: no semantic check; warn: type errors are warnings; error: they fail "
+                           "the statement. Syntax errors always fail.",
+                           &settings.typecheck, kTypecheckOff, typecheck_options, PGC_USERSET, 0,
+                           nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("plts");
 }
 

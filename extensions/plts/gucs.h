@@ -12,7 +12,10 @@ struct Settings {
   int max_query_rows;     // per ctx.db call; 0 = unlimited
   int plan_cache_size;    // prepared plans kept per backend
   int log_level;          // gates plts's own log lines (an elevel)
+  int typecheck;          // kTypecheckOff | kTypecheckWarn | kTypecheckError
 };
+
+enum { kTypecheckOff = 0, kTypecheckWarn = 1, kTypecheckError = 2 };
 
 extern Settings settings;
 

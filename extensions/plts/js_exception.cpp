@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "extensions/plts/convert.h"
+#include "extensions/plts/modules.h"
 
 namespace plts {
 
@@ -100,7 +101,7 @@ pgx::PgError js_value_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
     size_t nl = stack.find('\n');
     std::string frames = nl != std::string::npos && stack.rfind("    at ", 0) != 0 ? stack.substr(nl + 1) : stack;
     if (nl == std::string::npos && stack.rfind("at ", 0) != 0) frames.clear();
-    if (!frames.empty() && frames != message) context += "\nJS stack:\n" + frames;
+    if (!frames.empty() && frames != message) context += "\nJS stack:\n" + map_stack_to_source(frames);
   }
   return pgx::PgError(code, message, detail, hint, context);
 }

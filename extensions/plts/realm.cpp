@@ -5,6 +5,7 @@
 #include "extensions/plts/convert.h"
 #include "extensions/plts/db_bridge.h"
 #include "extensions/plts/engine.h"
+#include "extensions/plts/modules.h"
 
 extern "C" {
 #include "utils/timestamp.h"
@@ -72,15 +73,6 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   return r;
 }
 
-v8::MaybeLocal<v8::Module> resolve_import(v8::Local<v8::Context> ctx, v8::Local<v8::String> spec,
-                                          v8::Local<v8::FixedArray>, v8::Local<v8::Module>) {
-  v8::Isolate* iso = ctx->GetIsolate();
-  std::string s = utf8(iso, spec);
-  std::string msg = "plts: cannot resolve import \"" + s + "\": imports are not supported";
-  iso->ThrowException(v8::Exception::Error(js_string(iso, msg)));
-  return {};
-}
-
 }  // namespace
 
 Realm& current_realm(v8::Isolate* iso) {
@@ -103,55 +95,6 @@ void drop_realms() {
 
 void drain_microtasks(v8::Isolate* iso) { iso->PerformMicrotaskCheckpoint(); }
 
-void check_module_syntax(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& source,
-                         const ErrorSite& site) {
-  v8::TryCatch tc(iso);
-  v8::ScriptOrigin origin(iso, js_string(iso, site.qualified_name), 0, 0, false, -1,
-                          v8::Local<v8::Value>(), false, false, true);
-  v8::ScriptCompiler::Source src(js_string(iso, source), origin);
-  v8::Local<v8::Module> module;
-  if (!v8::ScriptCompiler::CompileModule(iso, &src).ToLocal(&module)) {
-    if (tc.HasTerminated()) throw JsException();
-    ErrorSite compile_site{site.qualified_name, Stage::kCompile};
-    throw js_to_pg_error(iso, ctx, tc, compile_site);
-  }
-}
-
-v8::Local<v8::Object> load_module(v8::Isolate* iso, v8::Local<v8::Context> ctx,
-                                  const std::string& source, const ErrorSite& site) {
-  v8::EscapableHandleScope scope(iso);
-  v8::TryCatch tc(iso);
-  v8::ScriptOrigin origin(iso, js_string(iso, site.qualified_name), 0, 0, false, -1,
-                          v8::Local<v8::Value>(), false, false, true);
-  v8::ScriptCompiler::Source src(js_string(iso, source), origin);
-  v8::Local<v8::Module> module;
-  ErrorSite compile_site{site.qualified_name, Stage::kCompile};
-  ErrorSite load_site{site.qualified_name, Stage::kLoad};
-  if (!v8::ScriptCompiler::CompileModule(iso, &src).ToLocal(&module)) {
-    if (tc.HasTerminated()) throw JsException();
-    throw js_to_pg_error(iso, ctx, tc, compile_site);
-  }
-  if (!module->InstantiateModule(ctx, resolve_import).FromMaybe(false)) {
-    if (tc.HasTerminated()) throw JsException();
-    throw js_to_pg_error(iso, ctx, tc, load_site);
-  }
-  v8::Local<v8::Value> result;
-  if (!module->Evaluate(ctx).ToLocal(&result)) {
-    if (tc.HasTerminated()) throw JsException();
-    throw js_to_pg_error(iso, ctx, tc, load_site);
-  }
-  drain_microtasks(iso);
-  if (tc.HasTerminated()) throw JsException();
-  if (module->GetStatus() == v8::Module::kErrored) {
-    throw js_value_to_pg_error(iso, ctx, module->GetException(), v8::Local<v8::Message>(), load_site);
-  }
-  if (result->IsPromise() && result.As<v8::Promise>()->State() == v8::Promise::kPending)
-    throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                  "plts function " + site.qualified_name +
-                      ": module evaluation did not finish (top-level await on a promise that never settles)");
-  return scope.Escape(module->GetModuleNamespace().As<v8::Object>());
-}
-
 v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                           Realm& realm, FunctionInfo& fi,
                                           v8::Local<v8::Object>* fn_meta) {
@@ -162,14 +105,32 @@ v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Contex
       return l->fn.Get(iso);
     }
   }
-  ErrorSite site{fi.qualified, Stage::kLoad};
-  v8::Local<v8::Object> ns = load_module(iso, ctx, fi.source, site);
+  ModuleSpec spec;
+  spec.key = fi.module_key;
+  spec.name = fi.qualified;
+  spec.js = fi.js;
+  spec.source_map = fi.source_map;
+  spec.import_map = fi.import_map;
+  spec.cache = fi.oid != InvalidOid;
+  v8::Local<v8::Object> ns;
+  try {
+    ns = load_module_graph(iso, ctx, realm, spec);
+  } catch (const PgError& e) {
+    if (e.edata() != nullptr || !e.context().empty()) throw;
+    throw PgError(e.sqlerrcode(), e.message(), e.detail(), e.hint(),
+                  "plts function " + fi.qualified + " (load)");
+  }
   v8::Local<v8::Value> def;
-  if (!ns->Get(ctx, str(iso, "default")).ToLocal(&def)) throw JsException();
-  if (!def->IsFunction())
+  if (!ns->Get(ctx, js_string(iso, fi.export_name)).ToLocal(&def)) throw JsException();
+  if (!def->IsFunction()) {
+    if (fi.export_name == "default")
+      throw PgError(ERRCODE_INVALID_FUNCTION_DEFINITION,
+                    "plts function " + fi.qualified + " has no default export function", "",
+                    "The body must be a module: export default (ctx) => { ... }");
     throw PgError(ERRCODE_INVALID_FUNCTION_DEFINITION,
-                  "plts function " + fi.qualified + " has no default export function", "",
-                  "The body must be a module: export default (ctx) => { ... }");
+                  "plts function " + fi.qualified + ": export \"" + fi.export_name + "\" of " +
+                      fi.module_key + " is not a function");
+  }
   v8::Local<v8::Object> meta = v8::Object::New(iso);
   ignore_result(meta->CreateDataProperty(ctx, str(iso, "oid"), v8::Integer::NewFromUnsigned(iso, fi.oid)));
   ignore_result(meta->CreateDataProperty(ctx, str(iso, "schema"), js_string(iso, fi.schema)));

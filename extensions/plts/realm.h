@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 
 #include <v8.h>
 
@@ -19,6 +20,11 @@ struct Realm {
   v8::Global<v8::Context> context;
   v8::Global<v8::ObjectTemplate> ctx_template;
   v8::Global<v8::Object> db_ro, db_rw;
+  // Module instances of this realm (see modules.h): by key, by identity hash, and import links
+  // ("<referrer key>\n<specifier>" -> key).
+  std::unordered_map<std::string, v8::Global<v8::Module>> modules;
+  std::unordered_multimap<int, std::string> module_ids;
+  std::unordered_map<std::string, std::string> module_links;
 };
 
 // The realm of the current effective role (GetUserId()), created on first use. Requires an
@@ -31,16 +37,7 @@ void drop_realms();
 // Number of live realms, for plts.metrics().
 int realm_count();
 
-// Compiles and evaluates a module, returning its namespace. Throws PgError on failure (stage
-// compile or load), JsException never escapes.
-v8::Local<v8::Object> load_module(v8::Isolate* iso, v8::Local<v8::Context> ctx,
-                                  const std::string& source, const ErrorSite& site);
-
-// Checks that source parses as a module; throws PgError (42601) with line and column otherwise.
-void check_module_syntax(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& source,
-                         const ErrorSite& site);
-
-// The cached default export of fi in realm (loading it on first use) and its frozen ctx.fn.
+// The cached export (default or named) of fi in realm (loading it on first use) and its frozen ctx.fn.
 v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                           Realm& realm, FunctionInfo& fi,
                                           v8::Local<v8::Object>* fn_meta);

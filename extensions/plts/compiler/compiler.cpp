@@ -1,0 +1,267 @@
+#include "extensions/plts/compiler/compiler.h"
+
+#include <dirent.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/error_boundary.h"
+#include "extensions/plts/compiler/snapshot_file.h"
+#include "extensions/plts/convert.h"
+#include "extensions/plts/engine.h"
+#include "extensions/plts/gucs.h"
+#include "extensions/plts/log.h"
+#include "extensions/plts/watchdog.h"
+
+extern "C" {
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+}
+
+#ifndef PLTS_TYPESCRIPT_VERSION
+#error "PLTS_TYPESCRIPT_VERSION must be defined by the build"
+#endif
+
+namespace plts {
+
+using pgx::PgError;
+using pgx::pg_guard;
+
+namespace {
+
+// Never destroyed.
+v8::Isolate* ciso = nullptr;
+v8::Global<v8::Context>* cctx = nullptr;
+std::string* snapshot_contents = nullptr;  // must outlive the isolate made from it
+v8::StartupData snapshot_blob{nullptr, 0};
+const char* origin = "";
+bool compiler_heap_hit = false;
+std::string* runtime_dts_hash = nullptr;
+
+bool read_file(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+size_t compiler_near_heap_limit(void*, size_t current, size_t) {
+  compiler_heap_hit = true;
+  ciso->TerminateExecution();
+  return current + 64 * 1024 * 1024;
+}
+
+v8::Local<v8::String> str(v8::Isolate* iso, const std::string& s) { return js_string(iso, s); }
+
+void run_script(v8::Local<v8::Context> ctx, const std::string& source, const char* name) {
+  v8::TryCatch tc(ciso);
+  v8::ScriptOrigin so(ciso, str(ciso, name));
+  v8::Local<v8::Script> script;
+  v8::Local<v8::Value> result;
+  if (!v8::Script::Compile(ctx, str(ciso, source), &so).ToLocal(&script) || !script->Run(ctx).ToLocal(&result)) {
+    std::string msg = tc.HasCaught() ? utf8(ciso, tc.Exception()->ToString(ctx).ToLocalChecked()) : "terminated";
+    throw PgError(ERRCODE_INTERNAL_ERROR, std::string("plts: loading ") + name + " failed: " + msg);
+  }
+}
+
+bool is_compiler_lib(const std::string& name) {
+  if (name.rfind("lib.", 0) != 0 || name.find(".d.ts") == std::string::npos) return false;
+  if (name.find("full") != std::string::npos) return false;
+  if (name.rfind("lib.decorators", 0) == 0 || name == "lib.es5.d.ts") return true;
+  for (int y = 2015; y <= 2022; y++)
+    if (name.rfind("lib.es" + std::to_string(y), 0) == 0) return true;
+  return false;
+}
+
+// Slow path: evaluate typescript.js and the compiler service from the installed sources.
+void load_from_source(v8::Local<v8::Context> ctx) {
+  std::string dir = asset_dir() + "/compiler";
+  std::string ts_src, glue, dts;
+  if (!read_file(dir + "/typescript.js", &ts_src) || !read_file(dir + "/plts-compiler.js", &glue))
+    throw PgError(ERRCODE_UNDEFINED_FILE, "plts: TypeScript compiler files are missing in " + dir);
+  read_file(asset_dir() + "/stopgap-runtime.d.ts", &dts);
+  run_script(ctx, ts_src, "typescript.js");
+  run_script(ctx, glue, "plts-compiler.js");
+  v8::Local<v8::Object> libs = v8::Object::New(ciso);
+  if (DIR* d = opendir((dir + "/lib").c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name, text;
+      if (is_compiler_lib(name) && read_file(dir + "/lib/" + name, &text))
+        (void)libs->Set(ctx, str(ciso, name), str(ciso, text)).FromMaybe(false);
+    }
+    closedir(d);
+  }
+  v8::Local<v8::Object> api =
+      ctx->Global()->Get(ctx, str(ciso, "__pltsCompiler")).ToLocalChecked().As<v8::Object>();
+  v8::Local<v8::Function> init = api->Get(ctx, str(ciso, "init")).ToLocalChecked().As<v8::Function>();
+  v8::Local<v8::Value> args[2] = {libs, str(ciso, dts)};
+  v8::TryCatch tc(ciso);
+  if (init->Call(ctx, api, 2, args).IsEmpty())
+    throw PgError(ERRCODE_INTERNAL_ERROR, "plts: initializing the TypeScript compiler failed");
+}
+
+void start_compiler() {
+  if (ciso != nullptr) return;
+  ensure_v8_started();
+  std::string path = asset_dir() + "/compiler/compiler.snapshot";
+  std::string why;
+  auto* contents = new std::string();
+  if (!read_file(path, contents)) {
+    why = "cannot read " + path;
+  } else {
+    const char* blob = nullptr;
+    size_t len = 0;
+    why = check_snapshot_file(*contents, v8_version(), &blob, &len);
+    if (why.empty()) {
+      snapshot_blob.data = blob;
+      snapshot_blob.raw_size = static_cast<int>(len);
+      snapshot_contents = contents;
+    }
+  }
+  if (!why.empty()) {
+    delete contents;
+    plts_log(LOG, "plts: compiler snapshot not used (" + why + "); loading TypeScript from source");
+  }
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator_shared =
+      std::shared_ptr<v8::ArrayBuffer::Allocator>(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  params.constraints.ConfigureDefaultsFromHeapSize(0, size_t{1024} * 1024 * 1024);
+  if (snapshot_contents != nullptr) params.snapshot_blob = &snapshot_blob;
+  v8::Isolate* iso = new_isolate_signals_blocked(params);
+  iso->AddNearHeapLimitCallback(compiler_near_heap_limit, nullptr);
+  ciso = iso;
+  v8::Isolate::Scope iscope(ciso);
+  v8::HandleScope hs(ciso);
+  v8::Local<v8::Context> ctx = v8::Context::New(ciso);
+  v8::Context::Scope cs(ctx);
+  try {
+    if (snapshot_contents == nullptr) load_from_source(ctx);
+  } catch (...) {
+    // Leave no half-made compiler behind: the next use tries again.
+    ciso = nullptr;
+    throw;
+  }
+  cctx = new v8::Global<v8::Context>(ciso, ctx);
+  origin = snapshot_contents != nullptr ? "snapshot" : "source";
+}
+
+// Calls __pltsCompiler[method](source, opts) and returns its JSON text.
+std::string call_compiler(const char* method, const std::string& source, const std::string& opts) {
+  start_compiler();
+  bool outermost = v8_call_depth == 0;
+  if (outermost) {
+    apply_stack_limit(ciso);
+    watchdog_arm(ciso, 0);
+  }
+  std::string out, error;
+  bool terminated = false;
+  {
+    v8::Isolate::Scope iscope(ciso);
+    v8::HandleScope hs(ciso);
+    v8::Local<v8::Context> ctx = cctx->Get(ciso);
+    v8::Context::Scope cs(ctx);
+    v8::TryCatch tc(ciso);
+    v8::Local<v8::Value> api_v, fn_v, result;
+    v8::Local<v8::Value> args[2] = {str(ciso, source), str(ciso, opts)};
+    if (ctx->Global()->Get(ctx, str(ciso, "__pltsCompiler")).ToLocal(&api_v) && api_v->IsObject() &&
+        api_v.As<v8::Object>()->Get(ctx, str(ciso, method)).ToLocal(&fn_v) && fn_v->IsFunction() &&
+        fn_v.As<v8::Function>()->Call(ctx, api_v, 2, args).ToLocal(&result)) {
+      out = utf8(ciso, result);
+    } else if (tc.HasTerminated()) {
+      terminated = true;
+    } else {
+      v8::Local<v8::String> s;
+      error = tc.HasCaught() && tc.Exception()->ToString(ctx).ToLocal(&s) ? utf8(ciso, s) : "unknown error";
+    }
+  }
+  StopReason reason = StopReason::kNone;
+  if (outermost) reason = watchdog_disarm();
+  if (terminated || reason != StopReason::kNone) {
+    ciso->CancelTerminateExecution();
+    if (compiler_heap_hit)
+      throw PgError(ERRCODE_OUT_OF_MEMORY, "plts: the TypeScript compiler ran out of memory");
+    pg_guard([] { CHECK_FOR_INTERRUPTS(); });
+    throw PgError(ERRCODE_QUERY_CANCELED, "plts: TypeScript compilation was terminated");
+  }
+  if (!error.empty()) throw PgError(ERRCODE_INTERNAL_ERROR, "plts: TypeScript compiler failed: " + error);
+  return out;
+}
+
+}  // namespace
+
+std::string asset_dir() { return std::string(pkglib_path) + "/plts"; }
+
+const char* compiler_origin() { return origin; }
+
+std::string sha256_hex(const std::string& data) {
+  uint8 digest[PG_SHA256_DIGEST_LENGTH];
+  bool ok = false;
+  pg_guard([&] {
+    pg_cryptohash_ctx* c = pg_cryptohash_create(PG_SHA256);
+    ok = c != nullptr && pg_cryptohash_init(c) == 0 &&
+         pg_cryptohash_update(c, reinterpret_cast<const uint8*>(data.data()), data.size()) == 0 &&
+         pg_cryptohash_final(c, digest, sizeof digest) == 0;
+    pg_cryptohash_free(c);
+  });
+  if (!ok) throw PgError(ERRCODE_INTERNAL_ERROR, "plts: sha256 failed");
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (uint8 b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+nlohmann::json effective_options(const nlohmann::json& opts) {
+  if (!opts.is_object())
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "compiler_opts must be a JSON object");
+  nlohmann::json eff = {{"source_map", false}};
+  for (auto& [key, value] : opts.items()) {
+    if (key == "source_map") {
+      if (!value.is_boolean())
+        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "compiler_opts.source_map must be a boolean");
+      eff["source_map"] = value;
+    } else {
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "unknown compiler option \"" + key + "\"",
+                    "", "Supported options: source_map (boolean).");
+    }
+  }
+  return eff;
+}
+
+std::string compiler_fingerprint(const nlohmann::json& eff) {
+  if (runtime_dts_hash == nullptr) {
+    std::string dts;
+    read_file(asset_dir() + "/stopgap-runtime.d.ts", &dts);
+    runtime_dts_hash = new std::string(sha256_hex(dts));
+  }
+  std::string material = std::string("plts-compiler 1\ntypescript " PLTS_TYPESCRIPT_VERSION "\nlib es2022\nruntime ") +
+                         *runtime_dts_hash + "\noptions " + eff.dump();
+  return "ts" PLTS_TYPESCRIPT_VERSION ":" + sha256_hex(material).substr(0, 16);
+}
+
+std::string artifact_hash(const std::string& fingerprint, const nlohmann::json& eff,
+                          const std::string& source) {
+  return "sha256:" + sha256_hex(fingerprint + "\n" + eff.dump() + "\n" + source);
+}
+
+TranspileResult transpile_ts(const std::string& source, const nlohmann::json& eff) {
+  nlohmann::json r = nlohmann::json::parse(call_compiler("transpile", source, eff.dump()));
+  TranspileResult out;
+  out.js = r.value("js", "");
+  if (r.contains("source_map") && r["source_map"].is_string()) out.source_map = r["source_map"];
+  out.diagnostics = r.value("diagnostics", nlohmann::json::array());
+  for (const auto& d : out.diagnostics)
+    if (d.value("category", "") == "error") out.has_errors = true;
+  return out;
+}
+
+nlohmann::json typecheck_ts(const std::string& source, const nlohmann::json& eff) {
+  nlohmann::json r = nlohmann::json::parse(call_compiler("typecheck", source, eff.dump()));
+  return r.value("diagnostics", nlohmann::json::array());
+}
+
+}  // namespace plts

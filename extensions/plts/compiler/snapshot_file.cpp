@@ -1,0 +1,57 @@
+#include "extensions/plts/compiler/snapshot_file.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace plts {
+
+namespace {
+constexpr char kMagic[] = "PLTS-COMPILER-SNAPSHOT 1";
+}
+
+uint64_t content_hash(const char* data, size_t len) {
+  // FNV-1a over 8-byte words, then the tail bytes.
+  uint64_t h = 1469598103934665603ull ^ len;
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, data + i, 8);
+    h = (h ^ w) * 1099511628211ull;
+    h ^= h >> 29;
+  }
+  for (; i < len; i++) h = (h ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
+  return h;
+}
+
+std::string snapshot_file_contents(const std::string& v8_version, const char* blob, size_t len) {
+  char header[256];
+  snprintf(header, sizeof header, "%s\nv8 %s\nlength %zu\nhash %016llx\n\n", kMagic,
+           v8_version.c_str(), len, static_cast<unsigned long long>(content_hash(blob, len)));
+  std::string out(header);
+  out.append(blob, len);
+  return out;
+}
+
+std::string check_snapshot_file(const std::string& contents, const std::string& v8_version,
+                                const char** blob, size_t* len) {
+  size_t end = contents.find("\n\n");
+  if (end == std::string::npos || end > 512 || contents.compare(0, strlen(kMagic), kMagic) != 0)
+    return "not a plts compiler snapshot";
+  std::string header = contents.substr(0, end);
+  char version[128] = {0};
+  size_t length = 0;
+  unsigned long long hash = 0;
+  const char* p = header.c_str() + strlen(kMagic);
+  if (sscanf(p, "\nv8 %127s\nlength %zu\nhash %llx", version, &length, &hash) != 3)
+    return "malformed snapshot header";
+  if (v8_version != version)
+    return "made for V8 " + std::string(version) + ", this is V8 " + v8_version;
+  size_t start = end + 2;
+  if (contents.size() - start != length) return "truncated snapshot";
+  if (content_hash(contents.data() + start, length) != hash) return "snapshot content hash mismatch";
+  *blob = contents.data() + start;
+  *len = length;
+  return "";
+}
+
+}  // namespace plts

@@ -1,0 +1,128 @@
+// Build-time tool: evaluates typescript.js and the plts compiler service in a fresh V8 (same
+// libnode, same flags as the backend), loads the lib files and runtime declarations, runs a
+// transpile and a typecheck once, and writes the resulting startup snapshot.
+//
+//   plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime .d.ts> <out file>
+#include <dirent.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <libplatform/libplatform.h>
+#include <v8.h>
+
+#include "extensions/plts/compiler/snapshot_file.h"
+#include "extensions/plts/v8_flags.h"
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "plts_snapshot_gen: cannot read " << path << "\n";
+    exit(1);
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool is_compiler_lib(const std::string& name) {
+  if (name.rfind("lib.", 0) != 0 || name.find(".d.ts") == std::string::npos) return false;
+  if (name.find("full") != std::string::npos) return false;
+  if (name.rfind("lib.decorators", 0) == 0 || name == "lib.es5.d.ts") return true;
+  for (int y = 2015; y <= 2022; y++)
+    if (name.rfind("lib.es" + std::to_string(y), 0) == 0) return true;
+  return false;
+}
+
+v8::Local<v8::String> str(v8::Isolate* iso, const std::string& s) {
+  return v8::String::NewFromUtf8(iso, s.data(), v8::NewStringType::kNormal, static_cast<int>(s.size()))
+      .ToLocalChecked();
+}
+
+void run(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& source, const std::string& name) {
+  v8::TryCatch tc(iso);
+  v8::ScriptOrigin origin(iso, str(iso, name));
+  v8::Local<v8::Script> script;
+  v8::Local<v8::Value> result;
+  if (!v8::Script::Compile(ctx, str(iso, source), &origin).ToLocal(&script) ||
+      !script->Run(ctx).ToLocal(&result)) {
+    v8::String::Utf8Value msg(iso, tc.Exception());
+    std::cerr << "plts_snapshot_gen: " << name << ": " << (*msg ? *msg : "error") << "\n";
+    exit(1);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 6) {
+    std::cerr << "usage: plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime.d.ts> <out>\n";
+    return 2;
+  }
+  v8::V8::SetFlagsFromString(plts::kV8Flags, sizeof(plts::kV8Flags) - 1);
+  std::unique_ptr<v8::Platform> platform = v8::platform::NewDefaultPlatform();
+  v8::V8::InitializePlatform(platform.get());
+  v8::V8::Initialize();
+
+  std::string blob_text;
+  {
+    v8::SnapshotCreator creator;
+    v8::Isolate* iso = creator.GetIsolate();
+    {
+      v8::HandleScope scope(iso);
+      v8::Local<v8::Context> ctx = v8::Context::New(iso);
+      v8::Context::Scope context_scope(ctx);
+      run(iso, ctx, read_file(argv[1]), "typescript.js");
+      run(iso, ctx, read_file(argv[2]), "plts-compiler.js");
+
+      v8::Local<v8::Object> libs = v8::Object::New(iso);
+      DIR* dir = opendir(argv[3]);
+      if (dir == nullptr) {
+        std::cerr << "plts_snapshot_gen: cannot open " << argv[3] << "\n";
+        return 1;
+      }
+      int n = 0;
+      while (dirent* e = readdir(dir)) {
+        std::string name = e->d_name;
+        if (!is_compiler_lib(name)) continue;
+        (void)libs->Set(ctx, str(iso, name), str(iso, read_file(std::string(argv[3]) + "/" + name)));
+        n++;
+      }
+      closedir(dir);
+      v8::Local<v8::Object> api = ctx->Global()->Get(ctx, str(iso, "__pltsCompiler")).ToLocalChecked().As<v8::Object>();
+      v8::TryCatch tc(iso);
+      v8::Local<v8::Value> init_args[2] = {libs, str(iso, read_file(argv[4]))};
+      v8::Local<v8::Function> init = api->Get(ctx, str(iso, "init")).ToLocalChecked().As<v8::Function>();
+      v8::Local<v8::Function> warmup = api->Get(ctx, str(iso, "warmup")).ToLocalChecked().As<v8::Function>();
+      if (init->Call(ctx, api, 2, init_args).IsEmpty() || warmup->Call(ctx, api, 0, nullptr).IsEmpty()) {
+        v8::String::Utf8Value msg(iso, tc.Exception());
+        std::cerr << "plts_snapshot_gen: warm-up failed: " << (*msg ? *msg : "error") << "\n";
+        return 1;
+      }
+      std::cerr << "plts_snapshot_gen: " << n << " lib files\n";
+      creator.SetDefaultContext(ctx);
+    }
+    v8::StartupData blob = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+    if (blob.data == nullptr || blob.raw_size == 0) {
+      std::cerr << "plts_snapshot_gen: CreateBlob failed\n";
+      return 1;
+    }
+    blob_text = plts::snapshot_file_contents(v8::V8::GetVersion(), blob.data, blob.raw_size);
+    delete[] blob.data;
+  }
+  std::ofstream out(argv[5], std::ios::binary);
+  out.write(blob_text.data(), static_cast<std::streamsize>(blob_text.size()));
+  if (!out) {
+    std::cerr << "plts_snapshot_gen: cannot write " << argv[5] << "\n";
+    return 1;
+  }
+  std::cerr << "plts_snapshot_gen: wrote " << blob_text.size() << " bytes\n";
+  return 0;
+}

@@ -1,0 +1,453 @@
+#include "extensions/plts/modules.h"
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error_boundary.h"
+#include "extensions/plts/artifacts.h"
+#include "extensions/plts/compiler/compiler.h"
+#include "extensions/plts/convert.h"
+#include "extensions/plts/realm.h"
+
+namespace plts {
+
+using pgx::PgError;
+
+namespace {
+
+// ---- source maps ---------------------------------------------------------------------------
+
+struct Segment {
+  int gen_col, src_line, src_col;
+};
+
+struct SourceMap {
+  std::string text;
+  bool decoded = false;
+  std::vector<std::vector<Segment>> lines;  // by generated line (0-based)
+};
+
+// resource name -> source map; never destroyed.
+std::unordered_map<std::string, SourceMap>* source_maps = nullptr;
+
+int vlq_digit(char c) {
+  static const std::string b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i = b64.find(c);
+  return i == std::string::npos ? -1 : static_cast<int>(i);
+}
+
+void decode(SourceMap& sm) {
+  sm.decoded = true;
+  std::string mappings;
+  try {
+    nlohmann::json j = nlohmann::json::parse(sm.text);
+    mappings = j.value("mappings", "");
+  } catch (...) {
+    return;
+  }
+  int src_line = 0, src_col = 0;
+  sm.lines.emplace_back();
+  int gen_col = 0;
+  size_t i = 0;
+  while (i < mappings.size()) {
+    char c = mappings[i];
+    if (c == ';') {
+      sm.lines.emplace_back();
+      gen_col = 0;
+      i++;
+      continue;
+    }
+    if (c == ',') {
+      i++;
+      continue;
+    }
+    int fields[5] = {0, 0, 0, 0, 0};
+    int n = 0;
+    while (i < mappings.size() && mappings[i] != ',' && mappings[i] != ';' && n < 5) {
+      int value = 0, shift = 0, d;
+      do {
+        d = vlq_digit(mappings[i++]);
+        if (d < 0) return;
+        value += (d & 31) << shift;
+        shift += 5;
+      } while ((d & 32) && i < mappings.size());
+      fields[n++] = (value & 1) ? -(value >> 1) : (value >> 1);
+    }
+    gen_col += fields[0];
+    if (n >= 4) {
+      src_line += fields[2];
+      src_col += fields[3];
+      sm.lines.back().push_back({gen_col, src_line, src_col});
+    }
+  }
+}
+
+// 1-based generated position -> 1-based source position; false when unmapped.
+bool lookup(SourceMap& sm, int line, int col, int* src_line, int* src_col) {
+  if (!sm.decoded) decode(sm);
+  if (line < 1 || line > static_cast<int>(sm.lines.size())) return false;
+  const auto& segs = sm.lines[line - 1];
+  const Segment* best = nullptr;
+  for (const auto& s : segs)
+    if (s.gen_col <= col - 1) best = &s;
+  if (best == nullptr && !segs.empty()) best = &segs.front();
+  if (best == nullptr) return false;
+  *src_line = best->src_line + 1;
+  *src_col = best->src_col + 1;
+  return true;
+}
+
+void register_source_map(const std::string& name, const std::string& map) {
+  if (map.empty()) return;
+  if (source_maps == nullptr) source_maps = new std::unordered_map<std::string, SourceMap>();
+  SourceMap& sm = (*source_maps)[name];
+  if (sm.text != map) {
+    sm = SourceMap();
+    sm.text = map;
+  }
+}
+
+// ---- specifiers ----------------------------------------------------------------------------
+
+std::string* runtime_source = nullptr;
+
+const std::string& builtin_runtime() {
+  if (runtime_source == nullptr) {
+    std::string path = asset_dir() + "/stopgap-runtime.js";
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw PgError(ERRCODE_UNDEFINED_FILE, "plts: the built-in @stopgap/runtime is missing (" + path + ")");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    runtime_source = new std::string(ss.str());
+  }
+  return *runtime_source;
+}
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string base64_decode(const std::string& in, bool* ok) {
+  std::string out;
+  int val = 0, bits = -8;
+  *ok = true;
+  for (char c : in) {
+    if (c == '=') break;
+    int d = vlq_digit(c);
+    if (c == '-') d = 62;
+    if (c == '_') d = 63;
+    if (d < 0) {
+      *ok = false;
+      return "";
+    }
+    val = (val << 6) + d;
+    bits += 6;
+    if (bits >= 0) {
+      out.push_back(static_cast<char>((val >> bits) & 0xff));
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+ModuleSpec data_module(const std::string& url) {
+  size_t comma = url.find(',');
+  if (comma == std::string::npos)
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "malformed data: URL import (no comma)");
+  std::string meta = url.substr(5, comma - 5), payload = url.substr(comma + 1), code;
+  bool b64 = meta.size() >= 7 && meta.compare(meta.size() - 7, 7, ";base64") == 0;
+  std::string mime = b64 ? meta.substr(0, meta.size() - 7) : meta;
+  if (size_t semi = mime.find(';'); semi != std::string::npos) mime = mime.substr(0, semi);
+  if (!mime.empty() && mime != "text/javascript" && mime != "application/javascript")
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                  "data: URL import of type \"" + mime + "\": only JavaScript modules can be imported");
+  if (b64) {
+    bool ok = false;
+    code = base64_decode(payload, &ok);
+    if (!ok) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "malformed base64 in data: URL import");
+  } else {
+    for (size_t i = 0; i < payload.size(); i++) {
+      if (payload[i] == '%' && i + 2 < payload.size() + 0 && hexval(payload[i + 1]) >= 0 &&
+          hexval(payload[i + 2]) >= 0) {
+        code.push_back(static_cast<char>(hexval(payload[i + 1]) * 16 + hexval(payload[i + 2])));
+        i += 2;
+      } else {
+        code.push_back(payload[i]);
+      }
+    }
+  }
+  ModuleSpec s;
+  s.key = "data:" + sha256_hex(url);
+  s.name = "data:" + s.key.substr(5, 12);
+  s.js = code;
+  return s;
+}
+
+ModuleSpec artifact_module(const std::string& hash, const std::string& specifier) {
+  std::optional<Artifact> a = find_artifact(hash);
+  if (!a)
+    throw PgError(ERRCODE_UNDEFINED_OBJECT, "plts: artifact " + hash + " not found (imported as \"" + specifier + "\")");
+  ModuleSpec s;
+  s.key = hash;
+  s.name = "plts+artifact:" + hash;
+  s.js = a->compiled_js;
+  s.source_map = a->source_map;
+  s.import_map = inline_import_map(a->compiled_js, s.name);
+  return s;
+}
+
+ModuleSpec resolve_specifier(const std::string& spec, const nlohmann::json& import_map, const std::string& referrer) {
+  std::string target = spec;
+  bool mapped = false;
+  if (spec != "@stopgap/runtime" && spec.rfind("data:", 0) != 0 && normalize_artifact_ref(spec).empty()) {
+    auto it = import_map.find(spec);
+    if (it == import_map.end() || !it->is_string())
+      throw PgError(ERRCODE_UNDEFINED_OBJECT,
+                    "plts: cannot resolve import \"" + spec + "\" in " + referrer, "",
+                    "plts imports @stopgap/runtime, data: URLs, plts+artifact:sha256:... and names mapped "
+                    "by an import map; there is no filesystem or network resolution.");
+    target = it->get<std::string>();
+    mapped = true;
+  }
+  ModuleSpec s;
+  if (target == "@stopgap/runtime") {
+    s.key = "builtin:@stopgap/runtime";
+    s.name = "@stopgap/runtime";
+    s.js = builtin_runtime();
+  } else if (target.rfind("data:", 0) == 0) {
+    s = data_module(target);
+  } else if (std::string h = normalize_artifact_ref(target); !h.empty()) {
+    s = artifact_module(h, spec);
+  } else {
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                  "plts: import map entry \"" + spec + "\" -> \"" + target +
+                      "\" is not a plts+artifact:, sha256:, data: or @stopgap/runtime target");
+  }
+  (void)mapped;
+  // Children see the import map they were reached through, overlaid with their own.
+  nlohmann::json merged = import_map;
+  for (auto& [k, v] : s.import_map.items()) merged[k] = v;
+  s.import_map = merged;
+  return s;
+}
+
+// ---- the graph -----------------------------------------------------------------------------
+
+struct Loader {
+  v8::Isolate* iso;
+  v8::Local<v8::Context> ctx;
+  Realm& realm;
+  std::vector<std::string> added;  // keys added by this load (removed again on failure)
+  std::vector<v8::Global<v8::Module>> uncached;
+};
+
+Loader* current_loader = nullptr;
+
+v8::ScriptOrigin module_origin(v8::Isolate* iso, const std::string& name) {
+  return v8::ScriptOrigin(iso, js_string(iso, name), 0, 0, false, -1, v8::Local<v8::Value>(), false,
+                          false, true);
+}
+
+v8::Local<v8::Module> compile(Loader& L, const ModuleSpec& spec) {
+  v8::TryCatch tc(L.iso);
+  v8::ScriptOrigin origin = module_origin(L.iso, spec.name);
+  v8::ScriptCompiler::Source src(js_string(L.iso, spec.js), origin);
+  v8::Local<v8::Module> m;
+  if (!v8::ScriptCompiler::CompileModule(L.iso, &src).ToLocal(&m)) {
+    if (tc.HasTerminated()) throw JsException();
+    throw js_to_pg_error(L.iso, L.ctx, tc, ErrorSite{spec.name, Stage::kCompile});
+  }
+  register_source_map(spec.name, spec.source_map);
+  return m;
+}
+
+std::string key_of(v8::Isolate* iso, Realm& realm, v8::Local<v8::Module> m) {
+  auto range = realm.module_ids.equal_range(m->GetIdentityHash());
+  for (auto it = range.first; it != range.second; ++it) {
+    auto found = realm.modules.find(it->second);
+    if (found != realm.modules.end() && found->second.Get(iso) == m) return it->second;
+  }
+  return "";
+}
+
+v8::Local<v8::Module> get_or_compile(Loader& L, const ModuleSpec& spec) {
+  if (spec.cache) {
+    auto it = L.realm.modules.find(spec.key);
+    if (it != L.realm.modules.end()) return it->second.Get(L.iso);
+  }
+  v8::Local<v8::Module> m = compile(L, spec);
+  // Registered before its imports are resolved, so import cycles meet the same instance.
+  std::string key = spec.cache ? spec.key : spec.key + "#" + std::to_string(L.uncached.size());
+  L.realm.modules[key].Reset(L.iso, m);
+  L.realm.module_ids.emplace(m->GetIdentityHash(), key);
+  L.added.push_back(key);
+  if (!spec.cache) L.uncached.emplace_back(L.iso, m);
+  v8::Local<v8::FixedArray> requests = m->GetModuleRequests();
+  for (int i = 0; i < requests->Length(); i++) {
+    v8::Local<v8::ModuleRequest> req = requests->Get(L.ctx, i).As<v8::ModuleRequest>();
+    std::string specifier = utf8(L.iso, req->GetSpecifier());
+    ModuleSpec child = resolve_specifier(specifier, spec.import_map, spec.name);
+    get_or_compile(L, child);
+    L.realm.module_links[key + "\n" + specifier] = child.key;
+  }
+  return m;
+}
+
+v8::MaybeLocal<v8::Module> resolve_callback(v8::Local<v8::Context> ctx, v8::Local<v8::String> specifier,
+                                            v8::Local<v8::FixedArray>, v8::Local<v8::Module> referrer) {
+  v8::Isolate* iso = ctx->GetIsolate();
+  Realm& realm = current_loader->realm;
+  std::string from = key_of(iso, realm, referrer);
+  auto link = realm.module_links.find(from + "\n" + utf8(iso, specifier));
+  if (link != realm.module_links.end()) {
+    auto it = realm.modules.find(link->second);
+    if (it != realm.modules.end()) return it->second.Get(iso);
+  }
+  iso->ThrowException(v8::Exception::Error(
+      js_string(iso, "plts: cannot resolve import \"" + utf8(iso, specifier) + "\"")));
+  return {};
+}
+
+}  // namespace
+
+nlohmann::json inline_import_map(const std::string& code, const std::string& name) {
+  static const std::string marker = "// plts-import-map:";
+  size_t pos = code.find(marker);
+  if (pos == std::string::npos) return nlohmann::json::object();
+  size_t start = pos + marker.size();
+  size_t end = code.find('\n', start);
+  std::string text = code.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  nlohmann::json map;
+  try {
+    map = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "malformed plts-import-map comment in " + name + ": " + e.what());
+  }
+  if (!map.is_object())
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "plts-import-map in " + name + " must be a JSON object");
+  for (auto& [k, v] : map.items())
+    if (!v.is_string())
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "plts-import-map entry \"" + k + "\" in " + name + " must map to a string");
+  return map;
+}
+
+void check_module_syntax(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& js,
+                         const std::string& name) {
+  v8::TryCatch tc(iso);
+  v8::ScriptOrigin origin = module_origin(iso, name);
+  v8::ScriptCompiler::Source src(js_string(iso, js), origin);
+  v8::Local<v8::Module> m;
+  if (!v8::ScriptCompiler::CompileModule(iso, &src).ToLocal(&m)) {
+    if (tc.HasTerminated()) throw JsException();
+    throw js_to_pg_error(iso, ctx, tc, ErrorSite{name, Stage::kCompile});
+  }
+}
+
+v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                                        const ModuleSpec& root) {
+  v8::EscapableHandleScope scope(iso);
+  Loader L{iso, ctx, realm, {}, {}};
+  Loader* saved = current_loader;
+  current_loader = &L;
+  ErrorSite load_site{root.name, Stage::kLoad};
+  auto forget_added = [&] {
+    for (const auto& k : L.added) {
+      auto it = realm.modules.find(k);
+      if (it == realm.modules.end()) continue;
+      int id = it->second.Get(iso)->GetIdentityHash();
+      auto range = realm.module_ids.equal_range(id);
+      for (auto r = range.first; r != range.second; ++r)
+        if (r->second == k) {
+          realm.module_ids.erase(r);
+          break;
+        }
+      realm.modules.erase(it);
+    }
+  };
+  try {
+    v8::Local<v8::Module> m = get_or_compile(L, root);
+    v8::TryCatch tc(iso);
+    if (m->GetStatus() == v8::Module::kUninstantiated &&
+        !m->InstantiateModule(ctx, resolve_callback).FromMaybe(false)) {
+      if (tc.HasTerminated()) throw JsException();
+      throw js_to_pg_error(iso, ctx, tc, load_site);
+    }
+    v8::Local<v8::Value> result;
+    if (!m->Evaluate(ctx).ToLocal(&result)) {
+      if (tc.HasTerminated()) throw JsException();
+      throw js_to_pg_error(iso, ctx, tc, load_site);
+    }
+    drain_microtasks(iso);
+    if (tc.HasTerminated() || iso->IsExecutionTerminating()) throw JsException();
+    if (m->GetStatus() == v8::Module::kErrored)
+      throw js_value_to_pg_error(iso, ctx, m->GetException(), v8::Local<v8::Message>(), load_site);
+    if (result->IsPromise() && result.As<v8::Promise>()->State() == v8::Promise::kPending)
+      throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "plts: evaluating " + root.name + " did not finish (top-level await that never settles)");
+    v8::Local<v8::Object> ns = m->GetModuleNamespace().As<v8::Object>();
+    if (!root.cache) forget_added();  // a DO block's own module is not kept
+    current_loader = saved;
+    return scope.Escape(ns);
+  } catch (...) {
+    current_loader = saved;
+    // Modules whose imports could not all be resolved are not kept half-linked.
+    for (const auto& k : L.added) {
+      auto it = realm.modules.find(k);
+      if (it != realm.modules.end() && it->second.Get(iso)->GetStatus() == v8::Module::kUninstantiated) {
+        int id = it->second.Get(iso)->GetIdentityHash();
+        auto range = realm.module_ids.equal_range(id);
+        for (auto r = range.first; r != range.second; ++r)
+          if (r->second == k) {
+            realm.module_ids.erase(r);
+            break;
+          }
+        realm.modules.erase(it);
+      }
+    }
+    if (!root.cache) forget_added();
+    throw;
+  }
+}
+
+std::string map_stack_to_source(const std::string& stack) {
+  if (source_maps == nullptr || source_maps->empty()) return stack;
+  std::istringstream in(stack);
+  std::string line, out;
+  bool first = true;
+  while (std::getline(in, line)) {
+    std::string mapped = line;
+    // "... (<name>:<line>:<col>)" or "at <name>:<line>:<col>"
+    size_t end = line.size();
+    if (end > 0 && line[end - 1] == ')') end--;
+    size_t c2 = end == 0 ? std::string::npos : line.rfind(':', end - 1);
+    size_t c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : line.rfind(':', c2 - 1);
+    if (c1 != std::string::npos) {
+      size_t open = line.rfind('(', c1);
+      size_t at = line.rfind("at ", c1);
+      size_t name_start = open != std::string::npos ? open + 1 : (at != std::string::npos ? at + 3 : std::string::npos);
+      if (name_start != std::string::npos && name_start < c1) {
+        std::string name = line.substr(name_start, c1 - name_start);
+        auto it = source_maps->find(name);
+        int l = atoi(line.substr(c1 + 1, c2 - c1 - 1).c_str());
+        int c = atoi(line.substr(c2 + 1, end - c2 - 1).c_str());
+        int sl = 0, sc = 0;
+        if (it != source_maps->end() && l > 0 && lookup(it->second, l, c, &sl, &sc))
+          mapped = line.substr(0, name_start) + name + ".ts:" + std::to_string(sl) + ":" +
+                   std::to_string(sc) + line.substr(end);
+      }
+    }
+    if (!first) out += "\n";
+    out += mapped;
+    first = false;
+  }
+  return out;
+}
+
+}  // namespace plts

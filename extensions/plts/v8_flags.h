@@ -1,0 +1,11 @@
+// V8 flags are process-wide and must be identical in the backend and in the snapshot generator
+// (a snapshot made under other flags is rejected or, worse, misbehaves).
+#pragma once
+
+namespace plts {
+
+// --max-optimized-bytecode-size: without it TurboFan on typescript.js grows RSS without bound.
+// --no-expose-wasm: no WebAssembly compile of user bytes.
+inline constexpr char kV8Flags[] = "--max-optimized-bytecode-size=8192 --no-expose-wasm";
+
+}  // namespace plts
