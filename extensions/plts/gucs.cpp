@@ -55,6 +55,12 @@ void define_settings() {
                            "the statement. Syntax errors always fail.",
                            &settings.typecheck, kTypecheckOff, typecheck_options, PGC_USERSET, 0,
                            nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("plts.compiler_snapshot",
+                             "Compiler startup snapshot to use instead of the installed one.",
+                             "Read when a backend first compiles. A snapshot that does not match this "
+                             "V8 build or fails its content hash is ignored (with a log line) and the "
+                             "compiler loads from its code cache or sources.",
+                             &settings.compiler_snapshot, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("plts");
 }
 

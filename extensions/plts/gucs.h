@@ -13,6 +13,7 @@ struct Settings {
   int plan_cache_size;    // prepared plans kept per backend
   int log_level;          // gates plts's own log lines (an elevel)
   int typecheck;          // kTypecheckOff | kTypecheckWarn | kTypecheckError
+  char* compiler_snapshot;  // path of the compiler snapshot; empty: the installed one
 };
 
 enum { kTypecheckOff = 0, kTypecheckWarn = 1, kTypecheckError = 2 };

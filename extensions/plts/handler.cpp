@@ -4,6 +4,7 @@
 
 #include "common/error_boundary.h"
 #include "extensions/plts/call.h"
+#include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/db_bridge.h"
 #include "extensions/plts/function_cache.h"
 #include "extensions/plts/metrics.h"
@@ -52,6 +53,7 @@ PGX_FUNCTION(plts_metrics) {
       {"db", {{"calls", m.db_calls}, {"errors", m.db_errors}}},
       {"contexts", plts::realm_count()},
       {"isolate_recycles", m.isolate_recycles},
+      {"compiler", plts::compiler_origin()},
   };
   std::string text = j.dump();
   Datum d = 0;

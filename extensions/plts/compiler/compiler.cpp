@@ -55,12 +55,28 @@ size_t compiler_near_heap_limit(void*, size_t current, size_t) {
 
 v8::Local<v8::String> str(v8::Isolate* iso, const std::string& s) { return js_string(iso, s); }
 
-void run_script(v8::Local<v8::Context> ctx, const std::string& source, const char* name) {
+// Runs a script, consuming `cache` (a V8 code cache made at build time) when given; V8 itself
+// rejects a cache that does not match this build or source.
+void run_script(v8::Local<v8::Context> ctx, const std::string& source, const char* name,
+                const std::string* cache = nullptr) {
   v8::TryCatch tc(ciso);
   v8::ScriptOrigin so(ciso, str(ciso, name));
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> result;
-  if (!v8::Script::Compile(ctx, str(ciso, source), &so).ToLocal(&script) || !script->Run(ctx).ToLocal(&result)) {
+  v8::ScriptCompiler::Source src(
+      str(ciso, source), so,
+      cache != nullptr && !cache->empty()
+          ? new v8::ScriptCompiler::CachedData(reinterpret_cast<const uint8_t*>(cache->data()),
+                                               static_cast<int>(cache->size()))
+          : nullptr);
+  auto options = src.GetCachedData() != nullptr ? v8::ScriptCompiler::kConsumeCodeCache
+                                                 : v8::ScriptCompiler::kNoCompileOptions;
+  bool compiled = v8::ScriptCompiler::Compile(ctx, &src, options).ToLocal(&script);
+  if (src.GetCachedData() != nullptr) {
+    origin = src.GetCachedData()->rejected ? "source" : "code cache";
+    if (src.GetCachedData()->rejected) plts_log(LOG, std::string("plts: code cache for ") + name + " rejected by V8");
+  }
+  if (!compiled || !script->Run(ctx).ToLocal(&result)) {
     std::string msg = tc.HasCaught() ? utf8(ciso, tc.Exception()->ToString(ctx).ToLocalChecked()) : "terminated";
     throw PgError(ERRCODE_INTERNAL_ERROR, std::string("plts: loading ") + name + " failed: " + msg);
   }
@@ -78,11 +94,13 @@ bool is_compiler_lib(const std::string& name) {
 // Slow path: evaluate typescript.js and the compiler service from the installed sources.
 void load_from_source(v8::Local<v8::Context> ctx) {
   std::string dir = asset_dir() + "/compiler";
-  std::string ts_src, glue, dts;
+  std::string ts_src, glue, dts, cache;
   if (!read_file(dir + "/typescript.js", &ts_src) || !read_file(dir + "/plts-compiler.js", &glue))
     throw PgError(ERRCODE_UNDEFINED_FILE, "plts: TypeScript compiler files are missing in " + dir);
   read_file(asset_dir() + "/stopgap-runtime.d.ts", &dts);
-  run_script(ctx, ts_src, "typescript.js");
+  read_file(dir + "/typescript.codecache", &cache);
+  origin = "source";
+  run_script(ctx, ts_src, "typescript.js", &cache);
   run_script(ctx, glue, "plts-compiler.js");
   v8::Local<v8::Object> libs = v8::Object::New(ciso);
   if (DIR* d = opendir((dir + "/lib").c_str())) {
@@ -105,7 +123,9 @@ void load_from_source(v8::Local<v8::Context> ctx) {
 void start_compiler() {
   if (ciso != nullptr) return;
   ensure_v8_started();
-  std::string path = asset_dir() + "/compiler/compiler.snapshot";
+  std::string path = settings.compiler_snapshot != nullptr && settings.compiler_snapshot[0] != '\0'
+                         ? std::string(settings.compiler_snapshot)
+                         : asset_dir() + "/compiler/compiler.snapshot";
   std::string why;
   auto* contents = new std::string();
   if (!read_file(path, contents)) {
@@ -122,7 +142,7 @@ void start_compiler() {
   }
   if (!why.empty()) {
     delete contents;
-    plts_log(LOG, "plts: compiler snapshot not used (" + why + "); loading TypeScript from source");
+    plts_log(LOG, "plts: compiler snapshot not used (" + why + "); loading TypeScript from its code cache or sources");
   }
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator_shared =
@@ -144,7 +164,7 @@ void start_compiler() {
     throw;
   }
   cctx = new v8::Global<v8::Context>(ciso, ctx);
-  origin = snapshot_contents != nullptr ? "snapshot" : "source";
+  if (snapshot_contents != nullptr) origin = "snapshot";
 }
 
 // Calls __pltsCompiler[method](source, opts) and returns its JSON text.

@@ -2,7 +2,10 @@
 // libnode, same flags as the backend), loads the lib files and runtime declarations, runs a
 // transpile and a typecheck once, and writes the resulting startup snapshot.
 //
-//   plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime .d.ts> <out file>
+//   plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime .d.ts> <out file> <code cache>
+//
+// It also writes a V8 code cache of typescript.js (made after the warm-up): the fallback when the
+// snapshot cannot be used.
 #include <dirent.h>
 
 #include <cstdio>
@@ -46,7 +49,8 @@ v8::Local<v8::String> str(v8::Isolate* iso, const std::string& s) {
       .ToLocalChecked();
 }
 
-void run(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& source, const std::string& name) {
+v8::Local<v8::Script> run(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& source,
+                          const std::string& name) {
   v8::TryCatch tc(iso);
   v8::ScriptOrigin origin(iso, str(iso, name));
   v8::Local<v8::Script> script;
@@ -57,13 +61,23 @@ void run(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& source
     std::cerr << "plts_snapshot_gen: " << name << ": " << (*msg ? *msg : "error") << "\n";
     exit(1);
   }
+  return script;
+}
+
+void write_file(const std::string& path, const char* data, size_t len) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(data, static_cast<std::streamsize>(len));
+  if (!out) {
+    std::cerr << "plts_snapshot_gen: cannot write " << path << "\n";
+    exit(1);
+  }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::cerr << "usage: plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime.d.ts> <out>\n";
+  if (argc != 7) {
+    std::cerr << "usage: plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime.d.ts> <out> <code cache>\n";
     return 2;
   }
   v8::V8::SetFlagsFromString(plts::kV8Flags, sizeof(plts::kV8Flags) - 1);
@@ -79,7 +93,7 @@ int main(int argc, char** argv) {
       v8::HandleScope scope(iso);
       v8::Local<v8::Context> ctx = v8::Context::New(iso);
       v8::Context::Scope context_scope(ctx);
-      run(iso, ctx, read_file(argv[1]), "typescript.js");
+      v8::Local<v8::Script> ts_script = run(iso, ctx, read_file(argv[1]), "typescript.js");
       run(iso, ctx, read_file(argv[2]), "plts-compiler.js");
 
       v8::Local<v8::Object> libs = v8::Object::New(iso);
@@ -107,6 +121,13 @@ int main(int argc, char** argv) {
         return 1;
       }
       std::cerr << "plts_snapshot_gen: " << n << " lib files\n";
+      std::unique_ptr<v8::ScriptCompiler::CachedData> cache(
+          v8::ScriptCompiler::CreateCodeCache(ts_script->GetUnboundScript()));
+      if (!cache) {
+        std::cerr << "plts_snapshot_gen: CreateCodeCache failed\n";
+        return 1;
+      }
+      write_file(argv[6], reinterpret_cast<const char*>(cache->data), static_cast<size_t>(cache->length));
       creator.SetDefaultContext(ctx);
     }
     v8::StartupData blob = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
@@ -117,12 +138,7 @@ int main(int argc, char** argv) {
     blob_text = plts::snapshot_file_contents(v8::V8::GetVersion(), blob.data, blob.raw_size);
     delete[] blob.data;
   }
-  std::ofstream out(argv[5], std::ios::binary);
-  out.write(blob_text.data(), static_cast<std::streamsize>(blob_text.size()));
-  if (!out) {
-    std::cerr << "plts_snapshot_gen: cannot write " << argv[5] << "\n";
-    return 1;
-  }
+  write_file(argv[5], blob_text.data(), blob_text.size());
   std::cerr << "plts_snapshot_gen: wrote " << blob_text.size() << " bytes\n";
   return 0;
 }
