@@ -121,3 +121,8 @@ CREATE FUNCTION plts.get_artifact(artifact_hash text,
            a.diagnostics, a.created_at
       FROM plts.artifact a WHERE a.artifact_hash = get_artifact.artifact_hash;
   END;
+
+CREATE FUNCTION plts.artifact_exports(artifact_hash text) RETURNS jsonb
+  LANGUAGE c STRICT VOLATILE AS 'MODULE_PATHNAME', 'plts_artifact_exports';
+COMMENT ON FUNCTION plts.artifact_exports(text) IS
+  'the exports of an artifact''s module and their kinds: query, mutation (@stopgap/runtime), function, value';

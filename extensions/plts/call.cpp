@@ -1,7 +1,9 @@
 #include "extensions/plts/call.h"
 
 #include <chrono>
+#include <functional>
 
+#include "extensions/plts/artifacts.h"
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/convert.h"
 #include "extensions/plts/log.h"
@@ -49,7 +51,10 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
   ErrorSite site{fi.qualified, Stage::kExecute};
   try {
     v8::Local<v8::Object> meta;
-    v8::Local<v8::Function> fn = function_in_realm(iso, ctx, realm, fi, &meta);
+    bool is_query = false;
+    v8::Local<v8::Function> fn = function_in_realm(iso, ctx, realm, fi, &meta, &is_query);
+    // A @stopgap/runtime query() reads only, whatever the function's volatility.
+    if (is_query) frame.mode = DbMode::kReadOnly;
 
     v8::Local<v8::Object> c;
     if (!realm.ctx_template.Get(iso)->NewInstance(ctx).ToLocal(&c)) throw JsException();
@@ -132,8 +137,10 @@ void classify(const PgError& e) {
   }
 }
 
-// Runs fi with the arguments of fcinfo (null for inline code). Phases 2 and 3.
-Datum execute(FunctionInfo& fi, FunctionCallInfo fcinfo, bool* isnull) {
+using Phase2 = std::function<Datum(v8::Isolate*, CallFrame&, bool* isnull, bool* terminated)>;
+
+// Runs phase 2 (`body`) for fi under the call's limits, then phase 3.
+Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
   auto started = std::chrono::steady_clock::now();
   bool outermost = v8_call_depth == 0;
   if (outermost && heap_limit_hit()) {
@@ -160,7 +167,7 @@ Datum execute(FunctionInfo& fi, FunctionCallInfo fcinfo, bool* isnull) {
   Datum result = 0;
   std::unique_ptr<PgError> error;
   try {
-    result = run_in_v8(iso, fi, fcinfo, frame, isnull, &terminated);
+    result = body(iso, frame, isnull, &terminated);
   } catch (const PgError& e) {
     error = std::make_unique<PgError>(e);
   } catch (const std::bad_alloc&) {
@@ -224,7 +231,12 @@ Datum call_function(FunctionCallInfo fcinfo) {
   pg_guard([] { check_stack_depth(); });
   FunctionInfo* fi = lookup_function(fcinfo->flinfo->fn_oid);
   bool isnull = false;
-  Datum d = execute(*fi, fcinfo, &isnull);
+  Datum d = execute(
+      *fi,
+      [&](v8::Isolate* iso, CallFrame& frame, bool* null, bool* terminated) {
+        return run_in_v8(iso, *fi, fcinfo, frame, null, terminated);
+      },
+      &isnull);
   fcinfo->isnull = isnull;
   return d;
 }
@@ -240,11 +252,66 @@ void run_inline(const char* source) {
   prepare_module(fi, false);
   bool isnull = false;
   try {
-    execute(fi, nullptr, &isnull);
+    execute(
+        fi,
+        [&](v8::Isolate* iso, CallFrame& frame, bool* null, bool* terminated) {
+          return run_in_v8(iso, fi, nullptr, frame, null, terminated);
+        },
+        &isnull);
   } catch (...) {
     fi.loaded.clear();
     throw;
   }
+}
+
+nlohmann::json artifact_exports(const std::string& hash) {
+  std::optional<Artifact> a = find_artifact(hash);
+  if (!a) throw PgError(ERRCODE_UNDEFINED_OBJECT, "plts: artifact " + hash + " not found");
+  FunctionInfo fi;
+  fi.name = fi.qualified = "plts+artifact:" + hash;
+  fi.oid = 1;  // cached like any importer's instance
+  fi.module_key = hash;
+  fi.js = a->compiled_js;
+  fi.source_map = a->source_map;
+  fi.import_map = inline_import_map(a->compiled_js, fi.qualified);
+  fi.mode = DbMode::kReadOnly;
+  fi.ret_conv = resolve_type(VOIDOID);
+  nlohmann::json out = nlohmann::json::object();
+  bool isnull = false;
+  execute(
+      fi,
+      [&](v8::Isolate* iso, CallFrame&, bool*, bool* terminated) -> Datum {
+        v8::HandleScope handles(iso);
+        Realm& realm = current_realm(iso);
+        v8::Local<v8::Context> ctx = realm.context.Get(iso);
+        v8::Context::Scope context_scope(ctx);
+        v8::TryCatch tc(iso);
+        try {
+          ModuleSpec spec;
+          spec.key = fi.module_key;
+          spec.name = fi.qualified;
+          spec.js = fi.js;
+          spec.source_map = fi.source_map;
+          spec.import_map = fi.import_map;
+          v8::Local<v8::Object> ns = load_module_graph(iso, ctx, realm, spec);
+          v8::Local<v8::Array> names;
+          if (!ns->GetOwnPropertyNames(ctx).ToLocal(&names)) throw JsException();
+          for (uint32_t i = 0; i < names->Length(); i++) {
+            v8::Local<v8::Value> name, value;
+            if (!names->Get(ctx, i).ToLocal(&name) || !ns->Get(ctx, name).ToLocal(&value)) throw JsException();
+            out[utf8(iso, name)] = export_kind(iso, ctx, value);
+          }
+        } catch (const JsException&) {
+          if (tc.HasTerminated() || iso->IsExecutionTerminating()) {
+            *terminated = true;
+            return 0;
+          }
+          throw js_to_pg_error(iso, ctx, tc, ErrorSite{fi.qualified, Stage::kLoad});
+        }
+        return 0;
+      },
+      &isnull);
+  return out;
 }
 
 void validate_function(Oid fn_oid) {

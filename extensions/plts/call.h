@@ -31,6 +31,10 @@ Datum call_function(FunctionCallInfo fcinfo);
 // DO $$ ... $$ LANGUAGE plts
 void run_inline(const char* source);
 
+// The exports of an artifact's module and their kinds ("query", "mutation", "function", "value"),
+// loading the module in the caller's realm under the usual limits.
+nlohmann::json artifact_exports(const std::string& hash);
+
 // CREATE FUNCTION ... LANGUAGE plts: checks the definition (and the body when
 // check_function_bodies is on).
 void validate_function(Oid fn_oid);

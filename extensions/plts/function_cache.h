@@ -42,6 +42,7 @@ struct FunctionInfo {
     unsigned isolate_gen;
     v8::Global<v8::Function> fn;
     v8::Global<v8::Object> fn_meta;  // frozen {oid, schema, name}
+    bool query = false;              // a @stopgap/runtime query(): ctx.db is read-only
   };
   std::vector<std::unique_ptr<Loaded>> loaded;
 };

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error_boundary.h"
+#include "extensions/plts/artifacts.h"
 #include "extensions/plts/call.h"
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/db_bridge.h"
@@ -56,6 +57,19 @@ PGX_FUNCTION(plts_metrics) {
       {"compiler", plts::compiler_origin()},
   };
   std::string text = j.dump();
+  Datum d = 0;
+  pgx::pg_guard([&] { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
+  return d;
+}
+
+// plts.artifact_exports(artifact_hash text) -> jsonb {export name: kind}
+PGX_FUNCTION(plts_artifact_exports) {
+  std::string hash;
+  pgx::pg_guard([&] { hash = text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+  std::string normalized = plts::normalize_artifact_ref(hash);
+  if (normalized.empty())
+    throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE, "\"" + hash + "\" is not an artifact hash (sha256:<64 hex digits>)");
+  std::string text = plts::artifact_exports(normalized).dump();
   Datum d = 0;
   pgx::pg_guard([&] { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
   return d;

@@ -95,13 +95,25 @@ void drop_realms() {
 
 void drain_microtasks(v8::Isolate* iso) { iso->PerformMicrotaskCheckpoint(); }
 
+std::string export_kind(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
+  if (!v->IsFunction()) return "value";
+  v8::TryCatch tc(iso);
+  v8::Local<v8::Value> kind;
+  if (v.As<v8::Object>()->Get(ctx, str(iso, "__stopgap_kind")).ToLocal(&kind) && kind->IsString()) {
+    std::string k = utf8(iso, kind);
+    if (k == "query" || k == "mutation") return k;
+  }
+  return "function";
+}
+
 v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                           Realm& realm, FunctionInfo& fi,
-                                          v8::Local<v8::Object>* fn_meta) {
+                                          v8::Local<v8::Object>* fn_meta, bool* is_query) {
   unsigned gen = isolate_generation();
   for (auto& l : fi.loaded) {
     if (l->realm == &realm && l->isolate_gen == gen) {
       *fn_meta = l->fn_meta.Get(iso);
+      *is_query = l->query;
       return l->fn.Get(iso);
     }
   }
@@ -141,6 +153,8 @@ v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Contex
   l->isolate_gen = gen;
   l->fn.Reset(iso, def.As<v8::Function>());
   l->fn_meta.Reset(iso, meta);
+  l->query = export_kind(iso, ctx, def) == "query";
+  *is_query = l->query;
   fi.loaded.push_back(std::move(l));
   *fn_meta = meta;
   return def.As<v8::Function>();

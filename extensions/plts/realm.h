@@ -40,7 +40,11 @@ int realm_count();
 // The cached export (default or named) of fi in realm (loading it on first use) and its frozen ctx.fn.
 v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                           Realm& realm, FunctionInfo& fi,
-                                          v8::Local<v8::Object>* fn_meta);
+                                          v8::Local<v8::Object>* fn_meta, bool* is_query);
+
+// What kind of thing an export is: "query" / "mutation" (@stopgap/runtime wrappers), "function",
+// or "value".
+std::string export_kind(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> v);
 
 // Runs queued microtasks; a termination inside them surfaces through the caller's TryCatch.
 void drain_microtasks(v8::Isolate* iso);

@@ -1,17 +1,23 @@
 -- Modules: data: URLs, plts+artifact:, @stopgap/runtime, import maps, pointer stubs.
+-- (Functions whose bodies embed artifact hashes are created with ECHO off: hashes depend on the
+-- compiler fingerprint.)
 SELECT plts.compile_and_store('export const twice = (x: number): number => 2 * x; export default "lib-v1";') AS lib \gset
 SELECT plts.compile_and_store('export function greet(name: string) { return `hello ${name}`; }') AS greet \gset
 
 -- plts+artifact:<hash>
+\set ECHO none
 SELECT format('CREATE FUNCTION uses_artifact(x int) RETURNS int LANGUAGE plts AS %L',
   format(E'import { twice } from "plts+artifact:%s";\nexport default (ctx: any) => twice(ctx.args.x);', :'lib')) \gexec
+\set ECHO all
 SELECT uses_artifact(21);
 
 -- a bare name mapped by an inline import map (targets: plts+artifact:, sha256:, data:)
+\set ECHO none
 SELECT format('CREATE FUNCTION uses_map() RETURNS text LANGUAGE plts AS %L',
   format(E'// plts-import-map: {"lib": "plts+artifact:%s", "greeter": "%s", "inline": "data:text/javascript,export%%20const%%20v%%20%%3D%%207%%3B"}\n'
          'import label, { twice } from "lib";\nimport { greet } from "greeter";\nimport { v } from "inline";\n'
          'export default () => `${greet(label)} ${twice(v)}`;', :'lib', :'greet')) \gexec
+\set ECHO all
 SELECT uses_map();
 
 -- data: URLs, percent-encoded and base64
@@ -54,32 +60,44 @@ $$;
 
 -- module instances are cached per context by artifact hash: state is shared by importers
 SELECT plts.compile_and_store('let n = 0; export const next = () => ++n;') AS counter \gset
+\set ECHO none
 SELECT format('CREATE FUNCTION count_a() RETURNS int LANGUAGE plts AS %L',
   format(E'import { next } from "plts+artifact:%s";\nexport default () => next();', :'counter')) \gexec
+\set ECHO all
+\set ECHO none
 SELECT format('CREATE FUNCTION count_b() RETURNS int LANGUAGE plts AS %L',
   format(E'import { next } from "plts+artifact:%s";\nexport default () => next() * 100;', :'counter')) \gexec
+\set ECHO all
 SELECT count_a(), count_b(), count_a();
 
 -- an import cycle between artifacts (possible through import maps): both see each other
 SELECT plts.compile_and_store(E'import { pong } from "pong";\nexport const ping = (n: number): string => n <= 0 ? "ping" : pong(n - 1);') AS ping \gset
 SELECT plts.compile_and_store(E'import { ping } from "ping";\nexport const pong = (n: number): string => n <= 0 ? "pong" : ping(n - 1);') AS pong \gset
+\set ECHO none
 SELECT format('CREATE FUNCTION cycle(n int) RETURNS text LANGUAGE plts AS %L',
   format(E'// plts-import-map: {"ping": "plts+artifact:%s", "pong": "plts+artifact:%s"}\nimport { ping } from "ping";\nexport default (ctx: any) => ping(ctx.args.n);', :'ping', :'pong')) \gexec
+\set ECHO all
 SELECT cycle(0), cycle(1), cycle(4);
 
 -- pointer stubs: a prosrc that names an artifact and an export, with an import map
 SELECT plts.compile_and_store('export default (): string => "via a pointer";') AS pointed \gset
+\set ECHO none
 SELECT format('CREATE FUNCTION ptr_default() RETURNS text LANGUAGE plts AS %L',
   json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'pointed', 'export', 'default')) \gexec
+\set ECHO all
 SELECT ptr_default();
 SELECT plts.compile_and_store('export const shout = (ctx: any) => String(ctx.args.s).toUpperCase(); export default 1;') AS shout \gset
+\set ECHO none
 SELECT format('CREATE FUNCTION ptr_named(s text) RETURNS text LANGUAGE plts AS %L',
   json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'shout', 'export', 'shout')) \gexec
+\set ECHO all
 SELECT ptr_named('quiet');
 SELECT plts.compile_and_store(E'import { twice } from "dep";\nexport default (ctx: any) => twice(ctx.args.x);') AS uses_dep \gset
+\set ECHO none
 SELECT format('CREATE FUNCTION ptr_mapped(x int) RETURNS int LANGUAGE plts AS %L',
   json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'uses_dep',
                     'import_map', json_build_object('dep', 'plts+artifact:' || :'lib'))) \gexec
+\set ECHO all
 SELECT ptr_mapped(5);
 -- malformed stubs and missing artifacts are clear errors
 CREATE FUNCTION ptr_bad() RETURNS int LANGUAGE plts AS '{"plts": 1, "kind": "artifact_ptr", "artifact_hash": "md5:abc"}';
@@ -90,8 +108,10 @@ SET check_function_bodies = off;
 CREATE FUNCTION ptr_bad() RETURNS int LANGUAGE plts AS '{"plts": 1, "kind": "artifact_ptr", "artifact_hash": "sha256:1111111111111111111111111111111111111111111111111111111111111111"}';
 RESET check_function_bodies;
 SELECT ptr_bad();
+\set ECHO none
 SELECT format('CREATE FUNCTION ptr_no_export() RETURNS int LANGUAGE plts AS %L',
   json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'lib', 'export', 'nope')) \gexec
+\set ECHO all
 SELECT ptr_no_export();
 
 SET client_min_messages = warning;
