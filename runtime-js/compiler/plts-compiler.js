@@ -121,12 +121,15 @@
     if (runtimeDts) files.set(RUNTIME_DTS, runtimeDts);
   }
 
-  // Runs both paths once so that the snapshot holds compiled code and parsed lib files.
+  // Runs both paths once so that the snapshot holds their compiled code. The parsed lib files are
+  // dropped again: they would double the snapshot's deserialization time, and with it the cost of
+  // the first compile in every backend (a backend parses them at its first typecheck instead).
   function warmup() {
     const sample = 'import { query, v } from "@stopgap/runtime";\n' +
       "export default async (ctx: { args: { n: number } }) => { const xs: number[] = [ctx.args.n]; return xs.map((x) => x + 1); };\n";
     transpile(sample, '{"source_map":true}');
     typecheck(sample, "{}");
+    parsed.clear();
   }
 
   globalThis.__pltsCompiler = { version: ts.version, init, transpile, typecheck, warmup };

@@ -1,6 +1,13 @@
 #include "extensions/plts/compiler/compiler.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 
 #include <fstream>
 #include <sstream>
@@ -32,19 +39,28 @@ namespace {
 // Never destroyed.
 v8::Isolate* ciso = nullptr;
 v8::Global<v8::Context>* cctx = nullptr;
-std::string* snapshot_contents = nullptr;  // must outlive the isolate made from it
+const char* snapshot_map = nullptr;  // the mapped snapshot file; outlives the isolate made from it
 v8::StartupData snapshot_blob{nullptr, 0};
 const char* origin = "";
 bool compiler_heap_hit = false;
 std::string* runtime_dts_hash = nullptr;
 
 bool read_file(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  bool ok = fstat(fd, &st) == 0;
+  if (ok) {
+    out->resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (ok && done < out->size()) {
+      ssize_t n = read(fd, out->data() + done, out->size() - done);
+      if (n <= 0) ok = n == 0 ? done == out->size() : errno == EINTR;
+      if (n > 0) done += static_cast<size_t>(n);
+    }
+  }
+  close(fd);
+  return ok;
 }
 
 size_t compiler_near_heap_limit(void*, size_t current, size_t) {
@@ -127,28 +143,40 @@ void start_compiler() {
                          ? std::string(settings.compiler_snapshot)
                          : asset_dir() + "/compiler/compiler.snapshot";
   std::string why;
-  auto* contents = new std::string();
-  if (!read_file(path, contents)) {
+  const char* mapped = nullptr;
+  size_t mapped_size = 0;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
     why = "cannot read " + path;
   } else {
-    const char* blob = nullptr;
-    size_t len = 0;
-    why = check_snapshot_file(*contents, v8_version(), &blob, &len);
-    if (why.empty()) {
-      snapshot_blob.data = blob;
-      snapshot_blob.raw_size = static_cast<int>(len);
-      snapshot_contents = contents;
+    mapped_size = static_cast<size_t>(st.st_size);
+    void* m = mmap(nullptr, mapped_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      why = "cannot map " + path;
+    } else {
+      mapped = static_cast<const char*>(m);
+      const char* blob = nullptr;
+      size_t len = 0;
+      why = check_snapshot_file(mapped, mapped_size, v8_version(), &blob, &len);
+      if (why.empty()) {
+        snapshot_blob.data = blob;
+        snapshot_blob.raw_size = static_cast<int>(len);
+        snapshot_map = mapped;
+      } else {
+        munmap(m, mapped_size);
+      }
     }
   }
-  if (!why.empty()) {
-    delete contents;
-    plts_log(LOG, "plts: compiler snapshot not used (" + why + "); loading TypeScript from its code cache or sources");
-  }
+  if (fd >= 0) close(fd);
+  if (!why.empty())
+    plts_log(LOG, "plts: compiler snapshot not used (" + why +
+                      "); loading TypeScript from its code cache or sources");
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator_shared =
       std::shared_ptr<v8::ArrayBuffer::Allocator>(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
   params.constraints.ConfigureDefaultsFromHeapSize(0, size_t{1024} * 1024 * 1024);
-  if (snapshot_contents != nullptr) params.snapshot_blob = &snapshot_blob;
+  if (snapshot_map != nullptr) params.snapshot_blob = &snapshot_blob;
   v8::Isolate* iso = new_isolate_signals_blocked(params);
   iso->AddNearHeapLimitCallback(compiler_near_heap_limit, nullptr);
   ciso = iso;
@@ -157,14 +185,14 @@ void start_compiler() {
   v8::Local<v8::Context> ctx = v8::Context::New(ciso);
   v8::Context::Scope cs(ctx);
   try {
-    if (snapshot_contents == nullptr) load_from_source(ctx);
+    if (snapshot_map == nullptr) load_from_source(ctx);
   } catch (...) {
     // Leave no half-made compiler behind: the next use tries again.
     ciso = nullptr;
     throw;
   }
   cctx = new v8::Global<v8::Context>(ciso, ctx);
-  if (snapshot_contents != nullptr) origin = "snapshot";
+  if (snapshot_map != nullptr) origin = "snapshot";
 }
 
 // Calls __pltsCompiler[method](source, opts) and returns its JSON text.

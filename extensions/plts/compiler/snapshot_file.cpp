@@ -32,12 +32,13 @@ std::string snapshot_file_contents(const std::string& v8_version, const char* bl
   return out;
 }
 
-std::string check_snapshot_file(const std::string& contents, const std::string& v8_version,
+std::string check_snapshot_file(const char* data, size_t size, const std::string& v8_version,
                                 const char** blob, size_t* len) {
-  size_t end = contents.find("\n\n");
-  if (end == std::string::npos || end > 512 || contents.compare(0, strlen(kMagic), kMagic) != 0)
+  std::string head(data, size < 512 ? size : 512);
+  size_t end = head.find("\n\n");
+  if (end == std::string::npos || head.compare(0, strlen(kMagic), kMagic) != 0)
     return "not a plts compiler snapshot";
-  std::string header = contents.substr(0, end);
+  std::string header = head.substr(0, end);
   char version[128] = {0};
   size_t length = 0;
   unsigned long long hash = 0;
@@ -47,9 +48,9 @@ std::string check_snapshot_file(const std::string& contents, const std::string& 
   if (v8_version != version)
     return "made for V8 " + std::string(version) + ", this is V8 " + v8_version;
   size_t start = end + 2;
-  if (contents.size() - start != length) return "truncated snapshot";
-  if (content_hash(contents.data() + start, length) != hash) return "snapshot content hash mismatch";
-  *blob = contents.data() + start;
+  if (size - start != length) return "truncated snapshot";
+  if (content_hash(data + start, length) != hash) return "snapshot content hash mismatch";
+  *blob = data + start;
   *len = length;
   return "";
 }

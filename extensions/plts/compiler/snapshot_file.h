@@ -17,7 +17,7 @@ std::string snapshot_file_contents(const std::string& v8_version, const char* bl
 
 // Checks a file's contents; on success sets blob/len to the blob inside `contents`.
 // Returns "" or why the file is unusable.
-std::string check_snapshot_file(const std::string& contents, const std::string& v8_version,
+std::string check_snapshot_file(const char* contents, size_t size, const std::string& v8_version,
                                 const char** blob, size_t* len);
 
 }  // namespace plts
