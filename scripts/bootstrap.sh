@@ -8,8 +8,7 @@ deps="$root/.deps"
 apt_pkgs=(build-essential cmake pkg-config git
   postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
   nlohmann-json3-dev libfmt-dev libgtest-dev googletest
-  libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 libuv1 zlib1g
-  nodejs)
+  libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 libuv1 zlib1g python3)
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -17,6 +16,9 @@ missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node.js and npm: any source will do (this machine's may come from elsewhere than Debian).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 apt_updated=0
 apt_update_once() {
   if [ "$apt_updated" = 0 ]; then sudo_ apt-get update -qq; apt_updated=1; fi

@@ -11,6 +11,7 @@
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/convert.h"
 #include "extensions/plts/realm.h"
+#include "extensions/plts/source_map.h"
 
 namespace plts {
 
@@ -18,96 +19,14 @@ using pgx::PgError;
 
 namespace {
 
-// ---- source maps ---------------------------------------------------------------------------
-
-struct Segment {
-  int gen_col, src_line, src_col;
-};
-
-struct SourceMap {
-  std::string text;
-  bool decoded = false;
-  std::vector<std::vector<Segment>> lines;  // by generated line (0-based)
-};
-
 // resource name -> source map; never destroyed.
 std::unordered_map<std::string, SourceMap>* source_maps = nullptr;
-
-int vlq_digit(char c) {
-  static const std::string b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t i = b64.find(c);
-  return i == std::string::npos ? -1 : static_cast<int>(i);
-}
-
-void decode(SourceMap& sm) {
-  sm.decoded = true;
-  std::string mappings;
-  try {
-    nlohmann::json j = nlohmann::json::parse(sm.text);
-    mappings = j.value("mappings", "");
-  } catch (...) {
-    return;
-  }
-  int src_line = 0, src_col = 0;
-  sm.lines.emplace_back();
-  int gen_col = 0;
-  size_t i = 0;
-  while (i < mappings.size()) {
-    char c = mappings[i];
-    if (c == ';') {
-      sm.lines.emplace_back();
-      gen_col = 0;
-      i++;
-      continue;
-    }
-    if (c == ',') {
-      i++;
-      continue;
-    }
-    int fields[5] = {0, 0, 0, 0, 0};
-    int n = 0;
-    while (i < mappings.size() && mappings[i] != ',' && mappings[i] != ';' && n < 5) {
-      int value = 0, shift = 0, d;
-      do {
-        d = vlq_digit(mappings[i++]);
-        if (d < 0) return;
-        value += (d & 31) << shift;
-        shift += 5;
-      } while ((d & 32) && i < mappings.size());
-      fields[n++] = (value & 1) ? -(value >> 1) : (value >> 1);
-    }
-    gen_col += fields[0];
-    if (n >= 4) {
-      src_line += fields[2];
-      src_col += fields[3];
-      sm.lines.back().push_back({gen_col, src_line, src_col});
-    }
-  }
-}
-
-// 1-based generated position -> 1-based source position; false when unmapped.
-bool lookup(SourceMap& sm, int line, int col, int* src_line, int* src_col) {
-  if (!sm.decoded) decode(sm);
-  if (line < 1 || line > static_cast<int>(sm.lines.size())) return false;
-  const auto& segs = sm.lines[line - 1];
-  const Segment* best = nullptr;
-  for (const auto& s : segs)
-    if (s.gen_col <= col - 1) best = &s;
-  if (best == nullptr && !segs.empty()) best = &segs.front();
-  if (best == nullptr) return false;
-  *src_line = best->src_line + 1;
-  *src_col = best->src_col + 1;
-  return true;
-}
 
 void register_source_map(const std::string& name, const std::string& map) {
   if (map.empty()) return;
   if (source_maps == nullptr) source_maps = new std::unordered_map<std::string, SourceMap>();
-  SourceMap& sm = (*source_maps)[name];
-  if (sm.text != map) {
-    sm = SourceMap();
-    sm.text = map;
-  }
+  auto it = source_maps->find(name);
+  if (it == source_maps->end() || it->second.text() != map) (*source_maps)[name] = SourceMap(map);
 }
 
 // ---- specifiers ----------------------------------------------------------------------------
@@ -139,7 +58,7 @@ std::string base64_decode(const std::string& in, bool* ok) {
   *ok = true;
   for (char c : in) {
     if (c == '=') break;
-    int d = vlq_digit(c);
+    int d = base64_digit(c);
     if (c == '-') d = 62;
     if (c == '_') d = 63;
     if (d < 0) {
@@ -438,7 +357,7 @@ std::string map_stack_to_source(const std::string& stack) {
         int l = atoi(line.substr(c1 + 1, c2 - c1 - 1).c_str());
         int c = atoi(line.substr(c2 + 1, end - c2 - 1).c_str());
         int sl = 0, sc = 0;
-        if (it != source_maps->end() && l > 0 && lookup(it->second, l, c, &sl, &sc))
+        if (it != source_maps->end() && l > 0 && it->second.lookup(l, c, &sl, &sc))
           mapped = line.substr(0, name_start) + name + ".ts:" + std::to_string(sl) + ":" +
                    std::to_string(sc) + line.substr(end);
       }
