@@ -11,6 +11,7 @@
 
 #include "common/error_boundary.h"
 #include "extensions/plts/gucs.h"
+#include "extensions/plts/log.h"
 #include "extensions/plts/v8_flags.h"
 
 extern "C" {
@@ -114,6 +115,7 @@ void ensure_v8_started() {
   });
   allocator = new BudgetAllocator();
   pgx::pg_guard([] { on_proc_exit(on_exit_with_v8, 0); });
+  plts_log(DEBUG1, std::string("plts: V8 ") + v8::V8::GetVersion() + " started in this backend");
 }
 
 v8::Isolate* user_isolate() {
@@ -149,6 +151,7 @@ bool recycle_isolate_if_exhausted() {
   isolate->Dispose();
   isolate = nullptr;
   heap_exhausted = false;
+  plts_log(LOG, "plts: discarded the JavaScript isolate that reached plts.max_heap_mb");
   return true;
 }
 
