@@ -287,13 +287,7 @@ nlohmann::json artifact_exports(const std::string& hash) {
         v8::Context::Scope context_scope(ctx);
         v8::TryCatch tc(iso);
         try {
-          ModuleSpec spec;
-          spec.key = fi.module_key;
-          spec.name = fi.qualified;
-          spec.js = fi.js;
-          spec.source_map = fi.source_map;
-          spec.import_map = fi.import_map;
-          v8::Local<v8::Object> ns = load_module_graph(iso, ctx, realm, spec);
+          v8::Local<v8::Object> ns = load_module_graph(iso, ctx, realm, module_spec_of(fi));
           v8::Local<v8::Array> names;
           if (!ns->GetOwnPropertyNames(ctx).ToLocal(&names)) throw JsException();
           for (uint32_t i = 0; i < names->Length(); i++) {

@@ -86,6 +86,18 @@ std::string json_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8
   return utf8(iso, s);
 }
 
+// A text-like Datum (text, varchar, json) as a JS string.
+v8::Local<v8::String> text_to_js(v8::Isolate* iso, Datum value) {
+  const char* data = nullptr;
+  int len = 0;
+  pg_guard([&] {
+    text* t = DatumGetTextPP(value);
+    data = VARDATA_ANY(t);
+    len = VARSIZE_ANY_EXHDR(t);
+  });
+  return js_string(iso, data, len);
+}
+
 Numeric numeric_from_text(const std::string& s) {
   Numeric n = nullptr;
   pg_guard([&] {
@@ -603,16 +615,8 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
       int len = snprintf(buf, sizeof buf, "%lld", static_cast<long long>(DatumGetInt64(value)));
       return js_string(iso, buf, len);
     }
-    case TypeKind::kText: {
-      const char* data = nullptr;
-      int len = 0;
-      pg_guard([&] {
-        text* t = DatumGetTextPP(value);
-        data = VARDATA_ANY(t);
-        len = VARSIZE_ANY_EXHDR(t);
-      });
-      return js_string(iso, data, len);
-    }
+    case TypeKind::kText:
+      return text_to_js(iso, value);
     case TypeKind::kName:
       return js_string(iso, NameStr(*DatumGetName(value)), strlen(NameStr(*DatumGetName(value))));
     case TypeKind::kJsonb: {
@@ -621,15 +625,8 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
       return jsonb_to_js(iso, ctx, jb);
     }
     case TypeKind::kJson: {
-      const char* data = nullptr;
-      int len = 0;
-      pg_guard([&] {
-        text* t = DatumGetTextPP(value);
-        data = VARDATA_ANY(t);
-        len = VARSIZE_ANY_EXHDR(t);
-      });
       v8::Local<v8::Value> out;
-      if (!v8::JSON::Parse(ctx, js_string(iso, data, len)).ToLocal(&out)) throw JsException();
+      if (!v8::JSON::Parse(ctx, text_to_js(iso, value)).ToLocal(&out)) throw JsException();
       return out;
     }
     case TypeKind::kDate: {

@@ -10,6 +10,7 @@
 #include "extensions/plts/artifacts.h"
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/convert.h"
+#include "extensions/plts/function_cache.h"
 #include "extensions/plts/realm.h"
 #include "extensions/plts/source_map.h"
 
@@ -218,6 +219,19 @@ v8::Local<v8::Module> get_or_compile(Loader& L, const ModuleSpec& spec) {
   return m;
 }
 
+// Drops a module instance from the realm's caches.
+void forget_module(v8::Isolate* iso, Realm& realm, const std::string& key) {
+  auto it = realm.modules.find(key);
+  if (it == realm.modules.end()) return;
+  auto range = realm.module_ids.equal_range(it->second.Get(iso)->GetIdentityHash());
+  for (auto r = range.first; r != range.second; ++r)
+    if (r->second == key) {
+      realm.module_ids.erase(r);
+      break;
+    }
+  realm.modules.erase(it);
+}
+
 v8::MaybeLocal<v8::Module> resolve_callback(v8::Local<v8::Context> ctx, v8::Local<v8::String> specifier,
                                             v8::Local<v8::FixedArray>, v8::Local<v8::Module> referrer) {
   v8::Isolate* iso = ctx->GetIsolate();
@@ -234,6 +248,17 @@ v8::MaybeLocal<v8::Module> resolve_callback(v8::Local<v8::Context> ctx, v8::Loca
 }
 
 }  // namespace
+
+ModuleSpec module_spec_of(const FunctionInfo& fi) {
+  ModuleSpec spec;
+  spec.key = fi.module_key;
+  spec.name = fi.qualified;
+  spec.js = fi.js;
+  spec.source_map = fi.source_map;
+  spec.import_map = fi.import_map;
+  spec.cache = fi.oid != InvalidOid;
+  return spec;
+}
 
 nlohmann::json inline_import_map(const std::string& code, const std::string& name) {
   static const std::string marker = "// plts-import-map:";
@@ -277,18 +302,7 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
   current_loader = &L;
   ErrorSite load_site{root.name, Stage::kLoad};
   auto forget_added = [&] {
-    for (const auto& k : L.added) {
-      auto it = realm.modules.find(k);
-      if (it == realm.modules.end()) continue;
-      int id = it->second.Get(iso)->GetIdentityHash();
-      auto range = realm.module_ids.equal_range(id);
-      for (auto r = range.first; r != range.second; ++r)
-        if (r->second == k) {
-          realm.module_ids.erase(r);
-          break;
-        }
-      realm.modules.erase(it);
-    }
+    for (const auto& k : L.added) forget_module(iso, realm, k);
   };
   try {
     v8::Local<v8::Module> m = get_or_compile(L, root);
@@ -319,16 +333,8 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
     // Modules whose imports could not all be resolved are not kept half-linked.
     for (const auto& k : L.added) {
       auto it = realm.modules.find(k);
-      if (it != realm.modules.end() && it->second.Get(iso)->GetStatus() == v8::Module::kUninstantiated) {
-        int id = it->second.Get(iso)->GetIdentityHash();
-        auto range = realm.module_ids.equal_range(id);
-        for (auto r = range.first; r != range.second; ++r)
-          if (r->second == k) {
-            realm.module_ids.erase(r);
-            break;
-          }
-        realm.modules.erase(it);
-      }
+      if (it != realm.modules.end() && it->second.Get(iso)->GetStatus() == v8::Module::kUninstantiated)
+        forget_module(iso, realm, k);
     }
     if (!root.cache) forget_added();
     throw;

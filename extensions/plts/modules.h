@@ -25,6 +25,11 @@ struct ModuleSpec {
   bool cache = true;       // false for DO blocks: evaluated afresh every time
 };
 
+struct FunctionInfo;
+
+// The module a function runs (cached unless it is a DO block's).
+ModuleSpec module_spec_of(const FunctionInfo& fi);
+
 // Loads and evaluates the module graph rooted at `root` in realm; returns its namespace. Throws
 // PgError (stage compile or load) naming the module or the specifier that failed.
 v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,

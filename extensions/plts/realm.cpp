@@ -117,13 +117,7 @@ v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Contex
       return l->fn.Get(iso);
     }
   }
-  ModuleSpec spec;
-  spec.key = fi.module_key;
-  spec.name = fi.qualified;
-  spec.js = fi.js;
-  spec.source_map = fi.source_map;
-  spec.import_map = fi.import_map;
-  spec.cache = fi.oid != InvalidOid;
+  ModuleSpec spec = module_spec_of(fi);
   v8::Local<v8::Object> ns;
   try {
     ns = load_module_graph(iso, ctx, realm, spec);

@@ -98,15 +98,6 @@ void run_script(v8::Local<v8::Context> ctx, const std::string& source, const cha
   }
 }
 
-bool is_compiler_lib(const std::string& name) {
-  if (name.rfind("lib.", 0) != 0 || name.find(".d.ts") == std::string::npos) return false;
-  if (name.find("full") != std::string::npos) return false;
-  if (name.rfind("lib.decorators", 0) == 0 || name == "lib.es5.d.ts") return true;
-  for (int y = 2015; y <= 2022; y++)
-    if (name.rfind("lib.es" + std::to_string(y), 0) == 0) return true;
-  return false;
-}
-
 // Slow path: evaluate typescript.js and the compiler service from the installed sources.
 void load_from_source(v8::Local<v8::Context> ctx) {
   std::string dir = asset_dir() + "/compiler";

@@ -9,6 +9,16 @@ namespace {
 constexpr char kMagic[] = "PLTS-COMPILER-SNAPSHOT 1";
 }
 
+bool is_compiler_lib(const std::string& name) {
+  if (name.rfind("lib.", 0) != 0 || name.size() < 5 || name.compare(name.size() - 5, 5, ".d.ts") != 0)
+    return false;
+  if (name.find("full") != std::string::npos) return false;
+  if (name.rfind("lib.decorators", 0) == 0 || name == "lib.es5.d.ts") return true;
+  for (int y = 2015; y <= 2022; y++)
+    if (name.rfind("lib.es" + std::to_string(y), 0) == 0) return true;
+  return false;
+}
+
 uint64_t content_hash(const char* data, size_t len) {
   // FNV-1a over 8-byte words, then the tail bytes.
   uint64_t h = 1469598103934665603ull ^ len;

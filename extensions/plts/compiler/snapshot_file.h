@@ -9,6 +9,9 @@
 
 namespace plts {
 
+// The TypeScript lib files the compiler serves: es5 .. es2022 and decorators, no "full" (DOM) libs.
+bool is_compiler_lib(const std::string& file_name);
+
 // 64-bit content hash, fast enough to check a ~20 MB blob at backend start.
 uint64_t content_hash(const char* data, size_t len);
 

@@ -35,15 +35,6 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-bool is_compiler_lib(const std::string& name) {
-  if (name.rfind("lib.", 0) != 0 || name.find(".d.ts") == std::string::npos) return false;
-  if (name.find("full") != std::string::npos) return false;
-  if (name.rfind("lib.decorators", 0) == 0 || name == "lib.es5.d.ts") return true;
-  for (int y = 2015; y <= 2022; y++)
-    if (name.rfind("lib.es" + std::to_string(y), 0) == 0) return true;
-  return false;
-}
-
 v8::Local<v8::String> str(v8::Isolate* iso, const std::string& s) {
   return v8::String::NewFromUtf8(iso, s.data(), v8::NewStringType::kNormal, static_cast<int>(s.size()))
       .ToLocalChecked();
@@ -105,7 +96,7 @@ int main(int argc, char** argv) {
       int n = 0;
       while (dirent* e = readdir(dir)) {
         std::string name = e->d_name;
-        if (!is_compiler_lib(name)) continue;
+        if (!plts::is_compiler_lib(name)) continue;
         (void)libs->Set(ctx, str(iso, name), str(iso, read_file(std::string(argv[3]) + "/" + name)));
         n++;
       }
