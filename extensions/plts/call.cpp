@@ -29,10 +29,6 @@ CallFrame* current_frame = nullptr;
 
 namespace {
 
-v8::Local<v8::String> key(v8::Isolate* iso, const char* s) {
-  return v8::String::NewFromUtf8(iso, s, v8::NewStringType::kInternalized).ToLocalChecked();
-}
-
 // The error a rejected promise carries, as a PostgreSQL error.
 PgError rejection_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> reason,
                         const ErrorSite& site) {
@@ -50,40 +46,27 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
   v8::TryCatch tc(iso);
   ErrorSite site{fi.qualified, Stage::kExecute};
   try {
-    v8::Local<v8::Object> meta;
     bool is_query = false;
-    v8::Local<v8::Function> fn = function_in_realm(iso, ctx, realm, fi, &meta, &is_query);
+    const FunctionInfo::Loaded* loaded = nullptr;
+    function_in_realm(iso, ctx, realm, fi, &is_query, &loaded);
     // A @stopgap/runtime query() reads only, whatever the function's volatility.
     if (is_query) frame.mode = DbMode::kReadOnly;
 
-    v8::Local<v8::Object> c;
-    if (!realm.ctx_template.Get(iso)->NewInstance(ctx).ToLocal(&c)) throw JsException();
+    constexpr int kInline = 8;
     int nargs = fcinfo ? fcinfo->nargs : 0;
-    v8::Local<v8::Array> argv = v8::Array::New(iso, nargs);
-    v8::Local<v8::Value> args;
-    v8::Local<v8::Object> named;
-    if (!fi.single_jsonb_args) {
-      named = v8::Object::New(iso);
-      args = named;
+    v8::Local<v8::Value> inline_args[kInline + 1];
+    std::vector<v8::Local<v8::Value>> heap_args;
+    v8::Local<v8::Value>* call_args = inline_args;
+    if (nargs >= kInline) {
+      heap_args.resize(nargs + 1);
+      call_args = heap_args.data();
     }
-    for (int i = 0; i < nargs; i++) {
-      v8::Local<v8::Value> v = to_js(iso, ctx, *fi.arg_conv[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
-      if (argv->CreateDataProperty(ctx, i, v).IsNothing()) throw JsException();
-      if (fi.single_jsonb_args) {
-        args = v;
-      } else if (named->CreateDataProperty(ctx, js_string(iso, fi.arg_names[i]), v).IsNothing()) {
-        throw JsException();
-      }
-    }
-    must(c->CreateDataProperty(ctx, key(iso, "args"), args));
-    must(c->CreateDataProperty(ctx, key(iso, "argv"), argv));
-    must(c->CreateDataProperty(ctx, key(iso, "fn"), meta));
-    must(c->CreateDataProperty(ctx, key(iso, "db"),
-                                (frame.mode == DbMode::kReadOnly ? realm.db_ro : realm.db_rw).Get(iso)));
-
-    v8::Local<v8::Value> argv_call[1] = {c};
+    call_args[0] = transaction_now(iso, ctx);
+    for (int i = 0; i < nargs; i++)
+      call_args[i + 1] = to_js(iso, ctx, *fi.arg_conv[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
     v8::Local<v8::Value> result;
-    if (!fn->Call(ctx, v8::Undefined(iso), 1, argv_call).ToLocal(&result)) throw JsException();
+    if (!loaded->invoke.Get(iso)->Call(ctx, v8::Undefined(iso), nargs + 1, call_args).ToLocal(&result))
+      throw JsException();
     if (result->IsPromise()) {
       drain_microtasks(iso);
       if (tc.HasCaught() || iso->IsExecutionTerminating()) throw JsException();

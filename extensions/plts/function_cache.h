@@ -41,8 +41,9 @@ struct FunctionInfo {
     const Realm* realm;
     unsigned isolate_gen;
     v8::Global<v8::Function> fn;
-    v8::Global<v8::Object> fn_meta;  // frozen {oid, schema, name}
     bool query = false;              // a @stopgap/runtime query(): ctx.db is read-only
+    // (now, ...args) => fn(ctx): builds a fresh ctx (args, argv, frozen fn, db, now) in JS.
+    v8::Global<v8::Function> invoke;
   };
   std::vector<std::unique_ptr<Loaded>> loaded;
 };

@@ -102,11 +102,12 @@ pgx::PgError js_value_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
     size_t nl = stack.find('\n');
     std::string frames = nl != std::string::npos && stack.rfind("    at ", 0) != 0 ? stack.substr(nl + 1) : stack;
     if (nl == std::string::npos && stack.rfind("at ", 0) != 0) frames.clear();
-    // Frames inside the built-in @stopgap/runtime are its plumbing, not the user's code.
+    // Frames inside the built-in @stopgap/runtime and plts's call trampoline are plumbing, not
+    // the user's code.
     std::string kept, line;
     std::istringstream lines(frames);
     while (std::getline(lines, line))
-      if (line.find("(@stopgap/runtime:") == std::string::npos && line.find("at @stopgap/runtime:") == std::string::npos)
+      if (line.find("@stopgap/runtime:") == std::string::npos && line.find("plts:invoke:") == std::string::npos)
         kept += (kept.empty() ? "" : "\n") + line;
     frames = kept;
     if (!frames.empty() && frames != message) context += "\nJS stack:\n" + map_stack_to_source(frames);

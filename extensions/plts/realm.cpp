@@ -23,21 +23,6 @@ v8::Local<v8::String> str(v8::Isolate* iso, const char* s) {
   return v8::String::NewFromUtf8(iso, s, v8::NewStringType::kInternalized).ToLocalChecked();
 }
 
-// ctx.now: the transaction's start time as an ISO string, computed on first access.
-void now_getter(v8::Local<v8::Name>, const v8::PropertyCallbackInfo<v8::Value>& info) {
-  v8::Isolate* iso = info.GetIsolate();
-  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
-  TimestampTz ts = GetCurrentTransactionStartTimestamp();
-  double ms = static_cast<double>(ts) / 1000.0 + 946684800000.0;
-  v8::Local<v8::Value> date;
-  if (!v8::Date::New(ctx, ms).ToLocal(&date)) return;
-  v8::Local<v8::Value> fn;
-  if (!date.As<v8::Object>()->Get(ctx, str(iso, "toISOString")).ToLocal(&fn) || !fn->IsFunction()) return;
-  v8::Local<v8::Value> iso_text;
-  if (fn.As<v8::Function>()->Call(ctx, date, 0, nullptr).ToLocal(&iso_text))
-    info.GetReturnValue().Set(iso_text);
-}
-
 v8::Local<v8::Object> make_db(v8::Isolate* iso, v8::Local<v8::Context> ctx, DbMode mode) {
   v8::Local<v8::Object> db = v8::Object::New(iso);
   v8::Local<v8::Value> data = v8::Integer::New(iso, static_cast<int>(mode));
@@ -64,9 +49,6 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   // Lockdown: nothing beyond ECMAScript built-ins. Shared memory and blocking waits go too.
   v8::Local<v8::Object> global = ctx->Global();
   for (const char* name : {"SharedArrayBuffer", "Atomics"}) ignore_result(global->Delete(ctx, str(iso, name)));
-  v8::Local<v8::ObjectTemplate> tmpl = v8::ObjectTemplate::New(iso);
-  tmpl->SetLazyDataProperty(str(iso, "now"), now_getter);
-  r->ctx_template.Reset(iso, tmpl);
   r->db_ro.Reset(iso, make_db(iso, ctx, DbMode::kReadOnly));
   r->db_rw.Reset(iso, make_db(iso, ctx, DbMode::kReadWrite));
   r->context.Reset(iso, ctx);
@@ -95,6 +77,59 @@ void drop_realms() {
 
 void drain_microtasks(v8::Isolate* iso) { iso->PerformMicrotaskCheckpoint(); }
 
+namespace {
+
+// Builds the function that makes a call's ctx and calls the export: plain JavaScript, so that V8
+// creates ctx (and ctx.args, ctx.argv) from object literals with stable shapes at JIT speed.
+//   (now, a0, a1, ...) => fn({ args: { name0: a0, ... } | a0, argv: [a0, ...], fn: meta, db, now })
+v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                                     const FunctionInfo& fi, v8::Local<v8::Function> fn,
+                                     v8::Local<v8::Object> meta, bool is_query) {
+  std::string params, args;
+  for (size_t i = 0; i < fi.arg_names.size(); i++) {
+    std::string a = "a" + std::to_string(i);
+    params += ", " + a;
+    args += (i ? ", " : "") + nlohmann::json(fi.arg_names[i]).dump() + ": " + a;
+  }
+  std::string argv = params.empty() ? "" : params.substr(2);
+  args = fi.single_jsonb_args ? "a0" : "{" + args + "}";
+  std::string src = "(function (fn, meta, db) { 'use strict'; return function (now" + params +
+                    ") { return fn({ args: " + args + ", argv: [" + argv +
+                    "], fn: meta, db: db, now: now }); }; })";
+  v8::Local<v8::Script> script;
+  v8::Local<v8::Value> factory, invoker;
+  bool ro = fi.mode == DbMode::kReadOnly || is_query;
+  v8::Local<v8::Value> factory_args[3] = {fn, meta, (ro ? realm.db_ro : realm.db_rw).Get(iso)};
+  v8::ScriptOrigin origin(iso, str(iso, "plts:invoke"));
+  if (!v8::Script::Compile(ctx, js_string(iso, src), &origin).ToLocal(&script) ||
+      !script->Run(ctx).ToLocal(&factory) ||
+      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 3, factory_args).ToLocal(&invoker))
+    throw JsException();
+  return invoker.As<v8::Function>();
+}
+
+}  // namespace
+
+v8::Local<v8::String> transaction_now(v8::Isolate* iso, v8::Local<v8::Context> ctx) {
+  static TimestampTz cached_ts = 0;
+  static unsigned cached_gen = 0;
+  static v8::Global<v8::String>* cached = nullptr;
+  TimestampTz ts = GetCurrentTransactionStartTimestamp();
+  if (cached != nullptr && cached_ts == ts && cached_gen == isolate_generation()) return cached->Get(iso);
+  double ms = static_cast<double>(ts) / 1000.0 + 946684800000.0;
+  v8::Local<v8::Value> date, fn, text;
+  if (!v8::Date::New(ctx, ms).ToLocal(&date) ||
+      !date.As<v8::Object>()->Get(ctx, str(iso, "toISOString")).ToLocal(&fn) || !fn->IsFunction() ||
+      !fn.As<v8::Function>()->Call(ctx, date, 0, nullptr).ToLocal(&text) || !text->IsString())
+    throw JsException();
+  // A handle into a discarded isolate is abandoned, never reset.
+  if (cached == nullptr || cached_gen != isolate_generation()) cached = new v8::Global<v8::String>();
+  cached->Reset(iso, text.As<v8::String>());
+  cached_ts = ts;
+  cached_gen = isolate_generation();
+  return text.As<v8::String>();
+}
+
 std::string export_kind(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
   if (!v->IsFunction()) return "value";
   v8::TryCatch tc(iso);
@@ -108,12 +143,12 @@ std::string export_kind(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<
 
 v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                           Realm& realm, FunctionInfo& fi,
-                                          v8::Local<v8::Object>* fn_meta, bool* is_query) {
+                                          bool* is_query, const FunctionInfo::Loaded** loaded) {
   unsigned gen = isolate_generation();
   for (auto& l : fi.loaded) {
     if (l->realm == &realm && l->isolate_gen == gen) {
-      *fn_meta = l->fn_meta.Get(iso);
       *is_query = l->query;
+      *loaded = l.get();
       return l->fn.Get(iso);
     }
   }
@@ -146,11 +181,11 @@ v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Contex
   l->realm = &realm;
   l->isolate_gen = gen;
   l->fn.Reset(iso, def.As<v8::Function>());
-  l->fn_meta.Reset(iso, meta);
   l->query = export_kind(iso, ctx, def) == "query";
+  l->invoke.Reset(iso, make_invoker(iso, ctx, realm, fi, def.As<v8::Function>(), meta, l->query));
   *is_query = l->query;
   fi.loaded.push_back(std::move(l));
-  *fn_meta = meta;
+  *loaded = fi.loaded.back().get();
   return def.As<v8::Function>();
 }
 

@@ -18,7 +18,6 @@ struct Realm {
   Oid role = InvalidOid;
   unsigned isolate_gen = 0;
   v8::Global<v8::Context> context;
-  v8::Global<v8::ObjectTemplate> ctx_template;
   v8::Global<v8::Object> db_ro, db_rw;
   // Module instances of this realm (see modules.h): by key, by identity hash, and import links
   // ("<referrer key>\n<specifier>" -> key).
@@ -37,10 +36,14 @@ void drop_realms();
 // Number of live realms, for plts.metrics().
 int realm_count();
 
-// The cached export (default or named) of fi in realm (loading it on first use) and its frozen ctx.fn.
+// ctx.now for the current transaction (an ISO string, made once per transaction).
+v8::Local<v8::String> transaction_now(v8::Isolate* iso, v8::Local<v8::Context> ctx);
+
+// The cached export (default or named) of fi in realm, loading it on first use; `loaded` gets its
+// cache entry (with the invoker that builds ctx and calls it).
 v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
-                                          Realm& realm, FunctionInfo& fi,
-                                          v8::Local<v8::Object>* fn_meta, bool* is_query);
+                                          Realm& realm, FunctionInfo& fi, bool* is_query,
+                                          const FunctionInfo::Loaded** loaded);
 
 // What kind of thing an export is: "query" / "mutation" (@stopgap/runtime wrappers), "function",
 // or "value".

@@ -1,5 +1,7 @@
-// stopgap.so: module initialization and the small SQL-callable functions.
+// stopgap.so: module initialization and stopgap.version(). The deploy logic itself is SQL
+// (sql/stopgap--*.sql); this module holds the settings, metrics, log lines and the caller check.
 #include "common/error_boundary.h"
+#include "extensions/stopgap/settings.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -8,7 +10,7 @@ PGDLLEXPORT void _PG_init(void);
 
 #define STOPGAP_VERSION "0.1.0"
 
-void _PG_init(void) {}
+void _PG_init(void) { stopgap::define_settings(); }
 
 // stopgap.version() -> text
 PGX_FUNCTION(stopgap_version) { return PointerGetDatum(cstring_to_text("stopgap " STOPGAP_VERSION)); }

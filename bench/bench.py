@@ -1,0 +1,640 @@
+#!/usr/bin/env python3
+"""plts benchmarks: plts against SQL, PL/pgSQL, plv8 and pljs, measured side by side in one run.
+
+Run it through bench/run.sh, which starts a throwaway cluster (jit = off, plts preloaded), passes its
+data directory here and stops it afterwards. Only the Python standard library and psql are used.
+
+Timing is server-side, so connection and client costs are excluded:
+  * workload cases run `SELECT bench_ms(query)`: clock_timestamp() around EXECUTE in one backend;
+  * single statements (first call in a fresh backend, warm call) are timed as
+    `clock_timestamp() - statement_timestamp()` around a sub-select that makes the call.
+Every case is repeated (median reported); variants of a case are interleaved round-robin in one
+session so that drift hits them equally. Memory is read by the backend itself from
+/proc/self/smaps_rollup and /proc/self/status (pg_read_file, superuser).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+DB = "bench"
+LANGS = ["sql", "plpgsql", "plts", "plv8", "pljs"]
+PEERS = ["plv8", "pljs"]  # optional: get columns only when CREATE EXTENSION works
+
+
+class PsqlError(Exception):
+    pass
+
+
+def psql(sql, db=DB):
+    """Run a script in one fresh session; return output rows split on '|'."""
+    p = subprocess.run(
+        ["psql", "-X", "-q", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", "-"],
+        input=sql, capture_output=True, text=True)
+    if p.returncode != 0:
+        err = p.stderr.strip().splitlines()
+        main = [l for l in err if "ERROR:" in l or "FATAL:" in l or "PANIC:" in l or "server closed" in l]
+        msg = " / ".join(l.replace("psql:<stdin>:", "") for l in (main or err[-3:])) or f"psql exit {p.returncode}"
+        raise PsqlError(msg)
+    return [line.split("|") for line in p.stdout.splitlines() if line != ""]
+
+
+def q(s):
+    """Dollar-quote a string for SQL."""
+    assert "$bq$" not in s
+    return f"$bq${s}$bq$"
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Functions under test. Each case's function exists once per language, with the same name prefix
+# (b1_plpgsql, b1_plts, ...). plv8/pljs bodies follow their conventions (arguments by name).
+
+FUNCS = {
+    # case 1: int -> int, x + 1
+    "b1": ("x int", "int", {
+        "sql": "SELECT x + 1",
+        "plpgsql": "BEGIN RETURN x + 1; END",
+        "plts": "export default (ctx) => ctx.args.x + 1",
+        "plts_argv": "export default (ctx) => ctx.argv[0] + 1",
+        "plv8": "return x + 1;",
+        "pljs": "return x + 1;",
+    }),
+    # case 2: int -> jsonb {"v": x}
+    "b2": ("x int", "jsonb", {
+        "sql": "SELECT jsonb_build_object('v', x)",
+        "plpgsql": "BEGIN RETURN jsonb_build_object('v', x); END",
+        "plts": "export default (ctx) => ({ v: ctx.args.x })",
+        "plv8": "return { v: x };",
+        "pljs": "return { v: x };",
+    }),
+    # case 3: one query per call
+    "b3": ("x int", "int", {
+        "sql": "SELECT v FROM bench_t WHERE id = x",
+        "plpgsql": "DECLARE r int; BEGIN SELECT v INTO r FROM bench_t WHERE id = x; RETURN r; END",
+        "plpgsql_exec": "DECLARE r int; BEGIN EXECUTE 'SELECT v FROM bench_t WHERE id = $1' INTO r USING x; RETURN r; END",
+        "plts": "export default async (ctx) => (await ctx.db.query('SELECT v FROM bench_t WHERE id = $1', [ctx.args.x]))[0].v",
+        "plv8": "return plv8.execute('SELECT v FROM bench_t WHERE id = $1', [x])[0].v;",
+        "pljs": "return pljs.execute('SELECT v FROM bench_t WHERE id = $1', [x])[0].v;",
+    }),
+    # case 5: CPU-bound loop
+    "b5": ("n int", "bigint", {
+        "plpgsql": "DECLARE s bigint := 0; BEGIN FOR i IN 1..n LOOP s := s + i; END LOOP; RETURN s; END",
+        "plts": "export default (ctx) => { const n = ctx.args.n; let s = 0; for (let i = 1; i <= n; i++) s += i; return s; }",
+        "plv8": "let s = 0; for (let i = 1; i <= n; i++) s += i; return s;",
+        "pljs": "let s = 0; for (let i = 1; i <= n; i++) s += i; return s;",
+    }),
+}
+
+
+def lang_of(variant):
+    return variant.split("_")[0]
+
+
+def setup_sql(langs):
+    out = [
+        "CREATE TABLE bench_t(id int PRIMARY KEY, v int NOT NULL);",
+        "INSERT INTO bench_t SELECT i, i * 2 FROM generate_series(1, 20000) i;",
+        "ANALYZE bench_t;",
+        # Workload timer: one EXECUTE, timed inside the backend.
+        """CREATE FUNCTION bench_ms(query text) RETURNS float8 LANGUAGE plpgsql AS $$
+           DECLARE t0 timestamptz; BEGIN
+             t0 := clock_timestamp(); EXECUTE query;
+             RETURN extract(epoch FROM clock_timestamp() - t0) * 1000; END $$;""",
+        # This backend's memory, in kB, read by the backend itself.
+        r"""CREATE FUNCTION bench_mem() RETURNS jsonb LANGUAGE sql AS $$
+           SELECT jsonb_object_agg(m[1], m[2]::bigint) FROM regexp_matches(
+             pg_read_file('/proc/self/smaps_rollup') || pg_read_file('/proc/self/status'),
+             '^(Private_Clean|Private_Dirty|Rss|Pss|RssAnon|RssFile):\s+(\d+) kB', 'gm') m $$;""",
+    ]
+    for prefix, (args, ret, bodies) in FUNCS.items():
+        for variant, body in bodies.items():
+            if lang_of(variant) in langs:
+                out.append(f"CREATE FUNCTION {prefix}_{variant}({args}) RETURNS {ret} "
+                           f"LANGUAGE {lang_of(variant)} AS {q(body)};")
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Measurement primitives
+
+def timed_workload(queries, reps):
+    """queries: {variant: sql}. One session: each query once as a warm-up (its result is the
+    correctness check), then `reps` interleaved rounds of bench_ms. Returns {variant: {...}}."""
+    res = {v: {"samples": []} for v in queries}
+    live = dict(queries)
+    # Warm-up + result check, per variant so one failing variant does not sink the others.
+    for v, sql in queries.items():
+        try:
+            res[v]["result"] = psql(f"SELECT ({sql});")[0][0]
+        except PsqlError as e:
+            res[v]["error"] = str(e)
+            del live[v]
+    if not live:
+        return res
+    script = [f"SELECT 'warm', ({sql});" for sql in live.values()]
+    for _ in range(reps):
+        script += [f"SELECT {q(v)}, bench_ms({q(sql)});" for v, sql in live.items()]
+    try:
+        for row in psql("\n".join(script)):
+            if row[0] in res:
+                res[row[0]]["samples"].append(float(row[1]))
+    except PsqlError as e:
+        for v in live:
+            res[v]["error"] = str(e)
+    return res
+
+
+def stmt_ms(expr):
+    """A statement that calls expr and returns its own server-side elapsed time in ms."""
+    return (f"SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 "
+            f"FROM (SELECT ({expr}) OFFSET 0) s;")
+
+
+def first_call(exprs, reps):
+    """Each expr as the first statement in a fresh backend (one psql connection per sample)."""
+    res = {v: {"samples": []} for v in exprs}
+    for _ in range(reps):
+        for v, expr in exprs.items():
+            if "error" in res[v]:
+                continue
+            try:
+                res[v]["samples"].append(float(psql(stmt_ms(expr))[0][0]))
+            except PsqlError as e:
+                res[v]["error"] = str(e)
+    return res
+
+
+def warm_call(exprs, reps):
+    """Each expr called once, then `reps` more times as separate statements in the same session."""
+    res = {v: {"samples": []} for v in exprs}
+    live = {}
+    for v, expr in exprs.items():
+        try:
+            psql(f"SELECT ({expr});")
+            live[v] = expr
+        except PsqlError as e:
+            res[v]["error"] = str(e)
+    script = [f"SELECT ({e});" for e in live.values()]
+    for _ in range(reps):
+        script += [f"SELECT {q(v)}, ms FROM ({stmt_ms(e).rstrip(';')}) t(ms);" for v, e in live.items()]
+    try:
+        for row in psql("\n".join(script)):
+            if row[0] in res:
+                res[row[0]]["samples"].append(float(row[1]))
+    except PsqlError as e:
+        for v in live:
+            res[v]["error"] = str(e)
+    return res
+
+
+def memory(exprs, reps):
+    """Fresh backend: read memory, make the first call, read again (kB). Median over reps."""
+    res = {v: {"before": [], "after": []} for v in exprs}
+    for _ in range(reps):
+        for v, expr in exprs.items():
+            if "error" in res[v]:
+                continue
+            try:
+                rows = psql(f"SELECT bench_mem();\nSELECT ({expr});\nSELECT bench_mem();")
+                res[v]["before"].append(json.loads(rows[0][0]))
+                res[v]["after"].append(json.loads(rows[2][0]))
+            except PsqlError as e:
+                res[v]["error"] = str(e)
+    for v, r in res.items():
+        for when in ("before", "after"):
+            if r[when]:
+                keys = r[when][0].keys()
+                r[when] = {k: med([s[k] for s in r[when]]) for k in keys}
+    return res
+
+
+def memory_with_neighbour(exprs, reps):
+    """memory(), while another backend that made every call stays connected. A library page that
+    only one process maps counts as Private_Clean, though the page cache shares it with every
+    other backend that touches it; with a neighbour alive, such pages count as shared, so this is
+    the per-backend cost once a server runs more than one plts backend."""
+    calls = ", ".join(f"({e})" for e in exprs.values())
+    holder = subprocess.Popen(
+        ["psql", "-X", "-q", "-d", DB, "-c", f"SELECT pg_sleep(600) FROM (SELECT {calls} OFFSET 0) s;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid = None
+    try:
+        for _ in range(400):
+            rows = psql("SELECT pid FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+                        "AND query LIKE '%pg_sleep(600)%';")
+            if rows:
+                pid = rows[0][0]
+                break
+            if holder.poll() is not None:
+                break
+            time.sleep(0.05)
+        if pid is None:
+            return {v: {"error": "the neighbour backend did not start"} for v in exprs}
+        return memory(exprs, reps)
+    finally:
+        if pid is not None:
+            psql(f"SELECT pg_cancel_backend({pid});")
+        try:
+            holder.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+
+
+def restart(args, opts):
+    """Restart the cluster with extra postgres options (as the cluster user, via scripts/lib.sh)."""
+    subprocess.run(
+        ["bash", "-c", 'source "$1" && as_cluster_user "$PG_BINDIR/pg_ctl" -D "$2" -m fast -w -t 60 '
+                       'restart -o "$3" >/dev/null', "_", args.libsh, args.datadir, opts],
+        check=True)
+
+
+def proc_exists(schema, name):
+    return psql(f"SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                f"WHERE n.nspname = '{schema}' AND p.proname = '{name}';")[0][0] != "0"
+
+
+# --------------------------------------------------------------------------------------------------
+# Cases
+
+def case_compile(reps):
+    """Case 6: plts.compile_ts first call in a fresh backend, warm; plts.typecheck_ts warm.
+    Assumed call shape: plts.compile_ts(source text) / plts.typecheck_ts(source text)."""
+    src = "export default (ctx: { args: { x: number } }): number => ctx.args.x + 1;\n"
+    out = {}
+    if proc_exists("plts", "compile_ts"):
+        out["compile_first"] = first_call({"plts": f"plts.compile_ts({q(src)})"}, reps)["plts"]
+        out["compile_warm"] = warm_call({"plts": f"plts.compile_ts({q(src)})"}, 2 * reps + 1)["plts"]
+    else:
+        out["compile_first"] = out["compile_warm"] = {"absent": True}
+    if proc_exists("plts", "typecheck_ts"):
+        out["typecheck_warm"] = warm_call({"plts": f"plts.typecheck_ts({q(src)})"}, 2 * reps + 1)["plts"]
+    else:
+        out["typecheck_warm"] = {"absent": True}
+    return out
+
+
+def case_deploy(reps):
+    """Case 7: stopgap.deploy of 100 plts functions, and stopgap.rollback of that deployment.
+    Assumed call shapes: stopgap.deploy(env, from_schema, label), stopgap.rollback(env)."""
+    try:
+        psql("CREATE EXTENSION IF NOT EXISTS stopgap;")
+    except PsqlError:
+        pass
+    have_deploy = proc_exists("stopgap", "deploy")
+    have_rollback = proc_exists("stopgap", "rollback")
+    if not have_deploy:
+        return {"deploy": {"absent": True}, "rollback": {"absent": True}}
+    fns = "\n".join(
+        f"CREATE OR REPLACE FUNCTION bench_src.fn{i}(args jsonb) RETURNS jsonb LANGUAGE plts AS "
+        f"{q(f'export default (ctx) => ({{ fn: {i}, x: ctx.args.x }})')};" for i in range(100))
+    dep, rb = {"samples": []}, ({"samples": []} if have_rollback else {"absent": True})
+    for r in range(reps):
+        try:
+            psql("CREATE SCHEMA IF NOT EXISTS bench_src;\n" + fns)
+            # A fresh environment each round: the timed deploy materializes 100 new functions.
+            dep["samples"].append(float(psql(
+                f"SELECT bench_ms({q(f'SELECT stopgap.deploy($$bench{r}$$, $$bench_src$$, $$v1$$)')});")[0][0]))
+            # A second deployment (one function changed), so that a rollback has somewhere to go.
+            psql(f"CREATE OR REPLACE FUNCTION bench_src.fn0(args jsonb) RETURNS jsonb LANGUAGE plts "
+                 f"AS {q('export default () => 0')};\n"
+                 f"SELECT stopgap.deploy('bench{r}', 'bench_src', 'v2');")
+        except PsqlError as e:
+            dep["error"] = str(e)
+            break
+        if have_rollback and "error" not in rb:
+            try:
+                rb["samples"].append(float(psql(
+                    f"SELECT bench_ms({q(f'SELECT stopgap.rollback($$bench{r}$$)')});")[0][0]))
+            except PsqlError as e:
+                rb["error"] = str(e)
+    return {"deploy": dep, "rollback": rb}
+
+
+def installed_so():
+    """Path, size and mtime of the installed plts.so (it can change between runs)."""
+    libdir = subprocess.run(["pg_config", "--pkglibdir"], capture_output=True, text=True).stdout.strip()
+    path = os.path.join(libdir, "plts.so")
+    try:
+        st = os.stat(path)
+    except OSError:
+        return {"path": path}
+    mtime = datetime.datetime.fromtimestamp(st.st_mtime).astimezone().isoformat(timespec="seconds")
+    return {"path": path, "bytes": st.st_size, "mtime": mtime}
+
+
+def variants_for(prefix, langs, extra=()):
+    return [v for v in list(FUNCS[prefix][2]) if lang_of(v) in langs or v in extra]
+
+
+def run(args):
+    results = {"cases": {}, "env": {}}
+    C = results["cases"]
+    psql(f"DROP DATABASE IF EXISTS {DB};", db="postgres")
+    psql(f"CREATE DATABASE {DB};", db="postgres")
+    psql("CREATE EXTENSION plts;")
+    langs = {"sql", "plpgsql", "plts"}
+    for peer in PEERS:
+        try:
+            psql(f"BEGIN; SAVEPOINT s; CREATE EXTENSION {peer}; COMMIT;")
+            langs.add(peer)
+        except PsqlError:
+            pass
+    results["env"] = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host": platform.node(), "cpus": os.cpu_count(),
+        "postgres": psql("SHOW server_version;")[0][0],
+        "plts": psql("SELECT plts.version();")[0][0],
+        "jit": psql("SHOW jit;")[0][0],
+        "git": subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse",
+                               "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
+        "peers": {p: p in langs for p in PEERS},
+        "plts_so": installed_so(),
+    }
+    psql(setup_sql(langs))
+    R, R_FAST = args.reps, max(args.reps, 5)
+
+    t_start = time.monotonic()
+
+    def log(msg):
+        print(f"  [{time.monotonic() - t_start:5.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    log("case 1: sum(f(i)) over 200,000 rows, f = x + 1")
+    C["1"] = timed_workload({v: f"SELECT sum(b1_{v}(i)) FROM generate_series(1, 200000) i"
+                             for v in variants_for("b1", langs, ["plts_argv"])}, R_FAST)
+    log("case 2: the same returning jsonb {\"v\": x}")
+    C["2"] = timed_workload({v: f"SELECT count(b2_{v}(i)) FROM generate_series(1, 200000) i"
+                             for v in variants_for("b2", langs)}, R_FAST)
+    check = {v: psql(f"SELECT b2_{v}(41)::text;")[0][0] for v in variants_for("b2", langs)}
+    for v, r in C["2"].items():
+        r["check_f41"] = check[v]
+    log("case 3: one query per call over 20,000 rows")
+    C["3"] = timed_workload({v: f"SELECT sum(b3_{v}(i)) FROM generate_series(1, 20000) i"
+                             for v in variants_for("b3", langs, ["plpgsql_exec"])}, R_FAST)
+    log("case 4: first call in a fresh backend (preloaded), warm call")
+    first = {"sql_plain": "1"}
+    first.update({v: f"b1_{v}(1)" for v in ["plpgsql", "plts"] + [p for p in PEERS if p in langs]})
+    C["4_first_preload"] = first_call(first, args.fresh_reps)
+    C["4_warm"] = warm_call({v: f"b1_{v}(1)" for v in variants_for("b1", langs)}, args.warm_reps)
+    log("case 5: loop sum 1..1e7, once")
+    C["5"] = timed_workload({v: f"SELECT b5_{v}(10000000)" for v in variants_for("b5", langs)}, R)
+    log("case 6: plts.compile_ts / plts.typecheck_ts")
+    C["6"] = case_compile(R_FAST)
+    log("case 7: stopgap.deploy / rollback of 100 functions")
+    C["7"] = case_deploy(R)
+    log("case 8: backend memory after the first call (preloaded)")
+    mem_exprs = {"sql_plain": "1", "plpgsql": "b1_plpgsql(1)", "plts": "b1_plts(1)"}
+    mem_exprs.update({p: f"b1_{p}(1)" for p in PEERS if p in langs})
+    C["8_preload"] = {"alone": memory(mem_exprs, R), "neighbour": memory_with_neighbour(mem_exprs, R)}
+
+    log("restarting the cluster without shared_preload_libraries")
+    restart(args, "-c shared_preload_libraries=''")
+    results["env"]["preload_after_restart"] = psql(
+        "SELECT coalesce(nullif(current_setting('shared_preload_libraries'), ''), '(none)');")[0][0]
+    log("case 4: first call in a fresh backend (not preloaded)")
+    C["4_first_nopreload"] = first_call(first, args.fresh_reps)
+    log("case 8: backend memory after the first call (not preloaded)")
+    C["8_nopreload"] = {"alone": memory(mem_exprs, R),
+                         "neighbour": memory_with_neighbour(mem_exprs, R)}
+    return results
+
+
+# --------------------------------------------------------------------------------------------------
+# Summaries: medians, table rows, targets
+
+def summarize(results):
+    """Add 'median' to every timed result."""
+    def walk(d):
+        if isinstance(d, dict):
+            if "samples" in d:
+                d["median"] = med(d["samples"])
+            for v in d.values():
+                walk(v)
+    walk(results["cases"])
+
+
+def mem_kb(r, when, metric):
+    if "error" in r or not r.get(when):
+        return None
+    m = r[when]
+    if metric == "private":
+        return m["Private_Clean"] + m["Private_Dirty"]
+    return m[metric]
+
+
+def rows(results):
+    """Table rows: (case, what, unit, {column: value-or-status})."""
+    C = results["cases"]
+    peers = results["env"]["peers"]
+
+    def cell(r):
+        if r is None:
+            return None
+        if r.get("absent"):
+            return "absent"
+        if "error" in r:
+            return "ERROR"
+        return r.get("median")
+
+    def row(case, what, unit, res, cols):
+        d = {}
+        for col, variant in cols.items():
+            d[col] = cell(res.get(variant)) if variant else None
+        for p in PEERS:
+            d[p] = cell(res.get(p)) if peers[p] else "absent"
+        return (case, what, unit, d)
+
+    std = {"SQL": "sql", "PL/pgSQL": "plpgsql", "plts": "plts"}
+    out = [
+        row("1", "sum(f(i)) 200k rows, int x+1", "ms", C["1"], std),
+        row("1'", "  same, plts reads ctx.argv[0]", "ms", C["1"], {"PL/pgSQL": "plpgsql", "plts": "plts_argv"}),
+        row("2", "200k rows, jsonb {\"v\": x}", "ms", C["2"], std),
+        row("3", "20k rows, 1 query/call (PL/pgSQL static)", "ms", C["3"], std),
+        row("3'", "  same vs PL/pgSQL EXECUTE", "ms", C["3"], {"PL/pgSQL": "plpgsql_exec", "plts": "plts"}),
+        row("4a", "first call, fresh backend, preload", "ms", C["4_first_preload"],
+            {"SQL": "sql_plain", "PL/pgSQL": "plpgsql", "plts": "plts"}),
+        row("4b", "first call, fresh backend, no preload", "ms", C["4_first_nopreload"],
+            {"SQL": "sql_plain", "PL/pgSQL": "plpgsql", "plts": "plts"}),
+        row("4c", "warm call (one statement)", "ms", C["4_warm"], std),
+        row("5", "loop sum 1..1e7, once", "ms", C["5"], {"PL/pgSQL": "plpgsql", "plts": "plts"}),
+    ]
+    for key, what in [("compile_first", "plts.compile_ts, first in fresh backend"),
+                      ("compile_warm", "plts.compile_ts, warm"),
+                      ("typecheck_warm", "plts.typecheck_ts, warm")]:
+        out.append(("6", what, "ms", {"SQL": None, "PL/pgSQL": None, "plts": cell(C["6"][key]),
+                                      "plv8": "n/a", "pljs": "n/a"}))
+    for key, what in [("deploy", "stopgap.deploy, 100 functions"), ("rollback", "stopgap.rollback")]:
+        out.append(("7", what, "ms", {"SQL": None, "PL/pgSQL": None, "plts": cell(C["7"][key]),
+                                      "plv8": "n/a", "pljs": "n/a"}))
+    for tag, key, label in [("8a", "8_preload", "preload"), ("8b", "8_nopreload", "no preload")]:
+        for sub, mode, what in [("", "alone", f"private MB after 1st call, {label}, alone"),
+                                ("'", "neighbour", "  same, beside another such backend"),
+                                ("''", "delta", "  same, minus a plain backend")]:
+            res = C[key]["alone" if mode == "alone" else "neighbour"]
+
+            def memcell(variant):
+                r = res.get(variant)
+                if r is None:
+                    return None
+                if "error" in r:
+                    return "ERROR"
+                after = mem_kb(r, "after", "private")
+                base = mem_kb(res["sql_plain"], "after", "private") if mode == "delta" else 0
+                return None if after is None or base is None else (after - base) / 1024
+            d = {"SQL": None if mode == "delta" else memcell("sql_plain"),
+                 "PL/pgSQL": memcell("plpgsql"), "plts": memcell("plts")}
+            for p in PEERS:
+                d[p] = memcell(p) if peers[p] else "absent"
+            out.append((tag + sub, what, "MB", d))
+    return out
+
+
+def fmt(v):
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    if abs(v) >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def ratio(a, b):
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
+        return f"{a / b:.2f}x"
+    return ""
+
+
+def table(results, markdown=False):
+    cols = ["case", "what", "unit", "SQL", "PL/pgSQL", "plts", "plts/PL/pgSQL", "plv8", "pljs"]
+    body = []
+    for case, what, unit, d in rows(results):
+        body.append([case, what, unit, fmt(d.get("SQL")), fmt(d.get("PL/pgSQL")), fmt(d.get("plts")),
+                     ratio(d.get("plts"), d.get("PL/pgSQL")), fmt(d.get("plv8")), fmt(d.get("pljs"))])
+    if markdown:
+        lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        lines += ["| " + " | ".join(c.strip() or " " for c in r) + " |" for r in body]
+        return "\n".join(lines)
+    w = [max(len(r[i]) for r in body + [cols]) for i in range(len(cols))]
+    right = set(range(3, len(cols)))
+    line = lambda r: "  ".join(c.rjust(w[i]) if i in right else c.ljust(w[i]) for i, c in enumerate(r))
+    return "\n".join([line(cols), "  ".join("-" * x for x in w)] + [line(r) for r in body])
+
+
+def targets(results):
+    """The issue's targets, evaluated on this run's numbers (informational, never a failure)."""
+    C = results["cases"]
+    m = lambda res, v: (res.get(v) or {}).get("median")
+    out = []
+
+    def check(name, value, limit, unit_fmt):
+        if value is None:
+            out.append((name, "not measured (absent or error)"))
+        else:
+            out.append((name, ("met" if value <= limit else "NOT met") + ": " + unit_fmt(value)))
+
+    r = lambda a, b: a / b if a is not None and b else None
+    check("case 1 <= 1.2x PL/pgSQL", r(m(C["1"], "plts"), m(C["1"], "plpgsql")), 1.2, lambda x: f"{x:.2f}x")
+    check("case 2 <= PL/pgSQL jsonb_build_object", r(m(C["2"], "plts"), m(C["2"], "plpgsql")), 1.0,
+          lambda x: f"{x:.2f}x")
+    check("case 3 <= PL/pgSQL EXECUTE", r(m(C["3"], "plts"), m(C["3"], "plpgsql_exec")), 1.0,
+          lambda x: f"{x:.2f}x")
+    fp, plain = m(C["4_first_preload"], "plts"), m(C["4_first_preload"], "sql_plain")
+    check("case 4 first call (preload) <= plain first query + 8 ms",
+          fp - plain if fp is not None and plain is not None else None, 8.0, lambda x: f"+{x:.1f} ms")
+    check("case 4 warm call within 10% of PL/pgSQL", r(m(C["4_warm"], "plts"), m(C["4_warm"], "plpgsql")),
+          1.1, lambda x: f"{x:.2f}x")
+    check("case 5 within 1.5x of plv8", r(m(C["5"], "plts"), m(C["5"], "plv8")), 1.5, lambda x: f"{x:.2f}x")
+    check("case 6 first compile <= 80 ms", m(C["6"], "compile_first"), 80, lambda x: f"{x:.1f} ms")
+    check("case 6 warm compile <= 10 ms", m(C["6"], "compile_warm"), 10, lambda x: f"{x:.1f} ms")
+    check("case 6 warm typecheck <= 40 ms", m(C["6"], "typecheck_warm"), 40, lambda x: f"{x:.1f} ms")
+    check("case 7 deploy 100 fns <= 2 s", m(C["7"], "deploy"), 2000, lambda x: f"{x:.0f} ms")
+    check("case 7 rollback <= 200 ms", m(C["7"], "rollback"), 200, lambda x: f"{x:.0f} ms")
+    for key, label in [("8_preload", "preload"), ("8_nopreload", "no preload")]:
+        n = C[key]["neighbour"]
+        a, b = mem_kb(n["plts"], "after", "private"), mem_kb(n["sql_plain"], "after", "private")
+        ad, bd = mem_kb(n["plts"], "after", "Private_Dirty"), mem_kb(n["sql_plain"], "after", "Private_Dirty")
+        dirty = f" (Private_Dirty +{(ad - bd) / 1024:.1f} MB)" if ad is not None and bd is not None else ""
+        check(f"case 8 <= 8 MB private per backend ({label}; above a plain backend)",
+              (a - b) / 1024 if a is not None and b is not None else None, 8.0,
+              lambda x: f"+{x:.1f} MB{dirty}")
+    return out
+
+
+def errors(results):
+    out = []
+
+    def walk(path, d):
+        if isinstance(d, dict):
+            if "error" in d:
+                out.append((path, d["error"]))
+            for k, v in d.items():
+                walk(f"{path}.{k}" if path else k, v)
+    walk("", results["cases"])
+    # Correctness: every variant of a workload must compute the same result.
+    for case in ("1", "2", "3", "5"):
+        got = {v: r.get("result") for v, r in results["cases"][case].items() if "result" in r}
+        if len(set(got.values())) > 1:
+            out.append((f"case {case}", f"variants disagree: {got}"))
+    got = {v: r.get("check_f41") for v, r in results["cases"]["2"].items()}
+    if len(set(got.values())) > 1:
+        out.append(("case 2", f"f(41) differs: {got}"))
+    return out
+
+
+def report(results, markdown=False):
+    parts = [table(results, markdown)]
+    parts.append("")
+    parts.append("Targets (issue 7):" if not markdown else "Targets (issue 7), evaluated on this run:\n")
+    parts += [(f"- {n}: {s}" if markdown else f"  {n:66} {s}") for n, s in targets(results)]
+    errs = errors(results)
+    if errs:
+        parts.append("")
+        parts.append("Errors:")
+        parts += [f"  {p}: {e}" for p, e in errs]
+    env = results["env"]
+    parts.append("")
+    parts.append(f"{env['plts']}; PostgreSQL {env['postgres']}; jit={env['jit']}; {env['cpus']} CPUs; "
+                 f"git {env['git']}; plts.so of {env['plts_so'].get('mtime', '?')}; {env['date']}")
+    return "\n".join(parts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datadir", required=True, help="data directory of the running bench cluster")
+    ap.add_argument("--libsh", required=True, help="scripts/lib.sh (for restarting the cluster)")
+    ap.add_argument("--out", required=True, help="JSON results file")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of expensive cases (median)")
+    ap.add_argument("--fresh-reps", type=int, default=7, help="fresh backends per first-call variant")
+    ap.add_argument("--warm-reps", type=int, default=31, help="warm single-statement calls per variant")
+    ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    args = ap.parse_args()
+    results = run(args)
+    summarize(results)
+    results["table"] = [{"case": c, "what": w, "unit": u, **d} for c, w, u, d in rows(results)]
+    results["targets"] = dict(targets(results))
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1)
+    print(report(results))
+    if args.markdown:
+        print("\n" + report(results, markdown=True))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

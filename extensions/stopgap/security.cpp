@@ -1,0 +1,18 @@
+// Who is calling: the role stopgap authorizes inside its SECURITY DEFINER functions.
+//
+// Inside a SECURITY DEFINER function current_user is the function's owner. PostgreSQL's "outer"
+// user id is not changed by SECURITY DEFINER calls: it is the role of SET ROLE, or else the session
+// user. stopgap checks that role (membership, schema USAGE, EXECUTE on the compiler), and
+// PostgreSQL itself checks EXECUTE on stopgap.deploy/rollback/diff (granted to stopgap_deployer
+// only) for whichever role makes the call, so both must be allowed.
+#include "common/error_boundary.h"
+
+// stopgap._calling_role() -> name
+PGX_FUNCTION(stopgap_calling_role) {
+  Datum d = 0;
+  pgx::pg_guard([&] {
+    char* role = GetUserNameFromId(GetOuterUserId(), false);
+    d = DirectFunctionCall1(namein, CStringGetDatum(role));
+  });
+  return d;
+}

@@ -1,0 +1,18 @@
+// stopgap's settings (GUCs), defined in one place.
+#pragma once
+
+namespace stopgap {
+
+struct Settings {
+  char* live_schema;  // live schema of an environment created by its first deploy
+  char* default_env;  // environment used when a function is given env => NULL
+  bool prune;         // whether activation drops live functions absent from the deployment
+  int log_level;      // gates stopgap's own log lines (an elevel)
+};
+
+extern Settings settings;
+
+// Defines the GUCs; called from _PG_init.
+void define_settings();
+
+}  // namespace stopgap
