@@ -6,6 +6,7 @@
 #include "extensions/plts/artifacts.h"
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/convert.h"
+#include "extensions/plts/cycle_clock.h"
 #include "extensions/plts/log.h"
 #include "extensions/plts/modules.h"
 #include "extensions/plts/engine.h"
@@ -124,7 +125,7 @@ using Phase2 = std::function<Datum(v8::Isolate*, CallFrame&, bool* isnull, bool*
 
 // Runs phase 2 (`body`) for fi under the call's limits, then phase 3.
 Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
-  auto started = std::chrono::steady_clock::now();
+  uint64_t started = cycle_now();
   bool outermost = v8_call_depth == 0;
   if (outermost && heap_limit_hit()) {
     // The isolate that hit its heap limit is discarded: forget every handle into it first.
@@ -173,11 +174,10 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
     MemoryContextSwitchTo(frame.call_mcxt);
   }
 
-  uint64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - started).count();
-  metrics.latency_total_us += us;
-  metrics.latency_last_us = us;
-  if (us > metrics.latency_max_us) metrics.latency_max_us = us;
+  uint64_t ticks = cycle_now() - started;
+  metrics.latency_total_ticks += ticks;
+  metrics.latency_last_ticks = ticks;
+  if (ticks > metrics.latency_max_ticks) metrics.latency_max_ticks = ticks;
 
   // Phase 3: every V8 scope is closed.
   try {

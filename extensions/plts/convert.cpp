@@ -254,9 +254,16 @@ class JsonbBuilder {
   }
 
  private:
+  // "toJSON", internalized once per isolate (a fresh string per value costs a string-table lookup).
   v8::Local<v8::String> to_json_name() {
-    if (to_json_.IsEmpty()) to_json_ = js_string(iso_, "toJSON", 6);
-    return to_json_;
+    static v8::Global<v8::String>* key = nullptr;
+    static unsigned key_gen = 0;
+    if (key == nullptr || key_gen != isolate_generation()) {
+      key = new v8::Global<v8::String>(  // the previous isolate's handle is abandoned, not reset
+          iso_, v8::String::NewFromUtf8Literal(iso_, "toJSON", v8::NewStringType::kInternalized));
+      key_gen = isolate_generation();
+    }
+    return key->Get(iso_);
   }
 
   // Objects on the path from the root: meeting one again means a cycle.
@@ -344,7 +351,6 @@ class JsonbBuilder {
 
   v8::Isolate* iso_;
   v8::Local<v8::Context> ctx_;
-  v8::Local<v8::String> to_json_;
   std::vector<v8::Local<v8::Object>> path_;
 };
 

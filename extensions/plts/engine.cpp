@@ -10,6 +10,7 @@
 #include <libplatform/libplatform.h>
 
 #include "common/error_boundary.h"
+#include "extensions/plts/cycle_clock.h"
 #include "extensions/plts/gucs.h"
 #include "extensions/plts/log.h"
 #include "extensions/plts/v8_flags.h"
@@ -114,6 +115,7 @@ void ensure_v8_started() {
     v8::V8::Initialize();
   });
   allocator = new BudgetAllocator();
+  start_cycle_clock();
   pgx::pg_guard([] { on_proc_exit(on_exit_with_v8, 0); });
   plts_log(DEBUG1, std::string("plts: V8 ") + v8::V8::GetVersion() + " started in this backend");
 }

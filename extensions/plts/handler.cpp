@@ -5,6 +5,7 @@
 #include "common/error_boundary.h"
 #include "extensions/plts/artifacts.h"
 #include "extensions/plts/call.h"
+#include "extensions/plts/cycle_clock.h"
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/db_bridge.h"
 #include "extensions/plts/function_cache.h"
@@ -41,10 +42,13 @@ PGX_FUNCTION(plts_validator) {
 PGX_FUNCTION(plts_metrics) {
   const plts::Metrics& m = plts::metrics;
   plts::CacheStats cs = plts::function_cache_stats();
+  double us_per_tick = plts::microseconds_per_tick();
+  auto us = [&](uint64_t ticks) { return static_cast<uint64_t>(static_cast<double>(ticks) * us_per_tick); };
   nlohmann::json j = {
       {"calls", m.calls},
       {"errors", m.errors},
-      {"latency_us", {{"total", m.latency_total_us}, {"last", m.latency_last_us}, {"max", m.latency_max_us}}},
+      {"latency_us", {{"total", us(m.latency_total_ticks)}, {"last", us(m.latency_last_ticks)},
+                      {"max", us(m.latency_max_ticks)}}},
       {"error_classes",
        {{"js_exception", m.js_exception}, {"sql_error", m.sql_error}, {"timeout", m.timeout},
         {"cancel", m.cancel}, {"heap", m.heap}, {"stack", m.stack}}},

@@ -7,7 +7,8 @@ namespace plts {
 
 struct Metrics {
   uint64_t calls = 0, errors = 0;
-  uint64_t latency_total_us = 0, latency_last_us = 0, latency_max_us = 0;
+  // in cycle_now() ticks (see cycle_clock.h); reported in microseconds
+  uint64_t latency_total_ticks = 0, latency_last_ticks = 0, latency_max_ticks = 0;
   // error classes
   uint64_t js_exception = 0, sql_error = 0, timeout = 0, cancel = 0, heap = 0, stack = 0;
   uint64_t db_calls = 0, db_errors = 0;

@@ -18,6 +18,7 @@ using pgx::PgError;
 namespace {
 
 std::unordered_map<Oid, Realm*>* realms = nullptr;
+Realm* last_realm = nullptr;  // the realm of the previous call: usually the next one's too
 
 v8::Local<v8::String> str(v8::Isolate* iso, const char* s) {
   return v8::String::NewFromUtf8(iso, s, v8::NewStringType::kInternalized).ToLocalChecked();
@@ -60,11 +61,12 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
 Realm& current_realm(v8::Isolate* iso) {
   if (realms == nullptr) realms = new std::unordered_map<Oid, Realm*>();
   Oid role = GetUserId();
+  if (last_realm != nullptr && last_realm->role == role) return *last_realm;
   auto it = realms->find(role);
-  if (it != realms->end()) return *it->second;
+  if (it != realms->end()) return *(last_realm = it->second);
   Realm* r = create_realm(iso, role);
   (*realms)[role] = r;
-  return *r;
+  return *(last_realm = r);
 }
 
 int realm_count() { return realms ? static_cast<int>(realms->size()) : 0; }
@@ -73,6 +75,7 @@ void drop_realms() {
   if (realms == nullptr) return;
   for (auto& [role, r] : *realms) delete r;  // Globals reset while the isolate still lives
   realms->clear();
+  last_realm = nullptr;
 }
 
 void drain_microtasks(v8::Isolate* iso) { iso->PerformMicrotaskCheckpoint(); }
