@@ -10,6 +10,7 @@
 #include "common/error_boundary.h"
 #include "extensions/plts/engine.h"
 #include "extensions/plts/js_exception.h"
+#include "extensions/plts/json_text.h"
 
 extern "C" {
 #include "utils/array.h"
@@ -354,10 +355,51 @@ class JsonbBuilder {
   std::vector<v8::Local<v8::Object>> path_;
 };
 
+// A JSON number (as JSON.stringify writes it) as a Numeric.
+Numeric numeric_from_json(const char* text, size_t len) {
+  if (len > 0 && len < 16 && memchr(text, '.', len) == nullptr && memchr(text, 'e', len) == nullptr &&
+      memchr(text, 'E', len) == nullptr) {
+    int64 v = 0;
+    bool neg = text[0] == '-';
+    for (size_t i = neg ? 1 : 0; i < len; i++) v = v * 10 + (text[i] - '0');
+    Numeric n = nullptr;
+    pg_guard([&] { n = int64_to_numeric(neg ? -v : v); });
+    return n;
+  }
+  return numeric_from_text(std::string(text, len));
+}
+
+// Fast path: V8's native JSON.stringify, then a direct text -> JsonbValue parse. Returns false when
+// the value needs the walker instead (BigInt, cycles: JSON.stringify throws for those).
+bool jsonb_via_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value,
+                    JsonbValue* root) {
+  if (!value->IsObject() || value->IsFunction()) return false;
+  v8::Local<v8::String> text;
+  {
+    v8::TryCatch tc(iso);
+    if (!v8::JSON::Stringify(ctx, value).ToLocal(&text)) {
+      if (tc.HasTerminated() || iso->IsExecutionTerminating()) throw JsException();
+      return false;
+    }
+  }
+  int len = text->Utf8Length(iso);
+  char* buf = static_cast<char*>(palloc_extended(len + 1, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
+  if (buf == nullptr) throw std::bad_alloc();
+  text->WriteUtf8(iso, buf, len, nullptr,
+                  v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+  std::string error = json_text_to_jsonb_value(buf, static_cast<size_t>(len), root, numeric_from_json);
+  pfree(buf);
+  if (!error.empty())
+    throw PgError(ERRCODE_UNTRANSLATABLE_CHARACTER, "cannot convert the value to jsonb: " + error);
+  return true;
+}
+
 Datum js_to_jsonb(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value) {
-  JsonbBuilder b(iso, ctx);
   JsonbValue root;
-  b.build(value, &root, 0);
+  if (!jsonb_via_text(iso, ctx, value, &root)) {
+    JsonbBuilder b(iso, ctx);
+    b.build(value, &root, 0);
+  }
   Datum d = 0;
   pg_guard([&] {
     if (root.type == jbvArray || root.type == jbvObject) {
