@@ -75,6 +75,17 @@ SELECT r_date(), r_ts(), r_tz(), r_tz_str();
 SELECT r_bytea(), r_bytea_buf(), r_int_arr(), r_text_arr(), r_empty_arr(), r_interval();
 SELECT r_null() IS NULL AS null_is_null, r_undefined() IS NULL AS undefined_is_null, r_void();
 
+-- jsonb text edge cases: escapes, non-BMP characters, big and small numbers, deep nesting
+CREATE FUNCTION r_jsonb_text() RETURNS jsonb LANGUAGE plts AS $$
+export default () => ({ quote: 'a"b\\c', ctl: 'tab\tnl\n\u0001', emoji: '😀', lone: '\ud800x',
+  nums: [0, -1, 1.5, -2.5e-7, 123456789012345, 2 ** 53 + 2, 1e21, 1.5e-10],
+  deep: [[[[{ k: [] }]]]], empty: {}, '': 'empty key' });
+$$;
+SELECT r_jsonb_text();
+SELECT r_jsonb_text()->>'emoji' = '😀' AS emoji_ok, length(r_jsonb_text()->>'ctl') AS ctl_len;
+CREATE FUNCTION r_jsonb_nul() RETURNS jsonb LANGUAGE plts AS $$ export default () => ({ s: 'a\u0000b' }) $$;
+SELECT r_jsonb_nul();
+
 -- round trips keep precision: int8 and numeric travel as strings
 CREATE FUNCTION id8(x int8) RETURNS int8 LANGUAGE plts AS $$ export default (c) => c.args.x $$;
 CREATE FUNCTION idn(x numeric) RETURNS numeric LANGUAGE plts AS $$ export default (c) => c.args.x $$;
