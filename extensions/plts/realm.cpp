@@ -8,6 +8,7 @@
 #include "extensions/plts/modules.h"
 
 extern "C" {
+#include "utils/datetime.h"
 #include "utils/timestamp.h"
 }
 
@@ -119,18 +120,27 @@ v8::Local<v8::String> transaction_now(v8::Isolate* iso, v8::Local<v8::Context> c
   static v8::Global<v8::String>* cached = nullptr;
   TimestampTz ts = GetCurrentTransactionStartTimestamp();
   if (cached != nullptr && cached_ts == ts && cached_gen == isolate_generation()) return cached->Get(iso);
-  double ms = static_cast<double>(ts) / 1000.0 + 946684800000.0;
-  v8::Local<v8::Value> date, fn, text;
-  if (!v8::Date::New(ctx, ms).ToLocal(&date) ||
-      !date.As<v8::Object>()->Get(ctx, str(iso, "toISOString")).ToLocal(&fn) || !fn->IsFunction() ||
-      !fn.As<v8::Function>()->Call(ctx, date, 0, nullptr).ToLocal(&text) || !text->IsString())
-    throw JsException();
+  // ISO 8601 in UTC with milliseconds, as Date.prototype.toISOString writes it (formatted here:
+  // a new transaction per statement would otherwise pay for a Date and a JS call).
+  struct pg_tm tm;
+  fsec_t fsec = 0;
+  char buf[64];
+  int n = 0;
+  if (!TIMESTAMP_NOT_FINITE(ts) && timestamp2tm(ts, nullptr, &tm, &fsec, nullptr, nullptr) == 0 &&
+      tm.tm_year > 0 && tm.tm_year <= 9999) {
+    n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year, tm.tm_mon,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(fsec / 1000));
+  } else {
+    n = snprintf(buf, sizeof buf, "invalid");
+  }
+  v8::Local<v8::String> text = js_string(iso, buf, n);
+  (void)ctx;
   // A handle into a discarded isolate is abandoned, never reset.
   if (cached == nullptr || cached_gen != isolate_generation()) cached = new v8::Global<v8::String>();
-  cached->Reset(iso, text.As<v8::String>());
+  cached->Reset(iso, text);
   cached_ts = ts;
   cached_gen = isolate_generation();
-  return text.As<v8::String>();
+  return text;
 }
 
 std::string export_kind(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
