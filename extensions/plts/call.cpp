@@ -212,7 +212,7 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
 
 Datum call_function(FunctionCallInfo fcinfo) {
   pg_guard([] { check_stack_depth(); });
-  FunctionInfo* fi = lookup_function(fcinfo->flinfo->fn_oid);
+  FunctionInfo* fi = lookup_function_for_call(fcinfo->flinfo);
   bool isnull = false;
   Datum d = execute(
       *fi,

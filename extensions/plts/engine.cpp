@@ -174,7 +174,16 @@ void apply_stack_limit(v8::Isolate* iso) {
   const long margin = 256 * 1024;
   long depth = static_cast<long>(max_stack_depth) * 1024L - margin;
   if (depth < 128 * 1024) depth = 128 * 1024;
-  iso->SetStackLimit(reinterpret_cast<uintptr_t>(base_ptr - depth));
+  uintptr_t limit = reinterpret_cast<uintptr_t>(base_ptr - depth);
+  // Setting it takes V8's execution-access lock: only when it changes (per isolate).
+  static v8::Isolate* last_iso = nullptr;
+  static uintptr_t last_limit = 0;
+  static unsigned last_gen = 0;
+  if (iso == last_iso && limit == last_limit && last_gen == generation) return;
+  iso->SetStackLimit(limit);
+  last_iso = iso;
+  last_limit = limit;
+  last_gen = generation;
 }
 
 const char* v8_version() { return v8::V8::GetVersion(); }

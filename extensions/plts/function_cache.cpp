@@ -12,6 +12,7 @@ extern "C" {
 #include "catalog/pg_proc.h"
 #include "catalog/pg_namespace.h"
 #include "access/xact.h"
+#include "utils/inval.h"
 #include "utils/resowner.h"
 }
 
@@ -25,6 +26,17 @@ namespace {
 // Never destroyed; entries are deleted when their pg_proc row changes.
 std::unordered_map<Oid, FunctionInfo*>* cache = nullptr;
 CacheStats stats{0, 0};
+
+// Bumped by every pg_proc invalidation this backend sees (ours or another session's).
+uint64 proc_generation = 1;
+bool callback_registered = false;
+
+void on_proc_invalidation(Datum, int, uint32) { proc_generation++; }
+
+struct CallSiteCache {
+  FunctionInfo* fi;
+  uint64 generation;
+};
 
 bool is_polymorphic(Oid t) { return IsPolymorphicType(t); }
 
@@ -217,6 +229,27 @@ FunctionInfo* lookup_function(Oid fn_oid) {
 void drop_loaded_functions() {
   if (cache == nullptr) return;
   for (auto& [oid, fi] : *cache) fi->loaded.clear();
+}
+
+FunctionInfo* lookup_function_for_call(FmgrInfo* flinfo) {
+  if (!callback_registered) {
+    pg_guard([] { CacheRegisterSyscacheCallback(PROCOID, on_proc_invalidation, 0); });
+    callback_registered = true;
+  }
+  auto* site = static_cast<CallSiteCache*>(flinfo->fn_extra);
+  if (site != nullptr && site->generation == proc_generation) {
+    stats.hits++;
+    return site->fi;
+  }
+  uint64 generation = proc_generation;
+  FunctionInfo* fi = lookup_function(flinfo->fn_oid);
+  if (site == nullptr) {
+    pg_guard([&] { site = static_cast<CallSiteCache*>(MemoryContextAlloc(flinfo->fn_mcxt, sizeof(CallSiteCache))); });
+    flinfo->fn_extra = site;
+  }
+  site->fi = fi;
+  site->generation = generation;
+  return fi;
 }
 
 CacheStats function_cache_stats() { return stats; }

@@ -52,6 +52,11 @@ struct FunctionInfo {
 // PgError; opens no V8 scope.
 FunctionInfo* lookup_function(Oid fn_oid);
 
+// The same for a call site: reuses the entry remembered in flinfo->fn_extra for as long as no
+// pg_proc row has changed (a syscache invalidation callback counts changes), so repeated calls
+// from one expression skip the catalog lookup.
+FunctionInfo* lookup_function_for_call(FmgrInfo* flinfo);
+
 // Checks a function definition the way CREATE FUNCTION must (supported argument and return types);
 // fills `info` without caching it and without compiling its body.
 std::unique_ptr<FunctionInfo> describe_function(Oid fn_oid);
