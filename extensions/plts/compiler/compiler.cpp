@@ -142,7 +142,7 @@ void start_compiler() {
     why = "cannot read " + path;
   } else {
     mapped_size = static_cast<size_t>(st.st_size);
-    void* m = mmap(nullptr, mapped_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void* m = mmap(nullptr, mapped_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (m == MAP_FAILED) {
       why = "cannot map " + path;
     } else {
