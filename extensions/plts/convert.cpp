@@ -382,13 +382,17 @@ bool jsonb_via_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::
       return false;
     }
   }
-  int len = text->Utf8Length(iso);
-  char* buf = static_cast<char*>(palloc_extended(len + 1, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
+  // One pass: room for the worst case (3 bytes per UTF-16 unit) instead of measuring first.
+  size_t cap = static_cast<size_t>(text->Length()) * 3 + 1;
+  char stack_buf[512];
+  char* buf = cap <= sizeof stack_buf
+                  ? stack_buf
+                  : static_cast<char*>(palloc_extended(cap, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
   if (buf == nullptr) throw std::bad_alloc();
-  text->WriteUtf8(iso, buf, len, nullptr,
-                  v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+  int len = text->WriteUtf8(iso, buf, static_cast<int>(cap), nullptr,
+                            v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
   std::string error = json_text_to_jsonb_value(buf, static_cast<size_t>(len), root, numeric_from_json);
-  pfree(buf);
+  if (buf != stack_buf) pfree(buf);
   if (!error.empty())
     throw PgError(ERRCODE_UNTRANSLATABLE_CHARACTER, "cannot convert the value to jsonb: " + error);
   return true;

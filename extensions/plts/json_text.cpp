@@ -3,11 +3,28 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
-#include <vector>
 
 namespace plts {
 
 namespace {
+
+// A growable array in CurrentMemoryContext (no malloc per object or array).
+template <typename T>
+struct PArray {
+  T* data = nullptr;
+  size_t size = 0, cap = 0;
+  T& push() {
+    if (size == cap) {
+      size_t ncap = cap ? cap * 2 : 4;
+      T* nd = static_cast<T*>(palloc_extended(sizeof(T) * ncap, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
+      if (nd == nullptr) throw std::bad_alloc();
+      if (size) memcpy(static_cast<void*>(nd), data, sizeof(T) * size);
+      data = nd;
+      cap = ncap;
+    }
+    return data[size++];
+  }
+};
 
 struct Parser {
   const char* p;
@@ -162,7 +179,9 @@ struct Parser {
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
       const char* start = p;
-      while (p < end && (strchr("+-.eE", *p) != nullptr || (*p >= '0' && *p <= '9'))) p++;
+      while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' ||
+                         *p == '-'))
+        p++;
       v->type = jbvNumeric;
       v->val.numeric = make_number(start, static_cast<size_t>(p - start));
       return true;
@@ -172,14 +191,13 @@ struct Parser {
 
   bool array(JsonbValue* v, int depth) {
     p++;
-    std::vector<JsonbValue> elems;
+    PArray<JsonbValue> elems;
     ws();
     if (p < end && *p == ']') {
       p++;
     } else {
       for (;;) {
-        elems.emplace_back();
-        if (!value(&elems.back(), depth + 1)) return false;
+        if (!value(&elems.push(), depth + 1)) return false;
         ws();
         if (p < end && *p == ',') {
           p++;
@@ -194,15 +212,14 @@ struct Parser {
     }
     v->type = jbvArray;
     v->val.array.rawScalar = false;
-    v->val.array.nElems = static_cast<int>(elems.size());
-    v->val.array.elems = static_cast<JsonbValue*>(alloc(sizeof(JsonbValue) * elems.size()));
-    std::copy(elems.begin(), elems.end(), v->val.array.elems);
+    v->val.array.nElems = static_cast<int>(elems.size);
+    v->val.array.elems = elems.size ? elems.data : static_cast<JsonbValue*>(alloc(sizeof(JsonbValue)));
     return true;
   }
 
   bool object(JsonbValue* v, int depth) {
     p++;
-    std::vector<JsonbPair> pairs;
+    PArray<JsonbPair> pairs;
     ws();
     if (p < end && *p == '}') {
       p++;
@@ -210,14 +227,13 @@ struct Parser {
       for (;;) {
         ws();
         if (p >= end || *p != '"') return fail("expected a key");
-        pairs.emplace_back();
-        JsonbPair& pair = pairs.back();
+        JsonbPair& pair = pairs.push();
         if (!string(&pair.key)) return false;
         ws();
         if (p >= end || *p != ':') return fail("expected :");
         p++;
         if (!value(&pair.value, depth + 1)) return false;
-        pair.order = static_cast<uint32>(pairs.size() - 1);
+        pair.order = static_cast<uint32>(pairs.size - 1);
         ws();
         if (p < end && *p == ',') {
           p++;
@@ -231,23 +247,23 @@ struct Parser {
       }
     }
     // jsonb keeps object keys sorted by length, then bytes; on duplicates the last one wins.
-    std::stable_sort(pairs.begin(), pairs.end(), [](const JsonbPair& a, const JsonbPair& b) {
+    std::stable_sort(pairs.data, pairs.data + pairs.size, [](const JsonbPair& a, const JsonbPair& b) {
       if (a.key.val.string.len != b.key.val.string.len) return a.key.val.string.len < b.key.val.string.len;
       return memcmp(a.key.val.string.val, b.key.val.string.val, a.key.val.string.len) < 0;
     });
     size_t n = 0;
-    for (size_t i = 0; i < pairs.size(); i++) {
-      if (n > 0 && pairs[n - 1].key.val.string.len == pairs[i].key.val.string.len &&
-          memcmp(pairs[n - 1].key.val.string.val, pairs[i].key.val.string.val, pairs[i].key.val.string.len) == 0) {
-        pairs[n - 1] = pairs[i];
+    JsonbPair* ps = pairs.data;
+    for (size_t i = 0; i < pairs.size; i++) {
+      if (n > 0 && ps[n - 1].key.val.string.len == ps[i].key.val.string.len &&
+          memcmp(ps[n - 1].key.val.string.val, ps[i].key.val.string.val, ps[i].key.val.string.len) == 0) {
+        ps[n - 1] = ps[i];
       } else {
-        pairs[n++] = pairs[i];
+        ps[n++] = ps[i];
       }
     }
     v->type = jbvObject;
     v->val.object.nPairs = static_cast<int>(n);
-    v->val.object.pairs = static_cast<JsonbPair*>(alloc(sizeof(JsonbPair) * n));
-    std::copy(pairs.begin(), pairs.begin() + static_cast<long>(n), v->val.object.pairs);
+    v->val.object.pairs = n ? ps : static_cast<JsonbPair*>(alloc(sizeof(JsonbPair)));
     return true;
   }
 };
