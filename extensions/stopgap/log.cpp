@@ -28,7 +28,8 @@ PGX_FUNCTION(stopgap_log_line) {
   static const struct {
     const char* name;
     int level;
-  } levels[] = {{"debug", DEBUG1}, {"log", LOG}, {"info", INFO}, {"notice", NOTICE}, {"warning", WARNING}};
+  } levels[] = {
+      {"debug", DEBUG1}, {"log", LOG}, {"info", INFO}, {"notice", NOTICE}, {"warning", WARNING}};
   for (const auto& l : levels) {
     if (strcmp(level_name, l.name) == 0) {
       stopgap::stopgap_log(l.level, message);

@@ -27,21 +27,31 @@ ErrorClass classify_sqlstate(const std::string& s) {
 
 const char* error_class_name(ErrorClass c) {
   switch (c) {
-    case ErrorClass::kCompile: return "compile";
-    case ErrorClass::kPermission: return "permission";
-    case ErrorClass::kInvalidInput: return "invalid_input";
-    case ErrorClass::kState: return "state";
-    case ErrorClass::kConflict: return "conflict";
-    case ErrorClass::kCanceled: return "canceled";
-    default: return "internal";
+    case ErrorClass::kCompile:
+      return "compile";
+    case ErrorClass::kPermission:
+      return "permission";
+    case ErrorClass::kInvalidInput:
+      return "invalid_input";
+    case ErrorClass::kState:
+      return "state";
+    case ErrorClass::kConflict:
+      return "conflict";
+    case ErrorClass::kCanceled:
+      return "canceled";
+    default:
+      return "internal";
   }
 }
 
 const char* op_name(Op op) {
   switch (op) {
-    case Op::kDeploy: return "deploy";
-    case Op::kRollback: return "rollback";
-    default: return "diff";
+    case Op::kDeploy:
+      return "deploy";
+    case Op::kRollback:
+      return "rollback";
+    default:
+      return "diff";
   }
 }
 
@@ -97,7 +107,8 @@ PGX_FUNCTION(stopgap_metrics) {
   j["latency_us"] = latency_json(total, metrics.last_latency_us, max);
   nlohmann::json classes = nlohmann::json::object();
   for (int i = 0; i < static_cast<int>(stopgap::ErrorClass::kCount); i++)
-    classes[stopgap::error_class_name(static_cast<stopgap::ErrorClass>(i))] = metrics.error_classes[i];
+    classes[stopgap::error_class_name(static_cast<stopgap::ErrorClass>(i))] =
+        metrics.error_classes[i];
   j["error_classes"] = classes;
   return to_jsonb(j);
 }

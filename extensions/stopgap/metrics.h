@@ -10,13 +10,13 @@ enum class Op { kDeploy = 0, kRollback, kDiff, kCount };
 
 // What kind of failure an operation ended in, from its SQLSTATE.
 enum class ErrorClass {
-  kCompile = 0,  // 42601: TypeScript did not compile
-  kPermission,   // 42501: the caller may not do this
-  kInvalidInput, // classes 22, 3F, 42 (others): bad arguments, missing or ambiguous objects
-  kState,        // class 55: e.g. rollback past the first deployment, unmanaged live schema
-  kConflict,     // class 40, 55P03: serialization failure, deadlock, lock not available
-  kCanceled,     // class 57: cancel, statement timeout, shutdown
-  kInternal,     // anything else
+  kCompile = 0,   // 42601: TypeScript did not compile
+  kPermission,    // 42501: the caller may not do this
+  kInvalidInput,  // classes 22, 3F, 42 (others): bad arguments, missing or ambiguous objects
+  kState,         // class 55: e.g. rollback past the first deployment, unmanaged live schema
+  kConflict,      // class 40, 55P03: serialization failure, deadlock, lock not available
+  kCanceled,      // class 57: cancel, statement timeout, shutdown
+  kInternal,      // anything else
   kCount
 };
 

@@ -13,4 +13,6 @@ PGDLLEXPORT void _PG_init(void);
 void _PG_init(void) { stopgap::define_settings(); }
 
 // stopgap.version() -> text
-PGX_FUNCTION(stopgap_version) { return PointerGetDatum(cstring_to_text("stopgap " STOPGAP_VERSION)); }
+PGX_FUNCTION(stopgap_version) {
+  return PointerGetDatum(cstring_to_text("stopgap " STOPGAP_VERSION));
+}

@@ -11,7 +11,7 @@ Settings settings;
 namespace {
 
 const struct config_enum_entry log_level_options[] = {
-    {"debug", DEBUG1, false}, {"log", LOG, false},         {"info", INFO, false},
+    {"debug", DEBUG1, false},  {"log", LOG, false},         {"info", INFO, false},
     {"notice", NOTICE, false}, {"warning", WARNING, false}, {"off", PANIC + 1, false},
     {nullptr, 0, false},
 };
@@ -57,10 +57,9 @@ void define_settings() {
       "Read once, when stopgap.deploy creates the environment; the environment keeps it.",
       &settings.live_schema, "live_deployment", PGC_USERSET, 0, check_live_schema, nullptr,
       nullptr);
-  DefineCustomStringVariable("stopgap.default_env",
-                             "Environment used when stopgap functions are given env => NULL.",
-                             nullptr, &settings.default_env, "prod", PGC_USERSET, 0,
-                             check_env_name, nullptr, nullptr);
+  DefineCustomStringVariable(
+      "stopgap.default_env", "Environment used when stopgap functions are given env => NULL.",
+      nullptr, &settings.default_env, "prod", PGC_USERSET, 0, check_env_name, nullptr, nullptr);
   DefineCustomBoolVariable("stopgap.prune",
                            "Whether activating a deployment drops live functions it lacks.",
                            "Functions that other objects depend on (pg_depend) are kept and "
