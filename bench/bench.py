@@ -302,9 +302,10 @@ def case_deploy(reps):
     for r in range(reps):
         try:
             psql("CREATE SCHEMA IF NOT EXISTS bench_src;\n" + fns)
-            # A fresh environment each round: the timed deploy materializes 100 new functions.
+            # A fresh environment (and live schema) each round: the timed deploy materializes 100
+            # new functions.
             dep["samples"].append(float(psql(
-                f"SELECT bench_ms({q(f'SELECT stopgap.deploy($$bench{r}$$, $$bench_src$$, $$v1$$)')});")[0][0]))
+                f"SELECT bench_ms({q(f'SELECT set_config($$stopgap.live_schema$$, $$bench_live{r}$$, false), stopgap.deploy($$bench{r}$$, $$bench_src$$, $$v1$$)')});")[0][0]))
             # A second deployment (one function changed), so that a rollback has somewhere to go.
             psql(f"CREATE OR REPLACE FUNCTION bench_src.fn0(args jsonb) RETURNS jsonb LANGUAGE plts "
                  f"AS {q('export default () => 0')};\n"

@@ -7,7 +7,8 @@ source "$(dirname "$0")/lib.sh"
 "$ROOT/scripts/bootstrap.sh" || exit 1
 build_and_install || exit 1
 
-trap 'cluster_stop' EXIT
+logs="$(mktemp -d)"
+trap 'cluster_stop; rm -rf "$logs"' EXIT
 trap 'echo "interrupted"; exit 130' INT TERM
 cluster_start "shared_preload_libraries = 'plts'" || exit 1
 
@@ -25,19 +26,19 @@ PG_REGRESS="$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress"
 psql -qX -c "CREATE DATABASE plts_regress" >/dev/null || exit 1
 "$PG_REGRESS" --use-existing --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
   --inputdir="$ROOT/test/regress" --outputdir="$regress_out" \
-  --schedule="$ROOT/test/regress/schedule" --dbname=plts_regress
-record pg_regress $?
+  --schedule="$ROOT/test/regress/schedule" --dbname=plts_regress | tee "$logs/regress.log"
+record pg_regress "${PIPESTATUS[0]}"
 [ "${result[pg_regress]}" = 0 ] || cat "$regress_out/regression.diffs" 2>/dev/null | head -200
 
 echo "== ctest (GoogleTest)"
 psql -qX -c "CREATE DATABASE plts_test" >/dev/null &&
   psql -qX -d plts_test -c "CREATE EXTENSION stopgap CASCADE" >/dev/null || exit 1
-(cd "$BUILD_DIR" && PGDATABASE=plts_test ctest --output-on-failure -j2 --timeout 300)
-record ctest $?
+(cd "$BUILD_DIR" && PGDATABASE=plts_test ctest --output-on-failure -j2 --timeout 300) | tee "$logs/ctest.log"
+record ctest "${PIPESTATUS[0]}"
 
 echo "== runtime-js (node --test)"
-(cd "$ROOT/runtime-js" && npm test --silent)
-record runtime-js $?
+(cd "$ROOT/runtime-js" && npm test --silent) | tee "$logs/node.log"
+record runtime-js "${PIPESTATUS[0]}"
 
 echo "== server log"
 crashes="$(cluster_crashes)"
@@ -47,5 +48,20 @@ echo
 for k in pg_regress ctest runtime-js server-log; do
   printf '  %-12s %s\n' "$k" "$([ "${result[$k]}" = 0 ] && echo ok || echo FAILED)"
 done
+# Individual tests over all runners: pg_regress files, ctest cases, node tests.
+t_pass=0 t_fail=0
+if grep -qE 'All [0-9]+ tests passed' "$logs/regress.log"; then
+  t_pass=$((t_pass + $(grep -oE 'All [0-9]+ tests passed' "$logs/regress.log" | grep -oE '[0-9]+')))
+elif line=$(grep -oE '[0-9]+ of [0-9]+ tests failed' "$logs/regress.log"); then
+  f=$(echo "$line" | awk '{print $1}'); n=$(echo "$line" | awk '{print $3}')
+  t_fail=$((t_fail + f)); t_pass=$((t_pass + n - f))
+fi
+if line=$(grep -oE '[0-9]+ tests failed out of [0-9]+' "$logs/ctest.log"); then
+  f=$(echo "$line" | awk '{print $1}'); n=$(echo "$line" | awk '{print $6}')
+  t_fail=$((t_fail + f)); t_pass=$((t_pass + n - f))
+fi
+t_pass=$((t_pass + $(grep -oE '^# pass [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
+t_fail=$((t_fail + $(grep -oE '^# fail [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
 echo "suites: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+echo "tests: $t_pass passed, $t_fail failed"
+[ "$failed" = 0 ] && [ "$t_fail" = 0 ]
