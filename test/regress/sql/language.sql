@@ -92,3 +92,17 @@ SELECT pending();
 -- procedures
 CREATE PROCEDURE proc(x int) LANGUAGE plts AS $$ export default (ctx) => { globalThis.seen = ctx.args.x } $$;
 CALL proc(5);
+
+-- PARALLEL SAFE functions run in parallel workers (V8 starts lazily there too)
+CREATE FUNCTION par_double(x int) RETURNS int LANGUAGE plts PARALLEL SAFE AS $$ export default (c: any) => c.args.x * 2 $$;
+CREATE TABLE par_rows AS SELECT g FROM generate_series(1, 20000) g;
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SELECT sum(par_double(g)) FROM par_rows;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+DROP TABLE par_rows;
