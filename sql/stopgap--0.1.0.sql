@@ -83,15 +83,13 @@ CREATE TABLE stopgap.deployment (
   manifest jsonb NOT NULL DEFAULT '{}',
   source_schema name NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now(),
-  created_by name NOT NULL,
-  UNIQUE (env, id)
+  created_by name NOT NULL
 );
 COMMENT ON TABLE stopgap.deployment IS
   'stopgap deployments: open -> sealed -> active; active -> superseded | rolled_back; superseded -> active | rolled_back';
 CREATE UNIQUE INDEX deployment_one_active ON stopgap.deployment (env) WHERE status = 'active';
-
-ALTER TABLE stopgap.environment
-  ADD FOREIGN KEY (env, active_deployment_id) REFERENCES stopgap.deployment (env, id);
+-- environment.active_deployment_id has no foreign key: the two tables would reference each other,
+-- which pg_dump cannot order. deploy and rollback set it together with the statuses.
 
 CREATE TABLE stopgap.fn_version (
   deployment_id bigint NOT NULL REFERENCES stopgap.deployment (id),
@@ -102,7 +100,7 @@ CREATE TABLE stopgap.fn_version (
   result text NOT NULL,          -- pg_get_function_result
   clauses text NOT NULL,         -- RETURNS, LANGUAGE, volatility, strictness, parallel, cost, SET
   kind text NOT NULL,            -- the default export's kind: query, mutation, function, value
-  artifact_hash text NOT NULL REFERENCES plts.artifact (artifact_hash),
+  artifact_hash text NOT NULL,   -- in plts.artifact (status reports it missing otherwise)
   source_sha256 text NOT NULL,   -- of the source function's body as written
   imports text[] NOT NULL DEFAULT '{}',           -- deployed functions it imports
   import_map jsonb NOT NULL DEFAULT '{}',         -- "@stopgap/<schema>/<fn>" -> plts+artifact:
@@ -131,6 +129,8 @@ SELECT pg_catalog.pg_extension_config_dump('stopgap.environment', '');
 SELECT pg_catalog.pg_extension_config_dump('stopgap.deployment', '');
 SELECT pg_catalog.pg_extension_config_dump('stopgap.fn_version', '');
 SELECT pg_catalog.pg_extension_config_dump('stopgap.activation_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stopgap.deployment_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stopgap.activation_log_id_seq', '');
 
 -- The state machine, and sealed deployments are immutable.
 CREATE FUNCTION stopgap._deployment_guard() RETURNS trigger
@@ -302,7 +302,11 @@ BEGIN
       USING ERRCODE = 'object_not_in_prerequisite_state',
             HINT = format('SET stopgap.live_schema to another schema before the first deploy to "%s".', env);
   END IF;
-  INSERT INTO stopgap.environment (env, live_schema, created_by) VALUES (env, live, caller) RETURNING * INTO r;
+  -- Under the environment lock nobody else inserts it in READ COMMITTED; under REPEATABLE READ a
+  -- row committed after this transaction's snapshot makes ON CONFLICT fail with 40001 (retry).
+  INSERT INTO stopgap.environment (env, live_schema, created_by) VALUES (env, live, caller)
+  ON CONFLICT ON CONSTRAINT environment_pkey DO NOTHING;
+  SELECT * INTO r FROM stopgap.environment e WHERE e.env = _environment.env FOR UPDATE;
   RETURN r;
 END
 $$;
@@ -963,7 +967,10 @@ BEGIN
         CONTINUE;
       END IF;
       def := pg_get_functiondef(fn);
-      IF def IS DISTINCT FROM v.definition THEN
+      IF NOT EXISTS (SELECT FROM plts.artifact a WHERE a.artifact_hash = v.artifact_hash) THEN
+        drift := drift || jsonb_build_array(jsonb_build_object('fn_name', v.fn_name, 'signature', v.signature,
+                                                               'problem', 'artifact_missing'));
+      ELSIF def IS DISTINCT FROM v.definition THEN
         drift := drift || jsonb_build_array(jsonb_build_object(
           'fn_name', v.fn_name, 'signature', v.signature, 'problem', 'modified',
           'body_changed', (SELECT x.prosrc FROM pg_proc x WHERE x.oid = fn) IS DISTINCT FROM v.pointer));

@@ -234,4 +234,28 @@ TEST_F(StopgapConcurrency, RollbackWaitsForADeployInFlight) {
   EXPECT_EQ(admin_->scalar(fmt::format("select {}.twice(5)", live())), "v1:10");
 }
 
+TEST_F(StopgapConcurrency, UnderRepeatableReadAWaitingDeployFailsSafely) {
+  // A REPEATABLE READ deploy that waited for another cannot see what that one committed: it fails
+  // with a serialization error (40001) instead of recording on stale state, and can be retried.
+  auto base = deployer();
+  const std::string id1 = base->scalar(deploy_sql("base"));
+  auto first = deployer();
+  auto second = deployer();
+  first->query("begin");
+  first->scalar(deploy_sql("first"));
+  second->query("begin isolation level repeatable read");
+  second->send(deploy_sql("stale"));
+  ASSERT_TRUE(eventually([&] { return waits_on_advisory_lock(second->backend_pid()); }));
+  first->query("commit");
+  EXPECT_EQ(second->finish(), "40001");
+  second->query("rollback");
+  EXPECT_EQ(admin_->scalar("select label from stopgap.deployment d join stopgap.environment e "
+                           "on e.active_deployment_id = d.id where e.env = $1",
+                           {env()}),
+            "first");
+  EXPECT_EQ(admin_->scalar("select count(*) from stopgap.deployment where env = $1", {env()}), "2");
+  // The retry, in a fresh transaction, goes through.
+  EXPECT_NE(second->scalar(deploy_sql("retried")), id1);
+}
+
 }  // namespace
