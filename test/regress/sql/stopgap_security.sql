@@ -129,7 +129,8 @@ RESET stopgap.live_schema;
 -- names are quoted and values bound: schema, function and label names that are not plain identifiers
 CREATE SCHEMA "sg Odd""Schema";
 GRANT USAGE ON SCHEMA "sg Odd""Schema" TO sg_regress_deployer;
-CREATE FUNCTION "sg Odd""Schema"."Say; DROP TABLE x"(msg text DEFAULT 'it''s') RETURNS text LANGUAGE plts AS $$
+CREATE FUNCTION "sg Odd""Schema"."Say; DROP TABLE x"(msg text DEFAULT 'it''s') RETURNS text LANGUAGE plts
+  COST 7 SET search_path = "sg Odd""Schema", public SET plts.max_runtime_ms = 250 AS $$
 export default (ctx: any) => `said ${ctx.args.msg}`;
 $$;
 CREATE FUNCTION "sg Odd""Schema".caller() RETURNS text LANGUAGE plts AS $$
@@ -142,6 +143,10 @@ SELECT stopgap.deploy('sg_odd', 'sg Odd"Schema', $$label'); DROP TABLE x; --$$) 
 RESET ROLE;
 SELECT "sg Odd""Live"."Say; DROP TABLE x"(), "sg Odd""Live".caller();
 SELECT label FROM stopgap.deployment WHERE env = 'sg_odd';
+-- the live function carries the source's clauses, SET values quoted as PostgreSQL prints them
+SELECT p.proname, p.procost, p.proconfig, (p.procost, p.proconfig) = (s.procost, s.proconfig) AS same_as_source
+  FROM pg_proc p JOIN pg_proc s ON s.proname = p.proname AND s.pronamespace = '"sg Odd""Schema"'::regnamespace
+ WHERE p.pronamespace = '"sg Odd""Live"'::regnamespace ORDER BY 1;
 RESET stopgap.live_schema;
 
 SET client_min_messages = warning;
