@@ -42,7 +42,7 @@ REVOKE ALL ON plts.artifact FROM PUBLIC;
 GRANT SELECT ON plts.artifact TO PUBLIC;
 
 CREATE FUNCTION plts._transpile(source_ts text, compiler_opts jsonb) RETURNS jsonb
-  LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'plts_transpile';
+  LANGUAGE c VOLATILE PARALLEL UNSAFE CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'plts_transpile';
 CREATE FUNCTION plts._artifact_hash(fingerprint text, compiler_opts jsonb, source_ts text) RETURNS text
   LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'plts_artifact_hash';
 CREATE FUNCTION plts._effective_opts(compiler_opts jsonb) RETURNS jsonb
@@ -64,7 +64,7 @@ COMMENT ON FUNCTION plts.compile_ts(text, jsonb) IS
   'transpiles TypeScript to JavaScript; syntactic diagnostics (semantic checks: plts.typecheck_ts)';
 
 CREATE FUNCTION plts.typecheck_ts(source_ts text, compiler_opts jsonb DEFAULT '{}') RETURNS jsonb
-  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'plts_typecheck_ts';
+  LANGUAGE c VOLATILE CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'plts_typecheck_ts';
 COMMENT ON FUNCTION plts.typecheck_ts(text, jsonb) IS
   'semantic diagnostics against lib es2022 and the @stopgap/runtime declarations';
 
@@ -72,9 +72,10 @@ CREATE FUNCTION plts.compile_and_store(source_ts text, compiler_opts jsonb DEFAU
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  r jsonb := plts._transpile(source_ts, compiler_opts);
+  r jsonb;
   e jsonb;
 BEGIN
+  r := plts._transpile(source_ts, coalesce(compiler_opts, '{}'));
   SELECT d INTO e FROM jsonb_array_elements(r->'diagnostics') AS d WHERE d->>'category' = 'error' LIMIT 1;
   IF e IS NOT NULL THEN
     RAISE EXCEPTION 'TypeScript error at line %, column %: %', e->>'line', e->>'column', e->>'message'

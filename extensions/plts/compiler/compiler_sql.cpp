@@ -14,7 +14,9 @@ extern "C" {
 
 namespace {
 
-std::string text_arg(FunctionCallInfo fcinfo, int i) {
+std::string text_arg(FunctionCallInfo fcinfo, int i, const char* name) {
+  if (PG_ARGISNULL(i))
+    throw pgx::PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, std::string(name) + " must not be null");
   std::string out;
   pgx::pg_guard([&] {
     text* t = PG_GETARG_TEXT_PP(i);
@@ -51,7 +53,7 @@ Datum text_datum(const std::string& s) {
 // plts._transpile(source_ts text, compiler_opts jsonb) -> jsonb
 //   {compiled_js, source_map, diagnostics, compiler_fingerprint, compiler_opts, artifact_hash}
 PGX_FUNCTION(plts_transpile) {
-  std::string source = text_arg(fcinfo, 0);
+  std::string source = text_arg(fcinfo, 0, "source_ts");
   nlohmann::json eff = plts::effective_options(jsonb_arg(fcinfo, 1));
   plts::TranspileResult r = plts::transpile_ts(source, eff);
   std::string fp = plts::compiler_fingerprint(eff);
@@ -68,7 +70,7 @@ PGX_FUNCTION(plts_transpile) {
 
 // plts.typecheck_ts(source_ts text, compiler_opts jsonb) -> jsonb diagnostics
 PGX_FUNCTION(plts_typecheck_ts) {
-  std::string source = text_arg(fcinfo, 0);
+  std::string source = text_arg(fcinfo, 0, "source_ts");
   nlohmann::json eff = plts::effective_options(jsonb_arg(fcinfo, 1));
   return jsonb_datum(plts::typecheck_ts(source, eff));
 }
@@ -81,9 +83,9 @@ PGX_FUNCTION(plts_compiler_fingerprint) {
 
 // plts._artifact_hash(fingerprint text, compiler_opts jsonb, source_ts text) -> text
 PGX_FUNCTION(plts_artifact_hash) {
-  std::string fp = text_arg(fcinfo, 0);
+  std::string fp = text_arg(fcinfo, 0, "fingerprint");
   nlohmann::json eff = plts::effective_options(jsonb_arg(fcinfo, 1));
-  return text_datum(plts::artifact_hash(fp, eff, text_arg(fcinfo, 2)));
+  return text_datum(plts::artifact_hash(fp, eff, text_arg(fcinfo, 2, "source_ts")));
 }
 
 // plts._effective_opts(compiler_opts jsonb) -> jsonb

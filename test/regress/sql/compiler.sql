@@ -94,3 +94,13 @@ SELECT count(*) AS before_call FROM plts.artifact a JOIN pg_proc p ON a.source_t
 SELECT ts_lazy();
 SELECT count(*) AS after_call FROM plts.artifact a JOIN pg_proc p ON a.source_ts = p.prosrc WHERE p.proname = 'ts_lazy';
 DROP FUNCTION ts_add(int, int), ts_typed_wrong(), ts_throws(int), ts_lazy();
+
+-- NULL inputs: NULL out, or a clear error; never a crash
+SELECT * FROM plts.compile_ts(NULL);
+SELECT plts.typecheck_ts(NULL);
+SELECT plts.compile_and_store(NULL);
+SELECT compiled_js, diagnostics FROM plts.compile_ts('export default 1', NULL);
+SELECT plts.compiler_fingerprint(NULL) = plts.compiler_fingerprint() AS null_opts_are_defaults;
+SELECT plts.upsert_artifact(NULL, 'x');
+SELECT * FROM plts.get_artifact(NULL);
+SELECT plts.artifact_exports(NULL);
