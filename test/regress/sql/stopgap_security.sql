@@ -144,7 +144,7 @@ RESET ROLE;
 SELECT "sg Odd""Live"."Say; DROP TABLE x"(), "sg Odd""Live".caller();
 SELECT label FROM stopgap.deployment WHERE env = 'sg_odd';
 -- the live function carries the source's clauses, SET values quoted as PostgreSQL prints them
-SELECT p.proname, p.procost, p.proconfig, (p.procost, p.proconfig) = (s.procost, s.proconfig) AS same_as_source
+SELECT p.proname, p.procost, p.proconfig, (p.procost, p.proconfig) IS NOT DISTINCT FROM (s.procost, s.proconfig) AS same_as_source
   FROM pg_proc p JOIN pg_proc s ON s.proname = p.proname AND s.pronamespace = '"sg Odd""Schema"'::regnamespace
  WHERE p.pronamespace = '"sg Odd""Live"'::regnamespace ORDER BY 1;
 RESET stopgap.live_schema;
