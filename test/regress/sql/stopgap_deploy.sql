@@ -278,7 +278,23 @@ SELECT (m->'error_classes'->>'compile')::int > 0 AS compile_errors_counted,
        (m->'error_classes'->>'state')::int > 0 AS state_errors_counted
   FROM stopgap.metrics() m;
 
+-- a function's own inline import map is kept: merged with the deployed functions it imports
+CREATE SCHEMA sg_map;
+SELECT plts.compile_and_store('export const twice = (x: number): number => 2 * x;') AS lib \gset
+CREATE FUNCTION sg_map.base() RETURNS int LANGUAGE plts AS $$ export default () => 20 $$;
+\set ECHO none
+SELECT format('CREATE FUNCTION sg_map.uses_both() RETURNS int LANGUAGE plts AS %L',
+  format(E'// plts-import-map: {"lib": "plts+artifact:%s"}\nimport { twice } from "lib";\n'
+         'import base from "@stopgap/sg_map/base";\nexport default () => twice(base()) + 2;', :'lib')) \gexec
+\set ECHO all
+SET stopgap.live_schema = 'sg_map_live';
+SELECT stopgap.deploy('sg_map', 'sg_map') IS NOT NULL AS deployed;
+SELECT sg_map_live.uses_both();
+SELECT (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(substring(a.source_ts from '\n// plts-import-map: ([^\n]*)\n$')::jsonb) k) AS baked_map
+  FROM stopgap.fn_version v JOIN plts.artifact a USING (artifact_hash)
+ WHERE v.fn_name = 'uses_both';
+
 SET client_min_messages = warning;
-DROP SCHEMA sg_app, sg_bad, sg_live, sg_live_bad CASCADE;
+DROP SCHEMA sg_app, sg_bad, sg_live, sg_live_bad, sg_map, sg_map_live CASCADE;
 RESET client_min_messages;
 RESET stopgap.live_schema;
