@@ -69,9 +69,16 @@ template <typename F>
 void pg_guard(F&& f) {
   MemoryContext volatile mcxt = CurrentMemoryContext;
   ErrorData* volatile edata = nullptr;
+  // A C++ exception from f (bad_alloc in a string assignment, say) must not unwind through
+  // PG_TRY: PG_exception_stack would be left pointing into a dead frame. Carry it past PG_END_TRY.
+  std::exception_ptr cpp_error;
   PG_TRY();
   {
-    f();
+    try {
+      f();
+    } catch (...) {
+      cpp_error = std::current_exception();
+    }
   }
   PG_CATCH();
   {
@@ -80,6 +87,7 @@ void pg_guard(F&& f) {
     FlushErrorState();
   }
   PG_END_TRY();
+  if (cpp_error) std::rethrow_exception(cpp_error);
   if (edata != nullptr) throw PgError(edata);
 }
 

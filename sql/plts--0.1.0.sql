@@ -40,6 +40,8 @@ COMMENT ON TABLE plts.artifact IS 'compiled plts modules, content-addressed by s
 -- Anyone may read artifacts; only plts itself writes them (compiled output must come from the compiler).
 REVOKE ALL ON plts.artifact FROM PUBLIC;
 GRANT SELECT ON plts.artifact TO PUBLIC;
+-- Artifacts are data: pg_dump keeps them, so restored pointer functions find their code.
+SELECT pg_catalog.pg_extension_config_dump('plts.artifact', '');
 
 CREATE FUNCTION plts._transpile(source_ts text, compiler_opts jsonb) RETURNS jsonb
   LANGUAGE c VOLATILE PARALLEL UNSAFE CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'plts_transpile';

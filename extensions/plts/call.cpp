@@ -256,7 +256,7 @@ nlohmann::json artifact_exports(const std::string& hash) {
   fi.module_key = hash;
   fi.js = a->compiled_js;
   fi.source_map = a->source_map;
-  fi.import_map = inline_import_map(a->compiled_js, fi.qualified);
+  fi.import_map = artifact_import_map(*a, fi.qualified);
   fi.mode = DbMode::kReadOnly;
   fi.ret_conv = resolve_type(VOIDOID);
   nlohmann::json out = nlohmann::json::object();

@@ -170,7 +170,7 @@ void prepare_module(FunctionInfo& fi, bool store) {
     fi.js = a->compiled_js;
     fi.source_map = a->source_map;
     fi.export_name = export_name;
-    fi.import_map = inline_import_map(a->compiled_js, fi.qualified);
+    fi.import_map = artifact_import_map(*a, fi.qualified);
     for (auto& [k, v] : stub_map.items()) fi.import_map[k] = v;
     return;
   }

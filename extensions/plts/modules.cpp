@@ -118,7 +118,7 @@ ModuleSpec artifact_module(const std::string& hash, const std::string& specifier
   s.name = "plts+artifact:" + hash;
   s.js = a->compiled_js;
   s.source_map = a->source_map;
-  s.import_map = inline_import_map(a->compiled_js, s.name);
+  s.import_map = artifact_import_map(*a, s.name);
   return s;
 }
 
@@ -154,10 +154,32 @@ ModuleSpec resolve_specifier(const std::string& spec, const nlohmann::json& impo
   nlohmann::json merged = import_map;
   for (auto& [k, v] : s.import_map.items()) merged[k] = v;
   s.import_map = merged;
+  s.key = instance_key(s.key, s.js, s.import_map);
   return s;
 }
 
-// ---- the graph -----------------------------------------------------------------------------
+// ---- the graph ----
+
+}  // namespace
+
+nlohmann::json artifact_import_map(const Artifact& a, const std::string& name) {
+  // The source keeps the comment even where TypeScript dropped it from the output (a comment
+  // above an erased declaration); JavaScript-only artifacts have only their code.
+  nlohmann::json map = inline_import_map(a.source_ts, name);
+  if (map.empty()) map = inline_import_map(a.compiled_js, name);
+  return map;
+}
+
+std::string instance_key(const std::string& base, const std::string& js, const nlohmann::json& import_map) {
+  // A module instance is shared by everyone who resolves its imports the same way: the same code
+  // under a different import map is a different instance.
+  if (import_map.empty() || js.find("import") == std::string::npos) return base;
+  return base + "#" + sha256_hex(import_map.dump()).substr(0, 16);
+}
+
+namespace {
+
+// ---- the graph (continued) -----------------------------------------------------------------------------
 
 struct Loader {
   v8::Isolate* iso;
@@ -251,7 +273,7 @@ v8::MaybeLocal<v8::Module> resolve_callback(v8::Local<v8::Context> ctx, v8::Loca
 
 ModuleSpec module_spec_of(const FunctionInfo& fi) {
   ModuleSpec spec;
-  spec.key = fi.module_key;
+  spec.key = instance_key(fi.module_key, fi.js, fi.import_map);
   spec.name = fi.qualified;
   spec.js = fi.js;
   spec.source_map = fi.source_map;

@@ -39,6 +39,15 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
 void check_module_syntax(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& js,
                          const std::string& name);
 
+struct Artifact;
+
+// The import map an artifact declares (from its source's comment, else its code's), or {}.
+nlohmann::json artifact_import_map(const Artifact& a, const std::string& name);
+
+// The cache key of a module instance: its artifact hash, plus a digest of the import map its
+// imports resolve through when that matters.
+std::string instance_key(const std::string& base, const std::string& js, const nlohmann::json& import_map);
+
 // The `// plts-import-map: {...}` comment of a module's code, or {}. Throws PgError when malformed.
 nlohmann::json inline_import_map(const std::string& code, const std::string& name);
 

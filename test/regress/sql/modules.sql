@@ -99,6 +99,42 @@ SELECT format('CREATE FUNCTION ptr_mapped(x int) RETURNS int LANGUAGE plts AS %L
                     'import_map', json_build_object('dep', 'plts+artifact:' || :'lib'))) \gexec
 \set ECHO all
 SELECT ptr_mapped(5);
+-- the same artifact under two import maps: two instances, each linked through its own map
+SELECT plts.compile_and_store('export const which = "b1";') AS b1 \gset
+SELECT plts.compile_and_store('export const which = "b2";') AS b2 \gset
+\set ECHO none
+SELECT format('CREATE FUNCTION ptr_b1() RETURNS text LANGUAGE plts AS %L',
+  json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'uses_dep',
+                    'import_map', json_build_object('dep', 'plts+artifact:' || :'b1'))) \gexec
+SELECT format('CREATE FUNCTION ptr_b2() RETURNS text LANGUAGE plts AS %L',
+  json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'uses_dep',
+                    'import_map', json_build_object('dep', 'plts+artifact:' || :'b2'))) \gexec
+SELECT plts.compile_and_store(E'import { which } from "dep";\nexport default () => which;') AS uses_which \gset
+SELECT format('CREATE OR REPLACE FUNCTION ptr_b1() RETURNS text LANGUAGE plts AS %L',
+  json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'uses_which',
+                    'import_map', json_build_object('dep', 'plts+artifact:' || :'b1'))) \gexec
+SELECT format('CREATE OR REPLACE FUNCTION ptr_b2() RETURNS text LANGUAGE plts AS %L',
+  json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'uses_which',
+                    'import_map', json_build_object('dep', 'plts+artifact:' || :'b2'))) \gexec
+\set ECHO all
+SELECT ptr_b1(), ptr_b2(), ptr_b1();
+-- repointing a stub's import map takes effect in the same session
+\set ECHO none
+SELECT format('CREATE OR REPLACE FUNCTION ptr_b1() RETURNS text LANGUAGE plts AS %L',
+  json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'uses_which',
+                    'import_map', json_build_object('dep', 'plts+artifact:' || :'b2'))) \gexec
+\set ECHO all
+SELECT ptr_b1() AS repointed;
+-- an artifact's inline import map is read from its source (TypeScript drops a comment above an
+-- erased declaration from the output)
+SELECT plts.compile_and_store(format(E'// plts-import-map: {"dep": "plts+artifact:%s"}\ninterface Unused { a: number }\nimport { which } from "dep";\nexport default () => which;', :'b2')) AS commented \gset
+SELECT position('plts-import-map' in compiled_js) = 0 AS comment_dropped_from_js FROM plts.get_artifact(:'commented');
+\set ECHO none
+SELECT format('CREATE FUNCTION ptr_commented() RETURNS text LANGUAGE plts AS %L',
+  json_build_object('plts', 1, 'kind', 'artifact_ptr', 'artifact_hash', :'commented')) \gexec
+\set ECHO all
+SELECT ptr_commented();
+
 -- malformed stubs and missing artifacts are clear errors
 CREATE FUNCTION ptr_bad() RETURNS int LANGUAGE plts AS '{"plts": 1, "kind": "artifact_ptr", "artifact_hash": "md5:abc"}';
 CREATE FUNCTION ptr_bad() RETURNS int LANGUAGE plts AS '{"plts": 1, "kind": "something"}';
@@ -117,5 +153,5 @@ SELECT ptr_no_export();
 SET client_min_messages = warning;
 DROP FUNCTION uses_artifact(int), uses_map(), uses_data(), data_not_js(), uses_runtime(jsonb), unmapped(),
   missing_artifact(), count_a(), count_b(), cycle(int), ptr_default(), ptr_named(text),
-  ptr_mapped(int), ptr_bad(), ptr_no_export();
+  ptr_mapped(int), ptr_bad(), ptr_no_export(), ptr_b1(), ptr_b2(), ptr_commented();
 RESET client_min_messages;
