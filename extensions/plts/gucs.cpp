@@ -1,5 +1,6 @@
 #include "extensions/plts/gucs.h"
 
+#include "common/log_level.h"
 #include "common/pg.h"
 
 namespace plts {
@@ -7,11 +8,6 @@ namespace plts {
 Settings settings;
 
 namespace {
-const struct config_enum_entry log_level_options[] = {
-    {"debug", DEBUG1, false}, {"log", LOG, false},         {"info", INFO, false},
-    {"notice", NOTICE, false}, {"warning", WARNING, false}, {"off", PANIC + 1, false},
-    {nullptr, 0, false},
-};
 const struct config_enum_entry typecheck_options[] = {
     {"off", kTypecheckOff, false}, {"warn", kTypecheckWarn, false}, {"error", kTypecheckError, false},
     {nullptr, 0, false},
@@ -47,7 +43,7 @@ void define_settings() {
                           &settings.plan_cache_size, 256, 0, 100000, PGC_USERSET, 0, nullptr,
                           nullptr, nullptr);
   DefineCustomEnumVariable("plts.log_level", "Lowest level of plts's own log lines.", nullptr,
-                           &settings.log_level, LOG, log_level_options, PGC_SUSET, 0, nullptr,
+                           &settings.log_level, LOG, pgx::log_level_options, PGC_SUSET, 0, nullptr,
                            nullptr, nullptr);
   DefineCustomEnumVariable("plts.typecheck",
                            "Whether CREATE FUNCTION type-checks TypeScript bodies.",

@@ -1,14 +1,11 @@
 #include "extensions/plts/log.h"
 
 #include "common/error_boundary.h"
+#include "common/log_level.h"
 #include "extensions/plts/gucs.h"
 
 namespace plts {
 
-void plts_log(int level, const std::string& msg) {
-  if (level < settings.log_level) return;
-  int elevel = level < LOG ? LOG : level;
-  pgx::pg_guard([&] { ereport(elevel, (errmsg_internal("%s", msg.c_str()))); });
-}
+void plts_log(int level, const std::string& msg) { pgx::log_gated(settings.log_level, level, msg); }
 
 }  // namespace plts

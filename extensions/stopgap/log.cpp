@@ -4,15 +4,12 @@
 #include <cstring>
 
 #include "common/error_boundary.h"
+#include "common/log_level.h"
 #include "extensions/stopgap/settings.h"
 
 namespace stopgap {
 
-void stopgap_log(int level, const std::string& msg) {
-  if (level < settings.log_level) return;
-  int elevel = level < LOG ? LOG : level;
-  pgx::pg_guard([&] { ereport(elevel, (errmsg_internal("%s", msg.c_str()))); });
-}
+void stopgap_log(int level, const std::string& msg) { pgx::log_gated(settings.log_level, level, msg); }
 
 }  // namespace stopgap
 

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/log_level.h"
 #include "common/pg.h"
 
 namespace stopgap {
@@ -10,11 +11,6 @@ Settings settings;
 
 namespace {
 
-const struct config_enum_entry log_level_options[] = {
-    {"debug", DEBUG1, false},  {"log", LOG, false},         {"info", INFO, false},
-    {"notice", NOTICE, false}, {"warning", WARNING, false}, {"off", PANIC + 1, false},
-    {nullptr, 0, false},
-};
 
 // GUC check hooks run inside PostgreSQL's GUC machinery: plain C, no exceptions.
 
@@ -67,7 +63,7 @@ void define_settings() {
                            &settings.prune, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomEnumVariable("stopgap.log_level", "Lowest level of stopgap's own log lines.",
                            "Activations are logged at log, their details at debug.",
-                           &settings.log_level, LOG, log_level_options, PGC_SUSET, 0, nullptr,
+                           &settings.log_level, LOG, pgx::log_level_options, PGC_SUSET, 0, nullptr,
                            nullptr, nullptr);
   MarkGUCPrefixReserved("stopgap");
 }

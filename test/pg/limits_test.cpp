@@ -22,6 +22,7 @@
 #include "test/pg/pg_client.h"
 
 using pgtest::Connection;
+using pgtest::eventually;
 using pgtest::SqlError;
 using namespace std::chrono_literals;
 
@@ -29,16 +30,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Polls cond every 10 ms until it holds or limit passes; returns whether it held.
-template <class Cond>
-bool eventually(Cond&& cond, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = Clock::now() + limit;
-  for (;;) {
-    if (cond()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-}
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();

@@ -2,7 +2,9 @@
 // carry their SQLSTATE.
 #pragma once
 
+#include <chrono>
 #include <optional>
+#include <thread>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,5 +43,16 @@ class Connection {
  private:
   pg_conn* conn_;
 };
+
+// Polls cond every 10 ms until it holds or `limit` passes; returns whether it held.
+template <class Cond>
+bool eventually(Cond&& cond, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    if (cond()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 }  // namespace pgtest

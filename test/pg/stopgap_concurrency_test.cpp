@@ -17,22 +17,13 @@
 #include "test/pg/pg_client.h"
 
 using pgtest::Connection;
+using pgtest::eventually;
 using namespace std::chrono_literals;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Polls cond every 10 ms until it holds or limit passes; returns whether it held.
-template <class Cond>
-bool eventually(Cond&& cond, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = Clock::now() + limit;
-  for (;;) {
-    if (cond()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-}
 
 class StopgapConcurrency : public ::testing::Test {
  protected:
