@@ -104,3 +104,16 @@ TEST(CompilerSnapshot, CallingACompiledFunctionNeverStartsTheCompiler) {
   EXPECT_EQ(fresh.scalar("select plts.metrics()->>'compiler'"), "");
   fresh.query("drop schema " + schema + " cascade");
 }
+
+TEST(CompilerSnapshot, TimeoutDuringTypecheckLeavesTheCompilerUsable) {
+  Connection c;
+  c.query("set statement_timeout = '30ms'");
+  EXPECT_EQ(c.error_of("select plts.typecheck_ts((select string_agg(format("
+                       "'export function f%s(x: number): number { return x * %s; }', g, g), chr(10)) "
+                       "from generate_series(1, 20000) g))"),
+            "57014");
+  c.query("reset statement_timeout");
+  EXPECT_EQ(c.scalar("select compiled_js from plts.compile_ts('export default (x: number) => x;')"),
+            "export default (x) => x;\n");
+  EXPECT_EQ(c.scalar("select jsonb_array_length(plts.typecheck_ts('const s: string = 1;'))"), "1");
+}
