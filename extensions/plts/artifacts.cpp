@@ -62,12 +62,20 @@ std::optional<Artifact> find_artifact(const std::string& hash) {
   with_spi([&] {
     int rc = 0;
     pg_guard([&] {
+      // Prepared once per backend: every function's first call looks its artifact up.
+      static SPIPlanPtr plan = nullptr;
       Oid types[1] = {TEXTOID};
+      if (plan == nullptr) {
+        SPIPlanPtr p = SPI_prepare(
+            "SELECT artifact_hash, source_ts, compiled_js, compiler_opts::text, compiler_fingerprint, "
+            "source_map, diagnostics::text FROM plts.artifact WHERE artifact_hash = $1",
+            1, types);
+        if (p == nullptr) elog(ERROR, "preparing the artifact lookup failed");
+        SPI_keepplan(p);
+        plan = p;
+      }
       Datum values[1] = {CStringGetTextDatum(hash.c_str())};
-      rc = SPI_execute_with_args(
-          "SELECT artifact_hash, source_ts, compiled_js, compiler_opts::text, compiler_fingerprint, "
-          "source_map, diagnostics::text FROM plts.artifact WHERE artifact_hash = $1",
-          1, types, values, nullptr, true, 1);
+      rc = SPI_execute_plan(plan, values, nullptr, true, 1);
     });
     if (rc != SPI_OK_SELECT) throw PgError(ERRCODE_INTERNAL_ERROR, "reading plts.artifact failed");
     if (SPI_processed == 0) return;
