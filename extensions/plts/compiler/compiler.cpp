@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/error_boundary.h"
+#include "common/sha256.h"
 #include "extensions/plts/compiler/snapshot_file.h"
 #include "extensions/plts/convert.h"
 #include "extensions/plts/engine.h"
@@ -20,10 +21,6 @@
 #include "extensions/plts/log.h"
 #include "extensions/plts/watchdog.h"
 
-extern "C" {
-#include "common/cryptohash.h"
-#include "common/sha2.h"
-}
 
 #ifndef PLTS_TYPESCRIPT_VERSION
 #error "PLTS_TYPESCRIPT_VERSION must be defined by the build"
@@ -234,25 +231,7 @@ std::string asset_dir() { return std::string(pkglib_path) + "/plts"; }
 
 const char* compiler_origin() { return origin; }
 
-std::string sha256_hex(const std::string& data) {
-  uint8 digest[PG_SHA256_DIGEST_LENGTH];
-  bool ok = false;
-  pg_guard([&] {
-    pg_cryptohash_ctx* c = pg_cryptohash_create(PG_SHA256);
-    ok = c != nullptr && pg_cryptohash_init(c) == 0 &&
-         pg_cryptohash_update(c, reinterpret_cast<const uint8*>(data.data()), data.size()) == 0 &&
-         pg_cryptohash_final(c, digest, sizeof digest) == 0;
-    pg_cryptohash_free(c);
-  });
-  if (!ok) throw PgError(ERRCODE_INTERNAL_ERROR, "plts: sha256 failed");
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (uint8 b : digest) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
-}
+std::string sha256_hex(const std::string& data) { return pgx::sha256_hex(data); }
 
 nlohmann::json effective_options(const nlohmann::json& opts) {
   if (!opts.is_object())
