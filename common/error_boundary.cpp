@@ -8,7 +8,8 @@ namespace {
 char* pstrdup_or_null(const std::string& s) { return s.empty() ? nullptr : pstrdup(s.c_str()); }
 
 // Builds an ErrorData for an error of our own. Runs outside any C++ frame that could be skipped.
-ErrorData* make_edata(int sqlerrcode, const char* message, char* detail, char* hint, char* context) {
+ErrorData* make_edata(int sqlerrcode, const char* message, char* detail, char* hint,
+                      char* context) {
   ErrorData* e = static_cast<ErrorData*>(palloc0(sizeof(ErrorData)));
   e->elevel = ERROR;
   e->sqlerrcode = sqlerrcode;
@@ -41,7 +42,8 @@ PendingError capture_current_exception() noexcept {
   } catch (const std::exception& e) {
     p.edata = make_edata(ERRCODE_INTERNAL_ERROR, e.what(), nullptr, nullptr, nullptr);
   } catch (...) {
-    p.edata = make_edata(ERRCODE_INTERNAL_ERROR, "unknown C++ exception", nullptr, nullptr, nullptr);
+    p.edata =
+        make_edata(ERRCODE_INTERNAL_ERROR, "unknown C++ exception", nullptr, nullptr, nullptr);
   }
   return p;
 }
@@ -53,10 +55,10 @@ void raise(const PendingError& pending) {
   ErrorData* e = pending.edata;
   if (e->filename == nullptr) {
     // An error of our own: report it through ereport so that it gets the usual context.
-    ereport(ERROR, (errcode(e->sqlerrcode), errmsg_internal("%s", e->message),
-                    e->detail ? errdetail_internal("%s", e->detail) : 0,
-                    e->hint ? errhint("%s", e->hint) : 0,
-                    e->context ? errcontext("%s", e->context) : 0));
+    ereport(ERROR,
+            (errcode(e->sqlerrcode), errmsg_internal("%s", e->message),
+             e->detail ? errdetail_internal("%s", e->detail) : 0,
+             e->hint ? errhint("%s", e->hint) : 0, e->context ? errcontext("%s", e->context) : 0));
   }
   ReThrowError(e);
 }

@@ -1,10 +1,10 @@
 // The boundary between PostgreSQL's longjmp-based errors and C++ exceptions.
 //
 // Neither may cross the other. Every fmgr entry point is defined with PGX_FUNCTION, which runs the
-// C++ body in try/catch and raises the captured error only after every C++ frame is gone. Every call
-// from C++ into PostgreSQL that may ereport goes through pg_guard, which turns the error into a
-// PgError exception. A caught PostgreSQL error must reach an entry point (aborting the transaction)
-// unless it was raised inside a subtransaction that the caller rolls back.
+// C++ body in try/catch and raises the captured error only after every C++ frame is gone. Every
+// call from C++ into PostgreSQL that may ereport goes through pg_guard, which turns the error into
+// a PgError exception. A caught PostgreSQL error must reach an entry point (aborting the
+// transaction) unless it was raised inside a subtransaction that the caller rolls back.
 #pragma once
 
 #include <exception>
@@ -94,21 +94,21 @@ void pg_guard(F&& f) {
 }  // namespace pgx
 
 // Defines a version-1 fmgr function whose body is C++.
-#define PGX_FUNCTION(name)                                           \
-  static Datum name##_body(FunctionCallInfo fcinfo);                 \
-  extern "C" {                                                       \
-  PGDLLEXPORT Datum name(PG_FUNCTION_ARGS);                          \
-  PG_FUNCTION_INFO_V1(name);                                         \
-  }                                                                  \
-  Datum name(PG_FUNCTION_ARGS) {                                     \
-    pgx::PendingError pending_;                                      \
-    Datum result_ = 0;                                               \
-    try {                                                            \
-      result_ = name##_body(fcinfo);                                 \
-    } catch (...) {                                                  \
-      pending_ = pgx::capture_current_exception();                   \
-    }                                                                \
-    if (pending_.active) pgx::raise(pending_);                       \
-    return result_;                                                  \
-  }                                                                  \
+#define PGX_FUNCTION(name)                           \
+  static Datum name##_body(FunctionCallInfo fcinfo); \
+  extern "C" {                                       \
+  PGDLLEXPORT Datum name(PG_FUNCTION_ARGS);          \
+  PG_FUNCTION_INFO_V1(name);                         \
+  }                                                  \
+  Datum name(PG_FUNCTION_ARGS) {                     \
+    pgx::PendingError pending_;                      \
+    Datum result_ = 0;                               \
+    try {                                            \
+      result_ = name##_body(fcinfo);                 \
+    } catch (...) {                                  \
+      pending_ = pgx::capture_current_exception();   \
+    }                                                \
+    if (pending_.active) pgx::raise(pending_);       \
+    return result_;                                  \
+  }                                                  \
   static Datum name##_body(FunctionCallInfo fcinfo)

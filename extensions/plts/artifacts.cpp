@@ -12,8 +12,8 @@ extern "C" {
 
 namespace plts {
 
-using pgx::PgError;
 using pgx::pg_guard;
+using pgx::PgError;
 
 namespace {
 
@@ -67,7 +67,8 @@ std::optional<Artifact> find_artifact(const std::string& hash) {
       Oid types[1] = {TEXTOID};
       if (plan == nullptr) {
         SPIPlanPtr p = SPI_prepare(
-            "SELECT artifact_hash, source_ts, compiled_js, compiler_opts::text, compiler_fingerprint, "
+            "SELECT artifact_hash, source_ts, compiled_js, compiler_opts::text, "
+            "compiler_fingerprint, "
             "source_map, diagnostics::text FROM plts.artifact WHERE artifact_hash = $1",
             1, types);
         if (p == nullptr) elog(ERROR, "preparing the artifact lookup failed");
@@ -106,7 +107,8 @@ void store_artifact(const Artifact& a) {
   Oid save_user = InvalidOid;
   int save_sec = 0;
   GetUserIdAndSecContext(&save_user, &save_sec);
-  SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+  SetUserIdAndSecContext(owner,
+                         save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
   try {
     with_spi([&] {
       pg_guard([&] {
@@ -121,13 +123,15 @@ void store_artifact(const Artifact& a) {
             a.source_map.empty() ? Datum(0) : CStringGetTextDatum(a.source_map.c_str()),
             DirectFunctionCall1(jsonb_in, CStringGetDatum(diags.c_str())),
         };
-        const char nulls[8] = {' ', ' ', ' ', ' ', ' ', a.source_map.empty() ? 'n' : ' ', ' ', '\0'};
+        const char nulls[8] = {' ', ' ', ' ', ' ', ' ', a.source_map.empty() ? 'n' : ' ',
+                               ' ', '\0'};
         int rc = SPI_execute_with_args(
             "INSERT INTO plts.artifact(artifact_hash, source_ts, compiled_js, compiler_opts, "
             "compiler_fingerprint, source_map, diagnostics) VALUES ($1, $2, $3, $4, $5, $6, $7) "
             "ON CONFLICT (artifact_hash) DO NOTHING",
             7, types, values, nulls, false, 0);
-        if (rc != SPI_OK_INSERT) elog(ERROR, "storing the artifact failed: %s", SPI_result_code_string(rc));
+        if (rc != SPI_OK_INSERT)
+          elog(ERROR, "storing the artifact failed: %s", SPI_result_code_string(rc));
       });
     });
   } catch (...) {
@@ -137,8 +141,8 @@ void store_artifact(const Artifact& a) {
   SetUserIdAndSecContext(save_user, save_sec);
 }
 
-Artifact compile_artifact(const std::string& source, const nlohmann::json& eff, const std::string& what,
-                          bool store) {
+Artifact compile_artifact(const std::string& source, const nlohmann::json& eff,
+                          const std::string& what, bool store) {
   Artifact a;
   a.fingerprint = compiler_fingerprint(eff);
   a.hash = artifact_hash(a.fingerprint, eff, source);

@@ -23,8 +23,8 @@ extern "C" {
 
 namespace plts {
 
-using pgx::PgError;
 using pgx::pg_guard;
+using pgx::PgError;
 
 CallFrame* current_frame = nullptr;
 
@@ -64,9 +64,12 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
     }
     call_args[0] = transaction_now(iso, ctx);
     for (int i = 0; i < nargs; i++)
-      call_args[i + 1] = to_js(iso, ctx, *fi.arg_conv[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
+      call_args[i + 1] =
+          to_js(iso, ctx, *fi.arg_conv[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
     v8::Local<v8::Value> result;
-    if (!loaded->invoke.Get(iso)->Call(ctx, v8::Undefined(iso), nargs + 1, call_args).ToLocal(&result))
+    if (!loaded->invoke.Get(iso)
+             ->Call(ctx, v8::Undefined(iso), nargs + 1, call_args)
+             .ToLocal(&result))
       throw JsException();
     if (result->IsPromise()) {
       drain_microtasks(iso);
@@ -96,7 +99,8 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
       *terminated = true;
       return 0;
     }
-    if (!tc.HasCaught()) throw PgError(ERRCODE_INTERNAL_ERROR, "plts: V8 failed without an exception");
+    if (!tc.HasCaught())
+      throw PgError(ERRCODE_INTERNAL_ERROR, "plts: V8 failed without an exception");
     throw js_to_pg_error(iso, ctx, tc, site);
   }
 }
@@ -155,7 +159,8 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
   } catch (const PgError& e) {
     error = std::make_unique<PgError>(e);
   } catch (const std::bad_alloc&) {
-    error = std::make_unique<PgError>(ERRCODE_OUT_OF_MEMORY, "out of memory in plts function " + fi.qualified);
+    error = std::make_unique<PgError>(ERRCODE_OUT_OF_MEMORY,
+                                      "out of memory in plts function " + fi.qualified);
   } catch (const std::exception& e) {
     error = std::make_unique<PgError>(ERRCODE_INTERNAL_ERROR, e.what());
   }
@@ -183,7 +188,8 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
   try {
     if (heap_limit_hit()) {
       throw PgError(ERRCODE_OUT_OF_MEMORY,
-                    "plts function " + fi.qualified + " exceeded the JavaScript heap limit (plts.max_heap_mb = " +
+                    "plts function " + fi.qualified +
+                        " exceeded the JavaScript heap limit (plts.max_heap_mb = " +
                         std::to_string(settings.max_heap_mb) + ")",
                     "The isolate is discarded; the next call starts with a fresh one.",
                     "Use less memory, or raise plts.max_heap_mb.");
@@ -191,9 +197,9 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
     if (frame.uncatchable) throw PgError(*frame.uncatchable);
     if (terminated || reason != StopReason::kNone) {
       if (reason == StopReason::kDeadline) {
-        throw PgError(ERRCODE_QUERY_CANCELED,
-                      "canceling statement due to plts.max_runtime_ms (" +
-                          std::to_string(settings.max_runtime_ms) + " ms) in plts function " + fi.qualified);
+        throw PgError(ERRCODE_QUERY_CANCELED, "canceling statement due to plts.max_runtime_ms (" +
+                                                  std::to_string(settings.max_runtime_ms) +
+                                                  " ms) in plts function " + fi.qualified);
       }
       // Cancel, statement_timeout or terminate: PostgreSQL raises its own error.
       pg_guard([] { CHECK_FOR_INTERRUPTS(); });
@@ -275,7 +281,8 @@ nlohmann::json artifact_exports(const std::string& hash) {
           if (!ns->GetOwnPropertyNames(ctx).ToLocal(&names)) throw JsException();
           for (uint32_t i = 0; i < names->Length(); i++) {
             v8::Local<v8::Value> name, value;
-            if (!names->Get(ctx, i).ToLocal(&name) || !ns->Get(ctx, name).ToLocal(&value)) throw JsException();
+            if (!names->Get(ctx, i).ToLocal(&name) || !ns->Get(ctx, name).ToLocal(&value))
+              throw JsException();
             out[utf8(iso, name)] = export_kind(iso, ctx, value);
           }
         } catch (const JsException&) {
@@ -302,15 +309,17 @@ void validate_function(Oid fn_oid) {
     for (const auto& d : diags) {
       if (d.value("category", "") != "error") continue;
       if (errors++ == 0)
-        first = (d["line"].is_number() ? "line " + std::to_string(d["line"].get<int>()) + ", column " +
-                                             std::to_string(d["column"].get<int>()) + ": "
-                                       : std::string()) +
-                d.value("message", "");
+        first =
+            (d["line"].is_number() ? "line " + std::to_string(d["line"].get<int>()) + ", column " +
+                                         std::to_string(d["column"].get<int>()) + ": "
+                                   : std::string()) +
+            d.value("message", "");
     }
     if (errors > 0) {
       std::string msg = "TypeScript type error in plts function " + fi->qualified + " at " + first;
       if (settings.typecheck == kTypecheckError)
-        throw PgError(ERRCODE_DATATYPE_MISMATCH, msg, "diagnostics: " + diags.dump(), "plts.typecheck = error");
+        throw PgError(ERRCODE_DATATYPE_MISMATCH, msg, "diagnostics: " + diags.dump(),
+                      "plts.typecheck = error");
       plts_log(WARNING, msg + (errors > 1 ? " (and " + std::to_string(errors - 1) + " more)" : ""));
     }
   }
@@ -322,7 +331,8 @@ void validate_function(Oid fn_oid) {
   try {
     check_module_syntax(iso, ctx, fi->js, fi->qualified);
   } catch (const JsException&) {
-    throw PgError(ERRCODE_QUERY_CANCELED, "compilation of plts function " + fi->qualified + " was terminated");
+    throw PgError(ERRCODE_QUERY_CANCELED,
+                  "compilation of plts function " + fi->qualified + " was terminated");
   }
 }
 

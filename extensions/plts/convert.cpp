@@ -23,8 +23,8 @@ extern "C" {
 
 namespace plts {
 
-using pgx::PgError;
 using pgx::pg_guard;
+using pgx::PgError;
 
 namespace {
 
@@ -67,7 +67,10 @@ v8::Local<T> checked(v8::MaybeLocal<T> m) {
 
 Datum text_in(const TypeConv& tc, const std::string& s) {
   Datum d = 0;
-  pg_guard([&] { d = InputFunctionCall(const_cast<FmgrInfo*>(&tc.in_fn), const_cast<char*>(s.c_str()), tc.ioparam, tc.typmod); });
+  pg_guard([&] {
+    d = InputFunctionCall(const_cast<FmgrInfo*>(&tc.in_fn), const_cast<char*>(s.c_str()),
+                          tc.ioparam, tc.typmod);
+  });
   return d;
 }
 
@@ -207,7 +210,9 @@ class JsonbBuilder {
   JsonbBuilder(v8::Isolate* iso, v8::Local<v8::Context> ctx) : iso_(iso), ctx_(ctx) {}
 
   void build(v8::Local<v8::Value> value, JsonbValue* out, int depth) {
-    if (depth > 1000) throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "value is nested too deeply for jsonb (more than 1000 levels)");
+    if (depth > 1000)
+      throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                    "value is nested too deeply for jsonb (more than 1000 levels)");
     if (value->IsNullOrUndefined() || value->IsFunction() || value->IsSymbol()) {
       out->type = jbvNull;
     } else if (value->IsString()) {
@@ -270,7 +275,9 @@ class JsonbBuilder {
   // Objects on the path from the root: meeting one again means a cycle.
   void enter(v8::Local<v8::Object> obj) {
     for (const auto& o : path_)
-      if (o == obj) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "cannot convert a cyclic structure to jsonb");
+      if (o == obj)
+        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                      "cannot convert a cyclic structure to jsonb");
     path_.push_back(obj);
   }
 
@@ -314,7 +321,8 @@ class JsonbBuilder {
     out->type = jbvArray;
     out->val.array.rawScalar = false;
     out->val.array.nElems = static_cast<int>(n);
-    out->val.array.elems = static_cast<JsonbValue*>(alloc(sizeof(JsonbValue) * std::max<uint32_t>(n, 1)));
+    out->val.array.elems =
+        static_cast<JsonbValue*>(alloc(sizeof(JsonbValue) * std::max<uint32_t>(n, 1)));
     for (uint32_t i = 0; i < n; i++) {
       v8::Local<v8::Value> e = checked(arr->Get(ctx_, i));
       build(e, &out->val.array.elems[i], depth + 1);
@@ -322,9 +330,9 @@ class JsonbBuilder {
   }
 
   void build_object(v8::Local<v8::Object> obj, JsonbValue* out, int depth) {
-    v8::Local<v8::Array> keys = checked(obj->GetOwnPropertyNames(
-        ctx_, v8::PropertyFilter(v8::ONLY_ENUMERABLE | v8::SKIP_SYMBOLS),
-        v8::KeyConversionMode::kConvertToString));
+    v8::Local<v8::Array> keys = checked(
+        obj->GetOwnPropertyNames(ctx_, v8::PropertyFilter(v8::ONLY_ENUMERABLE | v8::SKIP_SYMBOLS),
+                                 v8::KeyConversionMode::kConvertToString));
     uint32_t n = keys->Length();
     JsonbPair* pairs = static_cast<JsonbPair*>(alloc(sizeof(JsonbPair) * std::max<uint32_t>(n, 1)));
     int count = 0;
@@ -357,8 +365,8 @@ class JsonbBuilder {
 
 // A JSON number (as JSON.stringify writes it) as a Numeric.
 Numeric numeric_from_json(const char* text, size_t len) {
-  if (len > 0 && len < 16 && memchr(text, '.', len) == nullptr && memchr(text, 'e', len) == nullptr &&
-      memchr(text, 'E', len) == nullptr) {
+  if (len > 0 && len < 16 && memchr(text, '.', len) == nullptr &&
+      memchr(text, 'e', len) == nullptr && memchr(text, 'E', len) == nullptr) {
     int64 v = 0;
     bool neg = text[0] == '-';
     for (size_t i = neg ? 1 : 0; i < len; i++) v = v * 10 + (text[i] - '0');
@@ -391,7 +399,8 @@ bool jsonb_via_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::
   if (buf == nullptr) throw std::bad_alloc();
   int len = text->WriteUtf8(iso, buf, static_cast<int>(cap), nullptr,
                             v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
-  std::string error = json_text_to_jsonb_value(buf, static_cast<size_t>(len), root, numeric_from_json);
+  std::string error =
+      json_text_to_jsonb_value(buf, static_cast<size_t>(len), root, numeric_from_json);
   if (buf != stack_buf) pfree(buf);
   if (!error.empty())
     throw PgError(ERRCODE_UNTRANSLATABLE_CHARACTER, "cannot convert the value to jsonb: " + error);
@@ -432,9 +441,9 @@ double js_integral(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv&
     if (!std::isfinite(d) || d != std::trunc(d)) {
       const char* tname = nullptr;
       pg_guard([&] { tname = format_type_be(tc.type); });
-      throw PgError(ERRCODE_INVALID_TEXT_REPRESENTATION,
-                    "invalid input syntax for type " + std::string(tname) + ": \"" +
-                        number_text(iso, ctx, value) + "\"");
+      throw PgError(ERRCODE_INVALID_TEXT_REPRESENTATION, "invalid input syntax for type " +
+                                                             std::string(tname) + ": \"" +
+                                                             number_text(iso, ctx, value) + "\"");
     }
     if (d < lo || d > hi) out_of_range(tc, number_text(iso, ctx, value));
     return d;
@@ -485,7 +494,8 @@ double date_ms(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
 }
 
 Datum bytes_to_bytea(const char* data, size_t len) {
-  bytea* b = static_cast<bytea*>(palloc_extended(len + VARHDRSZ, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
+  bytea* b =
+      static_cast<bytea*>(palloc_extended(len + VARHDRSZ, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
   if (b == nullptr) throw std::bad_alloc();
   SET_VARSIZE(b, len + VARHDRSZ);
   if (len) memcpy(VARDATA(b), data, len);
@@ -493,19 +503,22 @@ Datum bytes_to_bytea(const char* data, size_t len) {
 }
 
 Datum text_datum(const std::string& s) {
-  text* t = static_cast<text*>(palloc_extended(s.size() + VARHDRSZ, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
+  text* t =
+      static_cast<text*>(palloc_extended(s.size() + VARHDRSZ, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
   if (t == nullptr) throw std::bad_alloc();
   SET_VARSIZE(t, s.size() + VARHDRSZ);
   memcpy(VARDATA(t), s.data(), s.size());
   return PointerGetDatum(t);
 }
 
-std::string text_of_value(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value) {
+std::string text_of_value(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                          v8::Local<v8::Value> value) {
   if (value->IsString()) return utf8(iso, value);
   if (value->IsDate()) {
     v8::Local<v8::Object> d = value.As<v8::Object>();
     v8::Local<v8::Value> fn = checked(d->Get(ctx, js_string(iso, "toISOString", 11)));
-    if (fn->IsFunction()) return utf8(iso, checked(fn.As<v8::Function>()->Call(ctx, d, 0, nullptr)));
+    if (fn->IsFunction())
+      return utf8(iso, checked(fn.As<v8::Function>()->Call(ctx, d, 0, nullptr)));
   }
   if (value->IsObject() && !value->IsFunction()) return json_text(iso, ctx, value);
   return utf8(iso, checked(value->ToString(ctx)));
@@ -556,7 +569,8 @@ v8::Local<v8::Value> array_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, c
   if (ndim <= 1) {
     v8::Local<v8::Array> out = v8::Array::New(iso, n);
     for (int i = 0; i < n; i++) {
-      if (out->CreateDataProperty(ctx, i, to_js(iso, ctx, *tc.elem, elems[i], nulls[i])).IsNothing())
+      if (out->CreateDataProperty(ctx, i, to_js(iso, ctx, *tc.elem, elems[i], nulls[i]))
+              .IsNothing())
         throw JsException();
     }
     return out;
@@ -604,24 +618,62 @@ std::unique_ptr<TypeConv> resolve_type(Oid type, int32 typmod) {
   tc->type = type;
   tc->typmod = typmod;
   switch (type) {
-    case BOOLOID: tc->kind = TypeKind::kBool; break;
-    case INT2OID: tc->kind = TypeKind::kInt2; break;
-    case INT4OID: tc->kind = TypeKind::kInt4; break;
-    case INT8OID: tc->kind = TypeKind::kInt8; break;
-    case FLOAT4OID: tc->kind = TypeKind::kFloat4; break;
-    case FLOAT8OID: tc->kind = TypeKind::kFloat8; break;
-    case OIDOID: tc->kind = TypeKind::kOid; break;
-    case NUMERICOID: tc->kind = TypeKind::kNumeric; break;
-    case TEXTOID: case VARCHAROID: case BPCHAROID: tc->kind = TypeKind::kText; break;
-    case NAMEOID: tc->kind = TypeKind::kName; break;
-    case JSONOID: tc->kind = TypeKind::kJson; break;
-    case JSONBOID: tc->kind = TypeKind::kJsonb; break;
-    case DATEOID: tc->kind = TypeKind::kDate; break;
-    case TIMESTAMPOID: tc->kind = TypeKind::kTimestamp; break;
-    case TIMESTAMPTZOID: tc->kind = TypeKind::kTimestamptz; break;
-    case BYTEAOID: tc->kind = TypeKind::kBytea; break;
-    case VOIDOID: tc->kind = TypeKind::kVoid; break;
-    default: tc->kind = TypeKind::kOther; break;
+    case BOOLOID:
+      tc->kind = TypeKind::kBool;
+      break;
+    case INT2OID:
+      tc->kind = TypeKind::kInt2;
+      break;
+    case INT4OID:
+      tc->kind = TypeKind::kInt4;
+      break;
+    case INT8OID:
+      tc->kind = TypeKind::kInt8;
+      break;
+    case FLOAT4OID:
+      tc->kind = TypeKind::kFloat4;
+      break;
+    case FLOAT8OID:
+      tc->kind = TypeKind::kFloat8;
+      break;
+    case OIDOID:
+      tc->kind = TypeKind::kOid;
+      break;
+    case NUMERICOID:
+      tc->kind = TypeKind::kNumeric;
+      break;
+    case TEXTOID:
+    case VARCHAROID:
+    case BPCHAROID:
+      tc->kind = TypeKind::kText;
+      break;
+    case NAMEOID:
+      tc->kind = TypeKind::kName;
+      break;
+    case JSONOID:
+      tc->kind = TypeKind::kJson;
+      break;
+    case JSONBOID:
+      tc->kind = TypeKind::kJsonb;
+      break;
+    case DATEOID:
+      tc->kind = TypeKind::kDate;
+      break;
+    case TIMESTAMPOID:
+      tc->kind = TypeKind::kTimestamp;
+      break;
+    case TIMESTAMPTZOID:
+      tc->kind = TypeKind::kTimestamptz;
+      break;
+    case BYTEAOID:
+      tc->kind = TypeKind::kBytea;
+      break;
+    case VOIDOID:
+      tc->kind = TypeKind::kVoid;
+      break;
+    default:
+      tc->kind = TypeKind::kOther;
+      break;
   }
   // Length-limited text types go through their input function so typmods are enforced.
   if ((type == VARCHAROID || type == BPCHAROID) && typmod >= 0) tc->kind = TypeKind::kOther;

@@ -12,11 +12,21 @@
 namespace plts {
 
 enum class TypeKind {
-  kBool, kInt2, kInt4, kInt8, kFloat4, kFloat8, kOid, kNumeric,
-  kText,   // text, varchar, bpchar: bytes are the string
+  kBool,
+  kInt2,
+  kInt4,
+  kInt8,
+  kFloat4,
+  kFloat8,
+  kOid,
+  kNumeric,
+  kText,  // text, varchar, bpchar: bytes are the string
   kName,
-  kJson, kJsonb,
-  kDate, kTimestamp, kTimestamptz,
+  kJson,
+  kJsonb,
+  kDate,
+  kTimestamp,
+  kTimestamptz,
   kBytea,
   kVoid,
   kArray,  // one-dimensional arrays of any supported element type

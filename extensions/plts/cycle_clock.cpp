@@ -21,7 +21,8 @@ double microseconds_per_tick() {
   // Reporting is rare: wait for an interval long enough to be precise.
   while (std::chrono::steady_clock::now() - time0 < std::chrono::milliseconds(2)) {
   }
-  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - time0).count();
+  double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - time0).count();
   uint64_t ticks = cycle_now() - tick0;
   return ticks > 0 ? us / static_cast<double>(ticks) : 0.0;
 #else

@@ -23,8 +23,8 @@ extern "C" {
 
 namespace plts {
 
-using pgx::PgError;
 using pgx::pg_guard;
+using pgx::PgError;
 
 namespace {
 
@@ -61,7 +61,8 @@ void infer_setup(ParseState* pstate, void* arg) {
 }
 
 [[noreturn]] void spi_failed(const char* what, int rc) {
-  throw PgError(ERRCODE_INTERNAL_ERROR, std::string(what) + " failed: " + SPI_result_code_string(rc));
+  throw PgError(ERRCODE_INTERNAL_ERROR,
+                std::string(what) + " failed: " + SPI_result_code_string(rc));
 }
 
 // Prepares sql with parameter types inferred by PostgreSQL, then re-prepares with those types
@@ -75,19 +76,21 @@ std::unique_ptr<PlanEntry> prepare(const std::string& sql, int nparams) {
     SPIPlanPtr probe = SPI_prepare_params(sql.c_str(), infer_setup, &a, 0);
     if (probe != nullptr) SPI_freeplan(probe);
   });
-  if (SPI_result < 0 && a.n == nparams && a.types == nullptr) spi_failed("SPI_prepare_params", SPI_result);
+  if (SPI_result < 0 && a.n == nparams && a.types == nullptr)
+    spi_failed("SPI_prepare_params", SPI_result);
   if (a.n > nparams)
-    throw PgError(ERRCODE_UNDEFINED_PARAMETER,
-                  "the statement refers to $" + std::to_string(a.n) + " but " +
-                      std::to_string(nparams) + " parameter" + (nparams == 1 ? " was" : "s were") +
-                      " given");
+    throw PgError(ERRCODE_UNDEFINED_PARAMETER, "the statement refers to $" + std::to_string(a.n) +
+                                                   " but " + std::to_string(nparams) +
+                                                   " parameter" +
+                                                   (nparams == 1 ? " was" : "s were") + " given");
   for (int i = 0; i < nparams; i++) {
     Oid t = a.types[i];
     types.push_back(t == InvalidOid || t == UNKNOWNOID ? TEXTOID : t);
   }
   pg_guard([&] {
     e->plan = SPI_prepare(sql.c_str(), nparams, types.data());
-    if (e->plan == nullptr) elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    if (e->plan == nullptr)
+      elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     SPI_keepplan(e->plan);
   });
   for (Oid t : types) e->param_conv.push_back(resolve_type(t));
@@ -151,7 +154,8 @@ Statement parse_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
     if (to_sql->IsFunction()) {
       v8::Local<v8::Value> r;
       if (!to_sql.As<v8::Function>()->Call(ctx, obj, 0, nullptr).ToLocal(&r)) throw JsException();
-      if (!r->IsObject()) type_error(std::string("ctx.db.") + fn + ": toSQL() must return {sql, params}");
+      if (!r->IsObject())
+        type_error(std::string("ctx.db.") + fn + ": toSQL() must return {sql, params}");
       obj = r.As<v8::Object>();
     }
     if (!obj->Get(ctx, key(iso, "sql")).ToLocal(&input)) throw JsException();
@@ -187,7 +191,8 @@ v8::Local<v8::Value> rows_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, Pl
   TupleDesc desc = tt->tupdesc;
   int natts = desc->natts;
   bool same = static_cast<int>(e->col_types.size()) == natts;
-  for (int i = 0; same && i < natts; i++) same = e->col_types[i] == TupleDescAttr(desc, i)->atttypid;
+  for (int i = 0; same && i < natts; i++)
+    same = e->col_types[i] == TupleDescAttr(desc, i)->atttypid;
   if (!same) {
     e->col_types.clear();
     e->col_conv.clear();
@@ -211,10 +216,12 @@ v8::Local<v8::Value> rows_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, Pl
       if (TupleDescAttr(desc, i)->attisdropped) continue;
       bool isnull = false;
       Datum d = heap_getattr(tup, i + 1, desc, &isnull);
-      if (row->CreateDataProperty(ctx, names[i], to_js(iso, ctx, *e->col_conv[i], d, isnull)).IsNothing())
+      if (row->CreateDataProperty(ctx, names[i], to_js(iso, ctx, *e->col_conv[i], d, isnull))
+              .IsNothing())
         throw JsException();
     }
-    if (rows->CreateDataProperty(ctx, static_cast<uint32_t>(r), row).IsNothing()) throw JsException();
+    if (rows->CreateDataProperty(ctx, static_cast<uint32_t>(r), row).IsNothing())
+      throw JsException();
   }
   return rows;
 }
@@ -224,13 +231,13 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                    DbMode mode, const Statement& st, bool is_query) {
   int nparams = st.params.IsEmpty() ? 0 : static_cast<int>(st.params->Length());
   if (static_cast<int64_t>(st.sql.size()) > settings.max_sql_bytes)
-    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                  "SQL text of " + std::to_string(st.sql.size()) + " bytes exceeds plts.max_sql_bytes (" +
-                      std::to_string(settings.max_sql_bytes) + ")");
+    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "SQL text of " + std::to_string(st.sql.size()) +
+                                                      " bytes exceeds plts.max_sql_bytes (" +
+                                                      std::to_string(settings.max_sql_bytes) + ")");
   if (nparams > settings.max_params)
-    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                  std::to_string(nparams) + " parameters exceed plts.max_params (" +
-                      std::to_string(settings.max_params) + ")");
+    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED, std::to_string(nparams) +
+                                                      " parameters exceed plts.max_params (" +
+                                                      std::to_string(settings.max_params) + ")");
   ensure_spi(frame);
 
   MemoryContext oldcxt = CurrentMemoryContext;
@@ -260,7 +267,8 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
     watchdog_in_sql(true);
     try {
       pg_guard([&] {
-        rc = SPI_execute_plan(e->plan, values.data(), nulls.data(), mode == DbMode::kReadOnly, tcount);
+        rc = SPI_execute_plan(e->plan, values.data(), nulls.data(), mode == DbMode::kReadOnly,
+                              tcount);
       });
     } catch (...) {
       watchdog_in_sql(false);
@@ -277,10 +285,12 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                       "ctx.db.query returned more than plts.max_query_rows (" +
                           std::to_string(settings.max_query_rows) + ") rows",
                       "", "Add a LIMIT, or raise plts.max_query_rows.");
-      result = tt != nullptr ? rows_to_js(iso, ctx, e, tt, processed) : v8::Array::New(iso, 0).As<v8::Value>();
+      result = tt != nullptr ? rows_to_js(iso, ctx, e, tt, processed)
+                             : v8::Array::New(iso, 0).As<v8::Value>();
     } else {
       v8::Local<v8::Object> o = v8::Object::New(iso);
-      ignore_result(o->CreateDataProperty(ctx, key(iso, "rowCount"), v8::Number::New(iso, static_cast<double>(processed))));
+      ignore_result(o->CreateDataProperty(ctx, key(iso, "rowCount"),
+                                          v8::Number::New(iso, static_cast<double>(processed))));
       result = o;
     }
     if (tt != nullptr) pg_guard([&] { SPI_freetuptable(tt); });
@@ -340,17 +350,21 @@ void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
     metrics.db_errors++;
     if (is_uncatchable(e)) {
       // Cancel, terminate, timeout and heap exhaustion must not be swallowed by a JS catch.
-      if (frame != nullptr && !frame->uncatchable) frame->uncatchable = std::make_unique<PgError>(
-          e.sqlerrcode(), e.what(), e.edata() && e.edata()->detail ? e.edata()->detail : e.detail(),
-          e.edata() && e.edata()->hint ? e.edata()->hint : e.hint());
+      if (frame != nullptr && !frame->uncatchable)
+        frame->uncatchable = std::make_unique<PgError>(
+            e.sqlerrcode(), e.what(),
+            e.edata() && e.edata()->detail ? e.edata()->detail : e.detail(),
+            e.edata() && e.edata()->hint ? e.edata()->hint : e.hint());
       iso->TerminateExecution();
       return;
     }
     ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, e)));
   } catch (const std::bad_alloc&) {
-    ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory"))));
+    ignore_result(resolver->Reject(
+        ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory"))));
   } catch (const std::exception& e) {
-    ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_INTERNAL_ERROR, e.what()))));
+    ignore_result(
+        resolver->Reject(ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_INTERNAL_ERROR, e.what()))));
   }
 }
 

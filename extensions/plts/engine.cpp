@@ -36,7 +36,6 @@ unsigned generation = 0;
 
 // V8 flags are process-wide and must match the compiler snapshot generator's.
 
-
 // Runs f with every signal blocked in this thread, so threads created inside inherit a full mask
 // and PostgreSQL's signal handlers only ever run on the backend's main thread.
 template <typename F>
@@ -160,8 +159,8 @@ bool recycle_isolate_if_exhausted() {
 unsigned isolate_generation() { return generation; }
 
 bool arraybuffer_budget_allows(size_t bytes) {
-  return allocator == nullptr ||
-         allocator->used() + bytes <= static_cast<size_t>(settings.max_arraybuffer_mb) * 1024 * 1024;
+  return allocator == nullptr || allocator->used() + bytes <=
+                                     static_cast<size_t>(settings.max_arraybuffer_mb) * 1024 * 1024;
 }
 
 void apply_stack_limit(v8::Isolate* iso) {

@@ -18,8 +18,8 @@ extern "C" {
 
 namespace plts {
 
-using pgx::PgError;
 using pgx::pg_guard;
+using pgx::PgError;
 
 namespace {
 
@@ -71,15 +71,16 @@ std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
 
   if (retset)
     throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                  "plts functions cannot return sets (function " + fi->qualified + ")",
-                  "", "Return an array or jsonb instead.");
+                  "plts functions cannot return sets (function " + fi->qualified + ")", "",
+                  "Return an array or jsonb instead.");
   if (rettype == TRIGGEROID || rettype == EVENT_TRIGGEROID)
     throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
                   "plts does not support trigger functions (function " + fi->qualified + ")");
   if (is_polymorphic(rettype) || rettype == RECORDOID)
-    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                  "plts functions cannot return polymorphic or record types (function " +
-                      fi->qualified + ")", "", "Return jsonb instead.");
+    throw PgError(
+        ERRCODE_FEATURE_NOT_SUPPORTED,
+        "plts functions cannot return polymorphic or record types (function " + fi->qualified + ")",
+        "", "Return jsonb instead.");
   for (int i = 0; i < nargs; i++) {
     char mode = modes ? modes[i] : PROARGMODE_IN;
     if (mode == PROARGMODE_OUT || mode == PROARGMODE_INOUT || mode == PROARGMODE_TABLE ||
@@ -87,8 +88,9 @@ std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
       throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
                     "plts functions support only IN parameters (function " + fi->qualified + ")");
     if (is_polymorphic(types[i]))
-      throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                    "plts functions cannot take polymorphic arguments (function " + fi->qualified + ")");
+      throw PgError(
+          ERRCODE_FEATURE_NOT_SUPPORTED,
+          "plts functions cannot take polymorphic arguments (function " + fi->qualified + ")");
     fi->arg_conv.push_back(resolve_type(types[i]));
     std::string n = names && names[i] && names[i][0] ? names[i] : "$" + std::to_string(i + 1);
     fi->arg_names.push_back(n);
@@ -103,7 +105,8 @@ HeapTuple proc_tuple(Oid fn_oid) {
   HeapTuple tup = nullptr;
   pg_guard([&] { tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid)); });
   if (!HeapTupleIsValid(tup))
-    throw PgError(ERRCODE_UNDEFINED_FUNCTION, "cache lookup failed for function " + std::to_string(fn_oid));
+    throw PgError(ERRCODE_UNDEFINED_FUNCTION,
+                  "cache lookup failed for function " + std::to_string(fn_oid));
   return tup;
 }
 
@@ -134,18 +137,22 @@ bool parse_pointer_stub(const std::string& prosrc, std::string* hash, std::strin
   nlohmann::json stub = nlohmann::json::parse(prosrc, nullptr, false);
   if (stub.is_discarded() || !stub.is_object() || !stub.contains("plts")) return false;
   auto bad = [&](const std::string& why) -> PgError {
-    return PgError(ERRCODE_INVALID_FUNCTION_DEFINITION, "malformed plts pointer stub in " + fn + ": " + why, "",
-                   "Expected {\"plts\":1,\"kind\":\"artifact_ptr\",\"artifact_hash\":\"sha256:...\","
-                   "\"export\":\"default\",\"import_map\":{}}");
+    return PgError(
+        ERRCODE_INVALID_FUNCTION_DEFINITION, "malformed plts pointer stub in " + fn + ": " + why,
+        "",
+        "Expected {\"plts\":1,\"kind\":\"artifact_ptr\",\"artifact_hash\":\"sha256:...\","
+        "\"export\":\"default\",\"import_map\":{}}");
   };
   if (stub["plts"] != 1) throw bad("unsupported \"plts\" version");
   if (stub.value("kind", "") != "artifact_ptr") throw bad("\"kind\" must be \"artifact_ptr\"");
-  if (!stub.contains("artifact_hash") || !stub["artifact_hash"].is_string()) throw bad("\"artifact_hash\" is missing");
+  if (!stub.contains("artifact_hash") || !stub["artifact_hash"].is_string())
+    throw bad("\"artifact_hash\" is missing");
   *hash = normalize_artifact_ref(stub["artifact_hash"].get<std::string>());
   if (hash->empty()) throw bad("\"artifact_hash\" must be sha256:<64 hex digits>");
   *export_name = "default";
   if (stub.contains("export")) {
-    if (!stub["export"].is_string() || stub["export"].get<std::string>().empty()) throw bad("\"export\" must be a name");
+    if (!stub["export"].is_string() || stub["export"].get<std::string>().empty())
+      throw bad("\"export\" must be a name");
     *export_name = stub["export"];
   }
   *import_map = nlohmann::json::object();
@@ -164,8 +171,9 @@ void prepare_module(FunctionInfo& fi, bool store) {
   if (parse_pointer_stub(fi.source, &hash, &export_name, &stub_map, fi.qualified)) {
     std::optional<Artifact> a = find_artifact(hash);
     if (!a)
-      throw PgError(ERRCODE_UNDEFINED_OBJECT,
-                    "plts function " + fi.qualified + " points to artifact " + hash + ", which does not exist");
+      throw PgError(ERRCODE_UNDEFINED_OBJECT, "plts function " + fi.qualified +
+                                                  " points to artifact " + hash +
+                                                  ", which does not exist");
     fi.module_key = hash;
     fi.js = a->compiled_js;
     fi.source_map = a->source_map;
@@ -202,7 +210,8 @@ FunctionInfo* lookup_function(Oid fn_oid) {
   auto it = cache->find(fn_oid);
   if (it != cache->end()) {
     FunctionInfo* fi = it->second;
-    if (fi->xmin == HeapTupleHeaderGetRawXmin(tup->t_data) && ItemPointerEquals(&fi->tid, &tup->t_self)) {
+    if (fi->xmin == HeapTupleHeaderGetRawXmin(tup->t_data) &&
+        ItemPointerEquals(&fi->tid, &tup->t_self)) {
       pg_guard([&] { ReleaseSysCache(tup); });
       stats.hits++;
       return fi;
@@ -244,7 +253,10 @@ FunctionInfo* lookup_function_for_call(FmgrInfo* flinfo) {
   uint64 generation = proc_generation;
   FunctionInfo* fi = lookup_function(flinfo->fn_oid);
   if (site == nullptr) {
-    pg_guard([&] { site = static_cast<CallSiteCache*>(MemoryContextAlloc(flinfo->fn_mcxt, sizeof(CallSiteCache))); });
+    pg_guard([&] {
+      site =
+          static_cast<CallSiteCache*>(MemoryContextAlloc(flinfo->fn_mcxt, sizeof(CallSiteCache)));
+    });
     flinfo->fn_extra = site;
   }
   site->fi = fi;

@@ -25,23 +25,23 @@ struct FunctionInfo {
   ItemPointerData tid{};
   std::string schema, name, qualified;  // qualified = schema.name, for messages
   std::vector<std::unique_ptr<TypeConv>> arg_conv;
-  std::vector<std::string> arg_names;   // "$n" for unnamed parameters
-  bool single_jsonb_args = false;       // fn(args jsonb): ctx.args is the decoded value
+  std::vector<std::string> arg_names;  // "$n" for unnamed parameters
+  bool single_jsonb_args = false;      // fn(args jsonb): ctx.args is the decoded value
   std::unique_ptr<TypeConv> ret_conv;
   DbMode mode = DbMode::kReadWrite;
-  std::string source;                   // prosrc: TypeScript, or a pointer stub
+  std::string source;  // prosrc: TypeScript, or a pointer stub
   // The module that runs: compiled JavaScript, its artifact hash, source map, the export to call
   // and the import map (from a stub or an inline comment).
   std::string module_key, js, source_map, export_name = "default";
   nlohmann::json import_map = nlohmann::json::object();
-  int active_calls = 0;                 // calls of this entry now on the stack
+  int active_calls = 0;  // calls of this entry now on the stack
 
   // The default export, per realm (role context) and isolate generation.
   struct Loaded {
     const Realm* realm;
     unsigned isolate_gen;
     v8::Global<v8::Function> fn;
-    bool query = false;              // a @stopgap/runtime query(): ctx.db is read-only
+    bool query = false;  // a @stopgap/runtime query(): ctx.db is read-only
     // (now, ...args) => fn(ctx): builds a fresh ctx (args, argv, frozen fn, db, now) in JS.
     v8::Global<v8::Function> invoke;
   };

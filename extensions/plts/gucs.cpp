@@ -9,25 +9,26 @@ Settings settings;
 
 namespace {
 const struct config_enum_entry typecheck_options[] = {
-    {"off", kTypecheckOff, false}, {"warn", kTypecheckWarn, false}, {"error", kTypecheckError, false},
+    {"off", kTypecheckOff, false},
+    {"warn", kTypecheckWarn, false},
+    {"error", kTypecheckError, false},
     {nullptr, 0, false},
 };
 }  // namespace
 
 void define_settings() {
-  DefineCustomIntVariable("plts.max_runtime_ms",
-                          "Maximum run time of one plts function call, in milliseconds.",
-                          "0 means no plts limit; statement_timeout applies either way and the "
-                          "stricter of the two wins.",
-                          &settings.max_runtime_ms, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr,
-                          nullptr, nullptr);
+  DefineCustomIntVariable(
+      "plts.max_runtime_ms", "Maximum run time of one plts function call, in milliseconds.",
+      "0 means no plts limit; statement_timeout applies either way and the "
+      "stricter of the two wins.",
+      &settings.max_runtime_ms, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("plts.max_heap_mb", "Maximum V8 heap of a backend's plts isolate.",
-                          "Takes effect when the isolate is (re)created.", &settings.max_heap_mb, 256,
-                          16, 16384, PGC_SUSET, GUC_UNIT_MB, nullptr, nullptr, nullptr);
+                          "Takes effect when the isolate is (re)created.", &settings.max_heap_mb,
+                          256, 16, 16384, PGC_SUSET, GUC_UNIT_MB, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("plts.max_arraybuffer_mb",
-                          "Maximum memory of all ArrayBuffers of a backend's plts isolate.", nullptr,
-                          &settings.max_arraybuffer_mb, 256, 1, 16384, PGC_SUSET, GUC_UNIT_MB,
-                          nullptr, nullptr, nullptr);
+                          "Maximum memory of all ArrayBuffers of a backend's plts isolate.",
+                          nullptr, &settings.max_arraybuffer_mb, 256, 1, 16384, PGC_SUSET,
+                          GUC_UNIT_MB, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("plts.max_sql_bytes", "Maximum length of SQL text passed to ctx.db.",
                           nullptr, &settings.max_sql_bytes, 1024 * 1024, 1, INT_MAX, PGC_USERSET,
                           GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
@@ -38,25 +39,24 @@ void define_settings() {
                           "Maximum number of rows one ctx.db.query call may return.",
                           "0 means unlimited.", &settings.max_query_rows, 100000, 0, INT_MAX,
                           PGC_USERSET, 0, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable("plts.plan_cache_size",
-                          "Number of prepared ctx.db plans kept per backend.", nullptr,
-                          &settings.plan_cache_size, 256, 0, 100000, PGC_USERSET, 0, nullptr,
-                          nullptr, nullptr);
+  DefineCustomIntVariable(
+      "plts.plan_cache_size", "Number of prepared ctx.db plans kept per backend.", nullptr,
+      &settings.plan_cache_size, 256, 0, 100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomEnumVariable("plts.log_level", "Lowest level of plts's own log lines.", nullptr,
                            &settings.log_level, LOG, pgx::log_level_options, PGC_SUSET, 0, nullptr,
                            nullptr, nullptr);
-  DefineCustomEnumVariable("plts.typecheck",
-                           "Whether CREATE FUNCTION type-checks TypeScript bodies.",
-                           "off: no semantic check; warn: type errors are warnings; error: they fail "
-                           "the statement. Syntax errors always fail.",
-                           &settings.typecheck, kTypecheckOff, typecheck_options, PGC_USERSET, 0,
-                           nullptr, nullptr, nullptr);
-  DefineCustomStringVariable("plts.compiler_snapshot",
-                             "Compiler startup snapshot to use instead of the installed one.",
-                             "Read when a backend first compiles. A snapshot that does not match this "
-                             "V8 build or fails its content hash is ignored (with a log line) and the "
-                             "compiler loads from its code cache or sources.",
-                             &settings.compiler_snapshot, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomEnumVariable(
+      "plts.typecheck", "Whether CREATE FUNCTION type-checks TypeScript bodies.",
+      "off: no semantic check; warn: type errors are warnings; error: they fail "
+      "the statement. Syntax errors always fail.",
+      &settings.typecheck, kTypecheckOff, typecheck_options, PGC_USERSET, 0, nullptr, nullptr,
+      nullptr);
+  DefineCustomStringVariable(
+      "plts.compiler_snapshot", "Compiler startup snapshot to use instead of the installed one.",
+      "Read when a backend first compiles. A snapshot that does not match this "
+      "V8 build or fails its content hash is ignored (with a log line) and the "
+      "compiler loads from its code cache or sources.",
+      &settings.compiler_snapshot, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("plts");
 }
 

@@ -4,15 +4,15 @@
 namespace plts {
 
 struct Settings {
-  int max_runtime_ms;     // 0 = no plts limit (statement_timeout still applies)
-  int max_heap_mb;        // V8 heap limit for the user-code isolate
-  int max_arraybuffer_mb; // budget for ArrayBuffer backing stores
-  int max_sql_bytes;      // per ctx.db call
-  int max_params;         // per ctx.db call
-  int max_query_rows;     // per ctx.db call; 0 = unlimited
-  int plan_cache_size;    // prepared plans kept per backend
-  int log_level;          // gates plts's own log lines (an elevel)
-  int typecheck;          // kTypecheckOff | kTypecheckWarn | kTypecheckError
+  int max_runtime_ms;       // 0 = no plts limit (statement_timeout still applies)
+  int max_heap_mb;          // V8 heap limit for the user-code isolate
+  int max_arraybuffer_mb;   // budget for ArrayBuffer backing stores
+  int max_sql_bytes;        // per ctx.db call
+  int max_params;           // per ctx.db call
+  int max_query_rows;       // per ctx.db call; 0 = unlimited
+  int plan_cache_size;      // prepared plans kept per backend
+  int log_level;            // gates plts's own log lines (an elevel)
+  int typecheck;            // kTypecheckOff | kTypecheckWarn | kTypecheckError
   char* compiler_snapshot;  // path of the compiler snapshot; empty: the installed one
 };
 

@@ -43,18 +43,28 @@ PGX_FUNCTION(plts_metrics) {
   const plts::Metrics& m = plts::metrics;
   plts::CacheStats cs = plts::function_cache_stats();
   double us_per_tick = plts::microseconds_per_tick();
-  auto us = [&](uint64_t ticks) { return static_cast<uint64_t>(static_cast<double>(ticks) * us_per_tick); };
+  auto us = [&](uint64_t ticks) {
+    return static_cast<uint64_t>(static_cast<double>(ticks) * us_per_tick);
+  };
   nlohmann::json j = {
       {"calls", m.calls},
       {"errors", m.errors},
-      {"latency_us", {{"total", us(m.latency_total_ticks)}, {"last", us(m.latency_last_ticks)},
-                      {"max", us(m.latency_max_ticks)}}},
+      {"latency_us",
+       {{"total", us(m.latency_total_ticks)},
+        {"last", us(m.latency_last_ticks)},
+        {"max", us(m.latency_max_ticks)}}},
       {"error_classes",
-       {{"js_exception", m.js_exception}, {"sql_error", m.sql_error}, {"timeout", m.timeout},
-        {"cancel", m.cancel}, {"heap", m.heap}, {"stack", m.stack}}},
+       {{"js_exception", m.js_exception},
+        {"sql_error", m.sql_error},
+        {"timeout", m.timeout},
+        {"cancel", m.cancel},
+        {"heap", m.heap},
+        {"stack", m.stack}}},
       {"function_cache", {{"hits", cs.hits}, {"misses", cs.misses}}},
-      {"plan_cache", {{"hits", m.plan_cache_hits}, {"misses", m.plan_cache_misses},
-                      {"size", plts::plan_cache_size()}}},
+      {"plan_cache",
+       {{"hits", m.plan_cache_hits},
+        {"misses", m.plan_cache_misses},
+        {"size", plts::plan_cache_size()}}},
       {"db", {{"calls", m.db_calls}, {"errors", m.db_errors}}},
       {"contexts", plts::realm_count()},
       {"isolate_recycles", m.isolate_recycles},
@@ -72,7 +82,8 @@ PGX_FUNCTION(plts_artifact_exports) {
   pgx::pg_guard([&] { hash = text_to_cstring(PG_GETARG_TEXT_PP(0)); });
   std::string normalized = plts::normalize_artifact_ref(hash);
   if (normalized.empty())
-    throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE, "\"" + hash + "\" is not an artifact hash (sha256:<64 hex digits>)");
+    throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                       "\"" + hash + "\" is not an artifact hash (sha256:<64 hex digits>)");
   std::string text = plts::artifact_exports(normalized).dump();
   Datum d = 0;
   pgx::pg_guard([&] { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });

@@ -25,9 +25,12 @@ std::string get_string_prop(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Lo
 
 const char* stage_name(Stage stage) {
   switch (stage) {
-    case Stage::kCompile: return "compile";
-    case Stage::kLoad: return "load";
-    case Stage::kExecute: return "execute";
+    case Stage::kCompile:
+      return "compile";
+    case Stage::kLoad:
+      return "load";
+    case Stage::kExecute:
+      return "execute";
   }
   return "?";
 }
@@ -83,13 +86,17 @@ pgx::PgError js_value_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
     if (hint.empty()) hint = "JavaScript recursion is too deep; the limit follows max_stack_depth.";
   }
   int code = sqlstate_code(sqlstate);
-  if (code == 0) code = site.stage == Stage::kCompile ? ERRCODE_SYNTAX_ERROR : ERRCODE_RAISE_EXCEPTION;
-  std::string context = "plts function " + site.qualified_name + " (" + stage_name(site.stage) + ")";
+  if (code == 0)
+    code = site.stage == Stage::kCompile ? ERRCODE_SYNTAX_ERROR : ERRCODE_RAISE_EXCEPTION;
+  std::string context =
+      "plts function " + site.qualified_name + " (" + stage_name(site.stage) + ")";
   if (site.stage == Stage::kCompile && !msg.IsEmpty()) {
     v8::Local<v8::Message> m = msg;
     int line = m->GetLineNumber(ctx).FromMaybe(0);
     int col = m->GetStartColumn(ctx).FromMaybe(-1) + 1;
-    if (line > 0) context += "\nat line " + std::to_string(line) + ", column " + std::to_string(col) + " of the function body";
+    if (line > 0)
+      context += "\nat line " + std::to_string(line) + ", column " + std::to_string(col) +
+                 " of the function body";
     stack.clear();
   } else if (stack.empty() && !msg.IsEmpty()) {
     v8::Local<v8::Message> m = msg;
@@ -100,17 +107,20 @@ pgx::PgError js_value_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
   if (!stack.empty()) {
     // The first stack line repeats the message.
     size_t nl = stack.find('\n');
-    std::string frames = nl != std::string::npos && stack.rfind("    at ", 0) != 0 ? stack.substr(nl + 1) : stack;
+    std::string frames =
+        nl != std::string::npos && stack.rfind("    at ", 0) != 0 ? stack.substr(nl + 1) : stack;
     if (nl == std::string::npos && stack.rfind("at ", 0) != 0) frames.clear();
     // Frames inside the built-in @stopgap/runtime and plts's call trampoline are plumbing, not
     // the user's code.
     std::string kept, line;
     std::istringstream lines(frames);
     while (std::getline(lines, line))
-      if (line.find("@stopgap/runtime:") == std::string::npos && line.find("plts:invoke:") == std::string::npos)
+      if (line.find("@stopgap/runtime:") == std::string::npos &&
+          line.find("plts:invoke:") == std::string::npos)
         kept += (kept.empty() ? "" : "\n") + line;
     frames = kept;
-    if (!frames.empty() && frames != message) context += "\nJS stack:\n" + map_stack_to_source(frames);
+    if (!frames.empty() && frames != message)
+      context += "\nJS stack:\n" + map_stack_to_source(frames);
   }
   return pgx::PgError(code, message, detail, hint, context);
 }
@@ -124,7 +134,7 @@ v8::Local<v8::Value> pg_to_js_error(v8::Isolate* iso, v8::Local<v8::Context> ctx
   auto set = [&](const char* key, const char* value) {
     if (value == nullptr || *value == '\0') return;
     ignore_result(obj->CreateDataProperty(ctx, js_string(iso, key, static_cast<int>(strlen(key))),
-                                  js_string(iso, value, static_cast<int>(strlen(value)))));
+                                          js_string(iso, value, static_cast<int>(strlen(value)))));
   };
   set("sqlstate", sqlstate_text(err.sqlerrcode()).c_str());
   if (e != nullptr) {

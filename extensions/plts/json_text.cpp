@@ -16,7 +16,8 @@ struct PArray {
   T& push() {
     if (size == cap) {
       size_t ncap = cap ? cap * 2 : 4;
-      T* nd = static_cast<T*>(palloc_extended(sizeof(T) * ncap, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
+      T* nd =
+          static_cast<T*>(palloc_extended(sizeof(T) * ncap, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
       if (nd == nullptr) throw std::bad_alloc();
       if (size) memcpy(static_cast<void*>(nd), data, sizeof(T) * size);
       data = nd;
@@ -109,14 +110,30 @@ struct Parser {
       if (++p >= end) return fail("truncated escape");
       char c = *p++;
       switch (c) {
-        case '"': buf += '"'; break;
-        case '\\': buf += '\\'; break;
-        case '/': buf += '/'; break;
-        case 'b': buf += '\b'; break;
-        case 'f': buf += '\f'; break;
-        case 'n': buf += '\n'; break;
-        case 'r': buf += '\r'; break;
-        case 't': buf += '\t'; break;
+        case '"':
+          buf += '"';
+          break;
+        case '\\':
+          buf += '\\';
+          break;
+        case '/':
+          buf += '/';
+          break;
+        case 'b':
+          buf += '\b';
+          break;
+        case 'f':
+          buf += '\f';
+          break;
+        case 'n':
+          buf += '\n';
+          break;
+        case 'r':
+          buf += '\r';
+          break;
+        case 't':
+          buf += '\t';
+          break;
         case 'u': {
           unsigned cp = 0;
           if (!hex4(&cp)) return false;
@@ -179,8 +196,8 @@ struct Parser {
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
       const char* start = p;
-      while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' || *p == '+' ||
-                         *p == '-'))
+      while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
+                         *p == '+' || *p == '-'))
         p++;
       v->type = jbvNumeric;
       v->val.numeric = make_number(start, static_cast<size_t>(p - start));
@@ -213,7 +230,8 @@ struct Parser {
     v->type = jbvArray;
     v->val.array.rawScalar = false;
     v->val.array.nElems = static_cast<int>(elems.size);
-    v->val.array.elems = elems.size ? elems.data : static_cast<JsonbValue*>(alloc(sizeof(JsonbValue)));
+    v->val.array.elems =
+        elems.size ? elems.data : static_cast<JsonbValue*>(alloc(sizeof(JsonbValue)));
     return true;
   }
 
@@ -247,15 +265,18 @@ struct Parser {
       }
     }
     // jsonb keeps object keys sorted by length, then bytes; on duplicates the last one wins.
-    std::stable_sort(pairs.data, pairs.data + pairs.size, [](const JsonbPair& a, const JsonbPair& b) {
-      if (a.key.val.string.len != b.key.val.string.len) return a.key.val.string.len < b.key.val.string.len;
-      return memcmp(a.key.val.string.val, b.key.val.string.val, a.key.val.string.len) < 0;
-    });
+    std::stable_sort(
+        pairs.data, pairs.data + pairs.size, [](const JsonbPair& a, const JsonbPair& b) {
+          if (a.key.val.string.len != b.key.val.string.len)
+            return a.key.val.string.len < b.key.val.string.len;
+          return memcmp(a.key.val.string.val, b.key.val.string.val, a.key.val.string.len) < 0;
+        });
     size_t n = 0;
     JsonbPair* ps = pairs.data;
     for (size_t i = 0; i < pairs.size; i++) {
       if (n > 0 && ps[n - 1].key.val.string.len == ps[i].key.val.string.len &&
-          memcmp(ps[n - 1].key.val.string.val, ps[i].key.val.string.val, ps[i].key.val.string.len) == 0) {
+          memcmp(ps[n - 1].key.val.string.val, ps[i].key.val.string.val,
+                 ps[i].key.val.string.len) == 0) {
         ps[n - 1] = ps[i];
       } else {
         ps[n++] = ps[i];

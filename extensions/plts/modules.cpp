@@ -38,7 +38,9 @@ const std::string& builtin_runtime() {
   if (runtime_source == nullptr) {
     std::string path = asset_dir() + "/stopgap-runtime.js";
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw PgError(ERRCODE_UNDEFINED_FILE, "plts: the built-in @stopgap/runtime is missing (" + path + ")");
+    if (!in)
+      throw PgError(ERRCODE_UNDEFINED_FILE,
+                    "plts: the built-in @stopgap/runtime is missing (" + path + ")");
     std::ostringstream ss;
     ss << in.rdbuf();
     runtime_source = new std::string(ss.str());
@@ -85,8 +87,9 @@ ModuleSpec data_module(const std::string& url) {
   std::string mime = b64 ? meta.substr(0, meta.size() - 7) : meta;
   if (size_t semi = mime.find(';'); semi != std::string::npos) mime = mime.substr(0, semi);
   if (!mime.empty() && mime != "text/javascript" && mime != "application/javascript")
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                  "data: URL import of type \"" + mime + "\": only JavaScript modules can be imported");
+    throw PgError(
+        ERRCODE_INVALID_PARAMETER_VALUE,
+        "data: URL import of type \"" + mime + "\": only JavaScript modules can be imported");
   if (b64) {
     bool ok = false;
     code = base64_decode(payload, &ok);
@@ -112,7 +115,8 @@ ModuleSpec data_module(const std::string& url) {
 ModuleSpec artifact_module(const std::string& hash, const std::string& specifier) {
   std::optional<Artifact> a = find_artifact(hash);
   if (!a)
-    throw PgError(ERRCODE_UNDEFINED_OBJECT, "plts: artifact " + hash + " not found (imported as \"" + specifier + "\")");
+    throw PgError(ERRCODE_UNDEFINED_OBJECT,
+                  "plts: artifact " + hash + " not found (imported as \"" + specifier + "\")");
   ModuleSpec s;
   s.key = hash;
   s.name = "plts+artifact:" + hash;
@@ -122,16 +126,19 @@ ModuleSpec artifact_module(const std::string& hash, const std::string& specifier
   return s;
 }
 
-ModuleSpec resolve_specifier(const std::string& spec, const nlohmann::json& import_map, const std::string& referrer) {
+ModuleSpec resolve_specifier(const std::string& spec, const nlohmann::json& import_map,
+                             const std::string& referrer) {
   std::string target = spec;
   bool mapped = false;
-  if (spec != "@stopgap/runtime" && spec.rfind("data:", 0) != 0 && normalize_artifact_ref(spec).empty()) {
+  if (spec != "@stopgap/runtime" && spec.rfind("data:", 0) != 0 &&
+      normalize_artifact_ref(spec).empty()) {
     auto it = import_map.find(spec);
     if (it == import_map.end() || !it->is_string())
-      throw PgError(ERRCODE_UNDEFINED_OBJECT,
-                    "plts: cannot resolve import \"" + spec + "\" in " + referrer, "",
-                    "plts imports @stopgap/runtime, data: URLs, plts+artifact:sha256:... and names mapped "
-                    "by an import map; there is no filesystem or network resolution.");
+      throw PgError(
+          ERRCODE_UNDEFINED_OBJECT, "plts: cannot resolve import \"" + spec + "\" in " + referrer,
+          "",
+          "plts imports @stopgap/runtime, data: URLs, plts+artifact:sha256:... and names mapped "
+          "by an import map; there is no filesystem or network resolution.");
     target = it->get<std::string>();
     mapped = true;
   }
@@ -170,7 +177,8 @@ nlohmann::json artifact_import_map(const Artifact& a, const std::string& name) {
   return map;
 }
 
-std::string instance_key(const std::string& base, const std::string& js, const nlohmann::json& import_map) {
+std::string instance_key(const std::string& base, const std::string& js,
+                         const nlohmann::json& import_map) {
   // A module instance is shared by everyone who resolves its imports the same way: the same code
   // under a different import map is a different instance.
   if (import_map.empty() || js.find("import") == std::string::npos) return base;
@@ -179,7 +187,8 @@ std::string instance_key(const std::string& base, const std::string& js, const n
 
 namespace {
 
-// ---- the graph (continued) -----------------------------------------------------------------------------
+// ---- the graph (continued)
+// -----------------------------------------------------------------------------
 
 struct Loader {
   v8::Isolate* iso;
@@ -254,8 +263,10 @@ void forget_module(v8::Isolate* iso, Realm& realm, const std::string& key) {
   realm.modules.erase(it);
 }
 
-v8::MaybeLocal<v8::Module> resolve_callback(v8::Local<v8::Context> ctx, v8::Local<v8::String> specifier,
-                                            v8::Local<v8::FixedArray>, v8::Local<v8::Module> referrer) {
+v8::MaybeLocal<v8::Module> resolve_callback(v8::Local<v8::Context> ctx,
+                                            v8::Local<v8::String> specifier,
+                                            v8::Local<v8::FixedArray>,
+                                            v8::Local<v8::Module> referrer) {
   v8::Isolate* iso = ctx->GetIsolate();
   Realm& realm = current_loader->realm;
   std::string from = key_of(iso, realm, referrer);
@@ -293,10 +304,12 @@ nlohmann::json inline_import_map(const std::string& code, const std::string& nam
   try {
     map = nlohmann::json::parse(text);
   } catch (const std::exception& e) {
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "malformed plts-import-map comment in " + name + ": " + e.what());
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                  "malformed plts-import-map comment in " + name + ": " + e.what());
   }
   if (!map.is_object())
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "plts-import-map in " + name + " must be a JSON object");
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                  "plts-import-map in " + name + " must be a JSON object");
   for (auto& [k, v] : map.items())
     if (!v.is_string())
       throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
@@ -344,8 +357,9 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
     if (m->GetStatus() == v8::Module::kErrored)
       throw js_value_to_pg_error(iso, ctx, m->GetException(), v8::Local<v8::Message>(), load_site);
     if (result->IsPromise() && result.As<v8::Promise>()->State() == v8::Promise::kPending)
-      throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                    "plts: evaluating " + root.name + " did not finish (top-level await that never settles)");
+      throw PgError(
+          ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+          "plts: evaluating " + root.name + " did not finish (top-level await that never settles)");
     v8::Local<v8::Object> ns = m->GetModuleNamespace().As<v8::Object>();
     if (!root.cache) forget_added();  // a DO block's own module is not kept
     current_loader = saved;
@@ -355,7 +369,8 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
     // Modules whose imports could not all be resolved are not kept half-linked.
     for (const auto& k : L.added) {
       auto it = realm.modules.find(k);
-      if (it != realm.modules.end() && it->second.Get(iso)->GetStatus() == v8::Module::kUninstantiated)
+      if (it != realm.modules.end() &&
+          it->second.Get(iso)->GetStatus() == v8::Module::kUninstantiated)
         forget_module(iso, realm, k);
     }
     if (!root.cache) forget_added();
@@ -378,7 +393,9 @@ std::string map_stack_to_source(const std::string& stack) {
     if (c1 != std::string::npos) {
       size_t open = line.rfind('(', c1);
       size_t at = line.rfind("at ", c1);
-      size_t name_start = open != std::string::npos ? open + 1 : (at != std::string::npos ? at + 3 : std::string::npos);
+      size_t name_start = open != std::string::npos
+                              ? open + 1
+                              : (at != std::string::npos ? at + 3 : std::string::npos);
       if (name_start != std::string::npos && name_start < c1) {
         std::string name = line.substr(name_start, c1 - name_start);
         auto it = source_maps->find(name);

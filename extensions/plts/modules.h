@@ -22,7 +22,7 @@ struct ModuleSpec {
   std::string js;          // JavaScript module code
   std::string source_map;  // "" when none
   nlohmann::json import_map = nlohmann::json::object();
-  bool cache = true;       // false for DO blocks: evaluated afresh every time
+  bool cache = true;  // false for DO blocks: evaluated afresh every time
 };
 
 struct FunctionInfo;
@@ -46,7 +46,8 @@ nlohmann::json artifact_import_map(const Artifact& a, const std::string& name);
 
 // The cache key of a module instance: its artifact hash, plus a digest of the import map its
 // imports resolve through when that matters.
-std::string instance_key(const std::string& base, const std::string& js, const nlohmann::json& import_map);
+std::string instance_key(const std::string& base, const std::string& js,
+                         const nlohmann::json& import_map);
 
 // The `// plts-import-map: {...}` comment of a module's code, or {}. Throws PgError when malformed.
 nlohmann::json inline_import_map(const std::string& code, const std::string& name);

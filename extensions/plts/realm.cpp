@@ -35,7 +35,7 @@ v8::Local<v8::Object> make_db(v8::Isolate* iso, v8::Local<v8::Context> ctx, DbMo
     ignore_result(db->CreateDataProperty(ctx, str(iso, name), f));
   };
   ignore_result(db->CreateDataProperty(ctx, str(iso, "mode"),
-                               str(iso, mode == DbMode::kReadOnly ? "ro" : "rw")));
+                                       str(iso, mode == DbMode::kReadOnly ? "ro" : "rw")));
   add("query", db_query_callback);
   add("exec", db_exec_callback);
   ignore_result(db->SetIntegrityLevel(ctx, v8::IntegrityLevel::kFrozen));
@@ -50,7 +50,8 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   v8::Context::Scope scope(ctx);
   // Lockdown: nothing beyond ECMAScript built-ins. Shared memory and blocking waits go too.
   v8::Local<v8::Object> global = ctx->Global();
-  for (const char* name : {"SharedArrayBuffer", "Atomics"}) ignore_result(global->Delete(ctx, str(iso, name)));
+  for (const char* name : {"SharedArrayBuffer", "Atomics"})
+    ignore_result(global->Delete(ctx, str(iso, name)));
   r->db_ro.Reset(iso, make_db(iso, ctx, DbMode::kReadOnly));
   r->db_rw.Reset(iso, make_db(iso, ctx, DbMode::kReadWrite));
   r->context.Reset(iso, ctx);
@@ -119,7 +120,8 @@ v8::Local<v8::String> transaction_now(v8::Isolate* iso, v8::Local<v8::Context> c
   static unsigned cached_gen = 0;
   static v8::Global<v8::String>* cached = nullptr;
   TimestampTz ts = GetCurrentTransactionStartTimestamp();
-  if (cached != nullptr && cached_ts == ts && cached_gen == isolate_generation()) return cached->Get(iso);
+  if (cached != nullptr && cached_ts == ts && cached_gen == isolate_generation())
+    return cached->Get(iso);
   // ISO 8601 in UTC with milliseconds, as Date.prototype.toISOString writes it (formatted here:
   // a new transaction per statement would otherwise pay for a Date and a JS call).
   struct pg_tm tm;
@@ -136,7 +138,8 @@ v8::Local<v8::String> transaction_now(v8::Isolate* iso, v8::Local<v8::Context> c
   v8::Local<v8::String> text = js_string(iso, buf, n);
   (void)ctx;
   // A handle into a discarded isolate is abandoned, never reset.
-  if (cached == nullptr || cached_gen != isolate_generation()) cached = new v8::Global<v8::String>();
+  if (cached == nullptr || cached_gen != isolate_generation())
+    cached = new v8::Global<v8::String>();
   cached->Reset(iso, text);
   cached_ts = ts;
   cached_gen = isolate_generation();
@@ -155,8 +158,8 @@ std::string export_kind(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<
 }
 
 v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
-                                          Realm& realm, FunctionInfo& fi,
-                                          bool* is_query, const FunctionInfo::Loaded** loaded) {
+                                          Realm& realm, FunctionInfo& fi, bool* is_query,
+                                          const FunctionInfo::Loaded** loaded) {
   unsigned gen = isolate_generation();
   for (auto& l : fi.loaded) {
     if (l->realm == &realm && l->isolate_gen == gen) {
@@ -186,7 +189,8 @@ v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Contex
                       fi.module_key + " is not a function");
   }
   v8::Local<v8::Object> meta = v8::Object::New(iso);
-  ignore_result(meta->CreateDataProperty(ctx, str(iso, "oid"), v8::Integer::NewFromUnsigned(iso, fi.oid)));
+  ignore_result(
+      meta->CreateDataProperty(ctx, str(iso, "oid"), v8::Integer::NewFromUnsigned(iso, fi.oid)));
   ignore_result(meta->CreateDataProperty(ctx, str(iso, "schema"), js_string(iso, fi.schema)));
   ignore_result(meta->CreateDataProperty(ctx, str(iso, "name"), js_string(iso, fi.name)));
   ignore_result(meta->SetIntegrityLevel(ctx, v8::IntegrityLevel::kFrozen));

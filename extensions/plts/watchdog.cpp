@@ -73,7 +73,8 @@ void* watchdog_main(void*) {
       } else {
         uint64_t expected = st;
         if (w.state.compare_exchange_strong(expected, (st & ~uint64_t{3}) | kFiring)) {
-          w.reason.store(static_cast<int>(interrupt ? StopReason::kInterrupt : StopReason::kDeadline));
+          w.reason.store(
+              static_cast<int>(interrupt ? StopReason::kInterrupt : StopReason::kDeadline));
           w.isolate->TerminateExecution();
           w.fired_gen.store(st >> 2);
         }

@@ -9,7 +9,9 @@
 
 namespace stopgap {
 
-void stopgap_log(int level, const std::string& msg) { pgx::log_gated(settings.log_level, level, msg); }
+void stopgap_log(int level, const std::string& msg) {
+  pgx::log_gated(settings.log_level, level, msg);
+}
 
 }  // namespace stopgap
 

@@ -11,7 +11,6 @@ Settings settings;
 
 namespace {
 
-
 // GUC check hooks run inside PostgreSQL's GUC machinery: plain C, no exceptions.
 
 bool check_live_schema(char** newval, void**, GucSource) {

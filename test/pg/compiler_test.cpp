@@ -42,9 +42,11 @@ std::string write_temp(const std::string& name, const std::string& contents) {
 std::string compile_with(const std::string& snapshot_path) {
   Connection c;
   c.query("set plts.compiler_snapshot = '" + snapshot_path + "'");
-  EXPECT_EQ(c.scalar("select compiled_js from plts.compile_ts('export default (x: number) => x * 2;')"),
-            "export default (x) => x * 2;\n");
-  EXPECT_EQ(c.scalar("select d->>'message' from jsonb_array_elements(plts.typecheck_ts('const s: string = 1;')) d"),
+  EXPECT_EQ(
+      c.scalar("select compiled_js from plts.compile_ts('export default (x: number) => x * 2;')"),
+      "export default (x) => x * 2;\n");
+  EXPECT_EQ(c.scalar("select d->>'message' from jsonb_array_elements(plts.typecheck_ts('const s: "
+                     "string = 1;')) d"),
             "Type 'number' is not assignable to type 'string'.");
   std::string origin = c.scalar("select plts.metrics()->>'compiler'");
   EXPECT_TRUE(c.alive());
@@ -96,7 +98,8 @@ TEST(CompilerSnapshot, CallingACompiledFunctionNeverStartsTheCompiler) {
   {
     Connection c;
     c.query("create schema " + schema);
-    c.query("create function " + schema + ".typed(x int) returns int language plts as $$ "
+    c.query("create function " + schema +
+            ".typed(x int) returns int language plts as $$ "
             "export default (ctx: { args: { x: number } }): number => ctx.args.x * 3; $$");
   }
   Connection fresh;
@@ -108,10 +111,11 @@ TEST(CompilerSnapshot, CallingACompiledFunctionNeverStartsTheCompiler) {
 TEST(CompilerSnapshot, TimeoutDuringTypecheckLeavesTheCompilerUsable) {
   Connection c;
   c.query("set statement_timeout = '30ms'");
-  EXPECT_EQ(c.error_of("select plts.typecheck_ts((select string_agg(format("
-                       "'export function f%s(x: number): number { return x * %s; }', g, g), chr(10)) "
-                       "from generate_series(1, 20000) g))"),
-            "57014");
+  EXPECT_EQ(
+      c.error_of("select plts.typecheck_ts((select string_agg(format("
+                 "'export function f%s(x: number): number { return x * %s; }', g, g), chr(10)) "
+                 "from generate_series(1, 20000) g))"),
+      "57014");
   c.query("reset statement_timeout");
   EXPECT_EQ(c.scalar("select compiled_js from plts.compile_ts('export default (x: number) => x;')"),
             "export default (x) => x;\n");

@@ -125,7 +125,8 @@ TEST_F(PltsIsolation, AlterFunctionIsSeenByAnotherSession) {
 TEST_F(PltsIsolation, GlobalsAreIsolatedPerRole) {
   const std::string r1 = make_role("r1"), r2 = make_role("r2");
   const std::string reader =
-      "export default () => typeof globalThis.secret === 'undefined' ? '<none>' : String(globalThis.secret)";
+      "export default () => typeof globalThis.secret === 'undefined' ? '<none>' : "
+      "String(globalThis.secret)";
   Connection c;
   // Functions owned by r1 and r2 (created under SET ROLE).
   c.query("set role " + r1);
@@ -181,7 +182,8 @@ TEST_F(PltsIsolation, DefinerFunctionDoesNotSeeCallersGlobalsWithoutSetRole) {
   define(c, "set_secret(v text) returns text",
          "export default (ctx) => { globalThis.secret = ctx.args.v; return globalThis.secret }");
   define(c, "get_secret() returns text",
-         "export default () => typeof globalThis.secret === 'undefined' ? '<none>' : String(globalThis.secret)");
+         "export default () => typeof globalThis.secret === 'undefined' ? '<none>' : "
+         "String(globalThis.secret)");
   c.query("set role " + r2);
   define(c, "definer_swap() returns text", R"JS(
     export default () => {
@@ -200,7 +202,8 @@ TEST_F(PltsIsolation, DefinerFunctionDoesNotSeeCallersGlobalsWithoutSetRole) {
 
 TEST_F(PltsIsolation, FreshCtxForEveryCall) {
   Connection c;
-  define(c, "mark() returns int", "export default (ctx) => { ctx.mark = (ctx.mark ?? 0) + 1; return ctx.mark }");
+  define(c, "mark() returns int",
+         "export default (ctx) => { ctx.mark = (ctx.mark ?? 0) + 1; return ctx.mark }");
   for (int i = 0; i < 3; i++) EXPECT_EQ(c.scalar(call("mark()")), "1") << "call " << i;
   // Several calls in one statement.
   auto rows = c.query(fmt::format("select {}.mark() from generate_series(1, 5)", schema_));
@@ -225,7 +228,8 @@ TEST_F(PltsIsolation, StaleCtxFromEarlierCallIsHarmless) {
   // A ctx kept past its call: using its db later must not crash the backend (a clear error, or it
   // works against the current call).
   Connection c;
-  define(c, "keep_ctx() returns int", "export default (ctx) => { globalThis.saved = ctx; return 1 }");
+  define(c, "keep_ctx() returns int",
+         "export default (ctx) => { globalThis.saved = ctx; return 1 }");
   define(c, "use_stale() returns text", R"JS(
     export default async () => {
       const rows = await globalThis.saved.db.query('select 41 + 1 as v');

@@ -30,7 +30,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -72,8 +71,9 @@ class PltsLimits : public ::testing::Test {
     schema_ = fmt::format("lim_{}_{}", ::getpid(), ++counter);
     admin_ = std::make_unique<Connection>();
     admin_->query("create schema " + schema_);
-    // The normal call used after every failure, a loop that only ends when stopped (n = 0 returns at
-    // once, to warm the function cache first), and a busy loop of a given number of milliseconds.
+    // The normal call used after every failure, a loop that only ends when stopped (n = 0 returns
+    // at once, to warm the function cache first), and a busy loop of a given number of
+    // milliseconds.
     fn("add1(x int) returns int", "export default (ctx) => ctx.args.x + 1");
     fn("spin(n int) returns int", R"JS(
       export default (ctx) => {
@@ -129,9 +129,10 @@ class PltsLimits : public ::testing::Test {
   static bool wait_running(Connection& observer, int pid) {
     return eventually([&] {
       return !observer
-                  .query("select 1 from pg_stat_activity where pid = $1 and state = 'active' "
-                         "and wait_event is null",
-                         {std::to_string(pid)})
+                  .query(
+                      "select 1 from pg_stat_activity where pid = $1 and state = 'active' "
+                      "and wait_event is null",
+                      {std::to_string(pid)})
                   .empty();
     });
   }
@@ -173,14 +174,16 @@ TEST_F(PltsLimits, TimeoutIsUncatchableFromJs) {
       "export default () => { try { while (true) {} } catch (e) { return 'caught' } }",
       "export default () => { try { while (true) {} } catch (e) {} return 'after catch' }",
       "export default () => { try { while (true) {} } finally { return 'finally ran' } }",
-      "export default async () => { try { await null; while (true) {} } catch (e) { return 'caught' } }",
+      "export default async () => { try { await null; while (true) {} } catch (e) { return "
+      "'caught' } }",
       "export default async () => { for (;;) await null; }",
       "export default async () => { try { await new Promise(() => { while (true) {} }) } "
       "catch (e) { return 'caught' } }",
       "export default () => { const re = /(a+)+$/; const s = 'a'.repeat(32) + '!'; "
       "try { for (;;) re.test(s); } catch (e) { return 'caught' } }",
   };
-  for (size_t i = 0; i < bodies.size(); i++) fn(fmt::format("uncatchable{}() returns text", i), bodies[i]);
+  for (size_t i = 0; i < bodies.size(); i++)
+    fn(fmt::format("uncatchable{}() returns text", i), bodies[i]);
 
   Connection c;
   expect_usable(c);
@@ -188,8 +191,9 @@ TEST_F(PltsLimits, TimeoutIsUncatchableFromJs) {
     c.query("set statement_timeout = '200ms'");
     auto t0 = Clock::now();
     auto o = run(c, call(fmt::format("uncatchable{}()", i)));
-    EXPECT_EQ(o.sqlstate, "57014") << bodies[i] << "\nreturned: " << o.value.value_or("(null)")
-                                   << "\n" << o.message;
+    EXPECT_EQ(o.sqlstate, "57014")
+        << bodies[i] << "\nreturned: " << o.value.value_or("(null)") << "\n"
+        << o.message;
     EXPECT_LT(seconds_since(t0), 10.0) << bodies[i];
     c.query("reset statement_timeout");
     expect_usable(c, static_cast<int>(i));
@@ -288,7 +292,8 @@ TEST_F(PltsLimits, MaxRuntimeStopsSqlRunningUnderCtxDb) {
   auto t0 = Clock::now();
   auto o = run(c, call("sleep_caught()"));
   EXPECT_EQ(o.sqlstate, "57014") << "returned: " << o.value.value_or("(null)");
-  EXPECT_LT(seconds_since(t0), 5.0) << "plts.max_runtime_ms did not interrupt pg_sleep under ctx.db";
+  EXPECT_LT(seconds_since(t0), 5.0)
+      << "plts.max_runtime_ms did not interrupt pg_sleep under ctx.db";
   c.query("reset plts.max_runtime_ms");
   expect_usable(c);
 }
@@ -312,11 +317,12 @@ TEST_F(PltsLimits, TimeoutInNestedPltsCallIsUncatchableByOuterJs) {
   expect_usable(c);
 }
 
-// ---- cancel / terminate --------------------------------------------------------------------------
+// ---- cancel / terminate
+// --------------------------------------------------------------------------
 
 TEST_F(PltsLimits, CancelStopsJsLoop) {
   Connection victim, observer;
-  victim.query("set statement_timeout = '20s'");  // safety net; the cancel must act long before
+  victim.query("set statement_timeout = '20s'");   // safety net; the cancel must act long before
   EXPECT_EQ(victim.scalar(call("spin(0)")), "0");  // warm: the next call goes straight into JS
   const int pid = victim.backend_pid();
   victim.send(call("spin(1)"));
@@ -375,7 +381,8 @@ TEST_F(PltsLimits, TerminateDuringJsLoopEndsOnlyThatBackend) {
     return observer.query("select 1 from pg_stat_activity where pid = $1", {std::to_string(pid)})
         .empty();
   }));
-  EXPECT_TRUE(eventually([&] { return process_gone(pid); })) << "backend " << pid << " still exists";
+  EXPECT_TRUE(eventually([&] { return process_gone(pid); }))
+      << "backend " << pid << " still exists";
   expect_usable(observer);
   EXPECT_EQ(observer.backend_pid(), observer_pid);
   Connection fresh;
@@ -408,14 +415,16 @@ TEST_F(PltsLimits, TerminateDuringCtxDbQueryEndsOnlyThatBackend) {
     return observer.query("select 1 from pg_stat_activity where pid = $1", {std::to_string(pid)})
         .empty();
   }));
-  EXPECT_TRUE(eventually([&] { return process_gone(pid); })) << "backend " << pid << " still exists";
+  EXPECT_TRUE(eventually([&] { return process_gone(pid); }))
+      << "backend " << pid << " still exists";
   expect_usable(observer);
   Connection fresh;
   expect_usable(fresh);
   EXPECT_EQ(fresh.scalar("select pg_postmaster_start_time()::text"), started);
 }
 
-// ---- heap and ArrayBuffer memory -----------------------------------------------------------------
+// ---- heap and ArrayBuffer memory
+// -----------------------------------------------------------------
 
 TEST_F(PltsLimits, HeapLimitStopsArrayGrowth) {
   fn("hog() returns int", R"JS(
@@ -523,7 +532,8 @@ TEST_F(PltsLimits, ArrayBufferBudgetStopsCumulativeGrowth) {
       try { for (;;) keep.push(new ArrayBuffer(8 * 1024 * 1024)); }
       catch (e) { const n = keep.length; keep.length = 0; return n > 0 ? 'caught' : 'caught at first' }
     })JS");
-  fn("buffer(mb int) returns int", "export default (ctx) => new ArrayBuffer(ctx.args.mb * 1024 * 1024).byteLength");
+  fn("buffer(mb int) returns int",
+     "export default (ctx) => new ArrayBuffer(ctx.args.mb * 1024 * 1024).byteLength");
   Connection c;
   c.query("set statement_timeout = '30s'");  // safety net: growth must be stopped by the budget
   expect_usable(c);
@@ -537,7 +547,8 @@ TEST_F(PltsLimits, ArrayBufferBudgetStopsCumulativeGrowth) {
   expect_usable(c);
 }
 
-// ---- stack ---------------------------------------------------------------------------------------
+// ---- stack
+// ---------------------------------------------------------------------------------------
 
 TEST_F(PltsLimits, DeepJsRecursionIsAnError) {
   fn("deep() returns int", R"JS(
@@ -599,7 +610,8 @@ TEST_F(PltsLimits, SqlRecursionEndsInStackDepthLimit) {
   auto o = run(c, call("rec(0)"));
   EXPECT_EQ(o.sqlstate, "54001") << o.message;
   expect_usable(c);
-  // Again, in a transaction that goes on afterwards (it is aborted, rolls back, and the next works).
+  // Again, in a transaction that goes on afterwards (it is aborted, rolls back, and the next
+  // works).
   c.query("begin");
   EXPECT_EQ(c.error_of(call("rec(0)")), "54001");
   c.query("rollback");
@@ -649,7 +661,8 @@ TEST_F(PltsLimits, SqlRecursionWithBaseCase) {
   EXPECT_EQ(c.scalar(call("rec_to(0, 100)")), "100");
 }
 
-// ---- SQL errors through ctx.db -------------------------------------------------------------------
+// ---- SQL errors through ctx.db
+// -------------------------------------------------------------------
 
 TEST_F(PltsLimits, SqlErrorCaughtInJsThenMoreQueriesInSameTransaction) {
   admin_->query(fmt::format("create table {}.log(v text, msg text)", schema_));
@@ -700,15 +713,19 @@ TEST_F(PltsLimits, CaughtSqlErrorRollsBackOnlyItsOwnStatement) {
 
 TEST_F(PltsLimits, UncaughtSqlErrorKeepsItsSqlstate) {
   admin_->query(fmt::format("create table {}.t(v int)", schema_));
-  fn("div0() returns int", "export default async (ctx) => { await ctx.db.query('select 1/0'); return 1 }");
+  fn("div0() returns int",
+     "export default async (ctx) => { await ctx.db.query('select 1/0'); return 1 }");
   fn("div0_rethrow() returns int", R"JS(
     export default async (ctx) => {
       try { await ctx.db.query('select 1/0') } catch (e) { throw e }
       return 1
     })JS");
-  fn("div0_exec() returns int", "export default async (ctx) => (await ctx.db.exec('insert into @S@.t values (1/0)')).rowCount");
+  fn("div0_exec() returns int",
+     "export default async (ctx) => (await ctx.db.exec('insert into @S@.t values "
+     "(1/0)')).rowCount");
   fn("div0_promise() returns int", "export default (ctx) => ctx.db.query('select 1/0')");
-  fn("dup_table() returns int", "export default async (ctx) => { await ctx.db.exec('create table @S@.t(v int)'); return 1 }");
+  fn("dup_table() returns int",
+     "export default async (ctx) => { await ctx.db.exec('create table @S@.t(v int)'); return 1 }");
   Connection c;
   for (const char* f : {"div0()", "div0_rethrow()", "div0_exec()", "div0_promise()"}) {
     EXPECT_EQ(c.error_of(call(f)), "22012") << f;
@@ -746,7 +763,8 @@ TEST_F(PltsLimits, ErrorFromNestedPltsCallCaughtByOuterJs) {
   expect_usable(c);
 }
 
-// ---- odd JS failures ------------------------------------------------------------------------------
+// ---- odd JS failures
+// ------------------------------------------------------------------------------
 
 TEST_F(PltsLimits, HostileThrownValuesBecomeErrors) {
   const std::vector<std::string> bodies = {
@@ -757,13 +775,16 @@ TEST_F(PltsLimits, HostileThrownValuesBecomeErrors) {
       "export default () => { throw new Proxy({}, { get() { throw new Error('trap') } }) }",
       "export default () => { const e = new Error('x'); "
       "Object.defineProperty(e, 'stack', { get() { throw new Error('stack getter') } }); throw e }",
-      "export default () => { throw Object.assign(new Error('bad code'), { sqlstate: 'not a code!' }) }",
-      "export default () => { throw Object.assign(new Error('x'), { detail: { toString() { throw 1 } }, "
+      "export default () => { throw Object.assign(new Error('bad code'), { sqlstate: 'not a code!' "
+      "}) }",
+      "export default () => { throw Object.assign(new Error('x'), { detail: { toString() { throw 1 "
+      "} }, "
       "hint: Symbol('h') }) }",
       "export default async () => { throw new Proxy({}, { get() { throw new Error('trap') } }) }",
       "export default () => Promise.reject(Symbol('s'))",
   };
-  for (size_t i = 0; i < bodies.size(); i++) fn(fmt::format("hostile{}() returns int", i), bodies[i]);
+  for (size_t i = 0; i < bodies.size(); i++)
+    fn(fmt::format("hostile{}() returns int", i), bodies[i]);
   Connection c;
   for (size_t i = 0; i < bodies.size(); i++) {
     auto o = run(c, call(fmt::format("hostile{}()", i)));
@@ -785,7 +806,8 @@ TEST_F(PltsLimits, ThrownSqlstateIsHonored) {
 
 TEST_F(PltsLimits, PendingPromiseAtReturnIsAnErrorNotAHang) {
   fn("pending() returns int", "export default () => new Promise(() => {})");
-  fn("pending_await() returns int", "export default async () => { await new Promise(() => {}); return 1 }");
+  fn("pending_await() returns int",
+     "export default async () => { await new Promise(() => {}); return 1 }");
   Connection c;
   c.query("set statement_timeout = '20s'");  // safety net only
   for (const char* f : {"pending()", "pending_await()"}) {

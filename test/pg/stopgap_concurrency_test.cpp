@@ -24,7 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 class StopgapConcurrency : public ::testing::Test {
  protected:
   void SetUp() override {

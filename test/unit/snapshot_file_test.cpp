@@ -24,8 +24,9 @@ TEST(SnapshotFile, RefusesAnotherV8) {
   std::string file = snapshot_file_contents("10.2.154.26-node.37", kBlob.data(), kBlob.size());
   const char* blob = nullptr;
   size_t len = 0;
-  EXPECT_NE(check_snapshot_file(file.data(), file.size(), "10.2.154.26-node.38", &blob, &len).find("V8"),
-            std::string::npos);
+  EXPECT_NE(
+      check_snapshot_file(file.data(), file.size(), "10.2.154.26-node.38", &blob, &len).find("V8"),
+      std::string::npos);
   EXPECT_EQ(blob, nullptr);
 }
 
@@ -34,7 +35,8 @@ TEST(SnapshotFile, RefusesDamage) {
   const char* blob = nullptr;
   size_t len = 0;
   std::string truncated = file.substr(0, file.size() - 1);
-  EXPECT_EQ(check_snapshot_file(truncated.data(), truncated.size(), "v", &blob, &len), "truncated snapshot");
+  EXPECT_EQ(check_snapshot_file(truncated.data(), truncated.size(), "v", &blob, &len),
+            "truncated snapshot");
   std::string flipped = file;
   flipped[flipped.size() - 50] ^= 1;
   EXPECT_EQ(check_snapshot_file(flipped.data(), flipped.size(), "v", &blob, &len),

@@ -21,15 +21,14 @@
 #include "extensions/plts/log.h"
 #include "extensions/plts/watchdog.h"
 
-
 #ifndef PLTS_TYPESCRIPT_VERSION
 #error "PLTS_TYPESCRIPT_VERSION must be defined by the build"
 #endif
 
 namespace plts {
 
-using pgx::PgError;
 using pgx::pg_guard;
+using pgx::PgError;
 
 namespace {
 
@@ -83,14 +82,16 @@ void run_script(v8::Local<v8::Context> ctx, const std::string& source, const cha
                                                static_cast<int>(cache->size()))
           : nullptr);
   auto options = src.GetCachedData() != nullptr ? v8::ScriptCompiler::kConsumeCodeCache
-                                                 : v8::ScriptCompiler::kNoCompileOptions;
+                                                : v8::ScriptCompiler::kNoCompileOptions;
   bool compiled = v8::ScriptCompiler::Compile(ctx, &src, options).ToLocal(&script);
   if (src.GetCachedData() != nullptr) {
     origin = src.GetCachedData()->rejected ? "source" : "code cache";
-    if (src.GetCachedData()->rejected) plts_log(LOG, std::string("plts: code cache for ") + name + " rejected by V8");
+    if (src.GetCachedData()->rejected)
+      plts_log(LOG, std::string("plts: code cache for ") + name + " rejected by V8");
   }
   if (!compiled || !script->Run(ctx).ToLocal(&result)) {
-    std::string msg = tc.HasCaught() ? utf8(ciso, tc.Exception()->ToString(ctx).ToLocalChecked()) : "terminated";
+    std::string msg =
+        tc.HasCaught() ? utf8(ciso, tc.Exception()->ToString(ctx).ToLocalChecked()) : "terminated";
     throw PgError(ERRCODE_INTERNAL_ERROR, std::string("plts: loading ") + name + " failed: " + msg);
   }
 }
@@ -117,7 +118,8 @@ void load_from_source(v8::Local<v8::Context> ctx) {
   }
   v8::Local<v8::Object> api =
       ctx->Global()->Get(ctx, str(ciso, "__pltsCompiler")).ToLocalChecked().As<v8::Object>();
-  v8::Local<v8::Function> init = api->Get(ctx, str(ciso, "init")).ToLocalChecked().As<v8::Function>();
+  v8::Local<v8::Function> init =
+      api->Get(ctx, str(ciso, "init")).ToLocalChecked().As<v8::Function>();
   v8::Local<v8::Value> args[2] = {libs, str(ciso, dts)};
   v8::TryCatch tc(ciso);
   if (init->Call(ctx, api, 2, args).IsEmpty())
@@ -161,8 +163,8 @@ void start_compiler() {
     plts_log(LOG, "plts: compiler snapshot not used (" + why +
                       "); loading TypeScript from its code cache or sources");
   v8::Isolate::CreateParams params;
-  params.array_buffer_allocator_shared =
-      std::shared_ptr<v8::ArrayBuffer::Allocator>(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  params.array_buffer_allocator_shared = std::shared_ptr<v8::ArrayBuffer::Allocator>(
+      v8::ArrayBuffer::Allocator::NewDefaultAllocator());
   params.constraints.ConfigureDefaultsFromHeapSize(0, size_t{1024} * 1024 * 1024);
   if (snapshot_map != nullptr) params.snapshot_blob = &snapshot_blob;
   v8::Isolate* iso = new_isolate_signals_blocked(params);
@@ -209,7 +211,8 @@ std::string call_compiler(const char* method, const std::string& source, const s
       terminated = true;
     } else {
       v8::Local<v8::String> s;
-      error = tc.HasCaught() && tc.Exception()->ToString(ctx).ToLocal(&s) ? utf8(ciso, s) : "unknown error";
+      error = tc.HasCaught() && tc.Exception()->ToString(ctx).ToLocal(&s) ? utf8(ciso, s)
+                                                                          : "unknown error";
     }
   }
   StopReason reason = StopReason::kNone;
@@ -221,7 +224,8 @@ std::string call_compiler(const char* method, const std::string& source, const s
     pg_guard([] { CHECK_FOR_INTERRUPTS(); });
     throw PgError(ERRCODE_QUERY_CANCELED, "plts: TypeScript compilation was terminated");
   }
-  if (!error.empty()) throw PgError(ERRCODE_INTERNAL_ERROR, "plts: TypeScript compiler failed: " + error);
+  if (!error.empty())
+    throw PgError(ERRCODE_INTERNAL_ERROR, "plts: TypeScript compiler failed: " + error);
   return out;
 }
 
@@ -240,11 +244,12 @@ nlohmann::json effective_options(const nlohmann::json& opts) {
   for (auto& [key, value] : opts.items()) {
     if (key == "source_map") {
       if (!value.is_boolean())
-        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "compiler_opts.source_map must be a boolean");
+        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                      "compiler_opts.source_map must be a boolean");
       eff["source_map"] = value;
     } else {
-      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "unknown compiler option \"" + key + "\"",
-                    "", "Supported options: source_map (boolean).");
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "unknown compiler option \"" + key + "\"", "",
+                    "Supported options: source_map (boolean).");
     }
   }
   return eff;
@@ -256,8 +261,9 @@ std::string compiler_fingerprint(const nlohmann::json& eff) {
     read_file(asset_dir() + "/stopgap-runtime.d.ts", &dts);
     runtime_dts_hash = new std::string(sha256_hex(dts));
   }
-  std::string material = std::string("plts-compiler 1\ntypescript " PLTS_TYPESCRIPT_VERSION "\nlib es2022\nruntime ") +
-                         *runtime_dts_hash + "\noptions " + eff.dump();
+  std::string material =
+      std::string("plts-compiler 1\ntypescript " PLTS_TYPESCRIPT_VERSION "\nlib es2022\nruntime ") +
+      *runtime_dts_hash + "\noptions " + eff.dump();
   return "ts" PLTS_TYPESCRIPT_VERSION ":" + sha256_hex(material).substr(0, 16);
 }
 

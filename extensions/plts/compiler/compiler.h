@@ -11,8 +11,8 @@ namespace plts {
 
 struct TranspileResult {
   std::string js;
-  std::string source_map;        // "" when not requested
-  nlohmann::json diagnostics;    // [{code, category, message, line, column, end_line, end_column}]
+  std::string source_map;      // "" when not requested
+  nlohmann::json diagnostics;  // [{code, category, message, line, column, end_line, end_column}]
   bool has_errors = false;
 };
 

@@ -44,7 +44,8 @@ Datum jsonb_datum(const nlohmann::json& j) {
 
 Datum text_datum(const std::string& s) {
   Datum d = 0;
-  pgx::pg_guard([&] { d = PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
+  pgx::pg_guard(
+      [&] { d = PointerGetDatum(cstring_to_text_with_len(s.data(), static_cast<int>(s.size()))); });
   return d;
 }
 
@@ -89,4 +90,6 @@ PGX_FUNCTION(plts_artifact_hash) {
 }
 
 // plts._effective_opts(compiler_opts jsonb) -> jsonb
-PGX_FUNCTION(plts_effective_opts) { return jsonb_datum(plts::effective_options(jsonb_arg(fcinfo, 0))); }
+PGX_FUNCTION(plts_effective_opts) {
+  return jsonb_datum(plts::effective_options(jsonb_arg(fcinfo, 0)));
+}

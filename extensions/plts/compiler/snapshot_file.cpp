@@ -10,7 +10,8 @@ constexpr char kMagic[] = "PLTS-COMPILER-SNAPSHOT 1";
 }
 
 bool is_compiler_lib(const std::string& name) {
-  if (name.rfind("lib.", 0) != 0 || name.size() < 5 || name.compare(name.size() - 5, 5, ".d.ts") != 0)
+  if (name.rfind("lib.", 0) != 0 || name.size() < 5 ||
+      name.compare(name.size() - 5, 5, ".d.ts") != 0)
     return false;
   if (name.find("full") != std::string::npos) return false;
   if (name.rfind("lib.decorators", 0) == 0 || name == "lib.es5.d.ts") return true;

@@ -2,7 +2,8 @@
 // libnode, same flags as the backend), loads the lib files and runtime declarations, runs a
 // transpile and a typecheck once, and writes the resulting startup snapshot.
 //
-//   plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime .d.ts> <out file> <code cache>
+//   plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime .d.ts> <out file> <code
+//   cache>
 //
 // It also writes a V8 code cache of typescript.js (made after the warm-up): the fallback when the
 // snapshot cannot be used.
@@ -36,7 +37,8 @@ std::string read_file(const std::string& path) {
 }
 
 v8::Local<v8::String> str(v8::Isolate* iso, const std::string& s) {
-  return v8::String::NewFromUtf8(iso, s.data(), v8::NewStringType::kNormal, static_cast<int>(s.size()))
+  return v8::String::NewFromUtf8(iso, s.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(s.size()))
       .ToLocalChecked();
 }
 
@@ -68,7 +70,8 @@ void write_file(const std::string& path, const char* data, size_t len) {
 
 int main(int argc, char** argv) {
   if (argc != 7) {
-    std::cerr << "usage: plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime.d.ts> <out> <code cache>\n";
+    std::cerr << "usage: plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> "
+                 "<runtime.d.ts> <out> <code cache>\n";
     return 2;
   }
   v8::V8::SetFlagsFromString(plts::kV8Flags, sizeof(plts::kV8Flags) - 1);
@@ -97,16 +100,21 @@ int main(int argc, char** argv) {
       while (dirent* e = readdir(dir)) {
         std::string name = e->d_name;
         if (!plts::is_compiler_lib(name)) continue;
-        (void)libs->Set(ctx, str(iso, name), str(iso, read_file(std::string(argv[3]) + "/" + name)));
+        (void)libs->Set(ctx, str(iso, name),
+                        str(iso, read_file(std::string(argv[3]) + "/" + name)));
         n++;
       }
       closedir(dir);
-      v8::Local<v8::Object> api = ctx->Global()->Get(ctx, str(iso, "__pltsCompiler")).ToLocalChecked().As<v8::Object>();
+      v8::Local<v8::Object> api =
+          ctx->Global()->Get(ctx, str(iso, "__pltsCompiler")).ToLocalChecked().As<v8::Object>();
       v8::TryCatch tc(iso);
       v8::Local<v8::Value> init_args[2] = {libs, str(iso, read_file(argv[4]))};
-      v8::Local<v8::Function> init = api->Get(ctx, str(iso, "init")).ToLocalChecked().As<v8::Function>();
-      v8::Local<v8::Function> warmup = api->Get(ctx, str(iso, "warmup")).ToLocalChecked().As<v8::Function>();
-      if (init->Call(ctx, api, 2, init_args).IsEmpty() || warmup->Call(ctx, api, 0, nullptr).IsEmpty()) {
+      v8::Local<v8::Function> init =
+          api->Get(ctx, str(iso, "init")).ToLocalChecked().As<v8::Function>();
+      v8::Local<v8::Function> warmup =
+          api->Get(ctx, str(iso, "warmup")).ToLocalChecked().As<v8::Function>();
+      if (init->Call(ctx, api, 2, init_args).IsEmpty() ||
+          warmup->Call(ctx, api, 0, nullptr).IsEmpty()) {
         v8::String::Utf8Value msg(iso, tc.Exception());
         std::cerr << "plts_snapshot_gen: warm-up failed: " << (*msg ? *msg : "error") << "\n";
         return 1;
@@ -118,7 +126,8 @@ int main(int argc, char** argv) {
         std::cerr << "plts_snapshot_gen: CreateCodeCache failed\n";
         return 1;
       }
-      write_file(argv[6], reinterpret_cast<const char*>(cache->data), static_cast<size_t>(cache->length));
+      write_file(argv[6], reinterpret_cast<const char*>(cache->data),
+                 static_cast<size_t>(cache->length));
       creator.SetDefaultContext(ctx);
     }
     v8::StartupData blob = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);

@@ -72,13 +72,22 @@ BEGIN;
 SELECT catch_and_continue();
 SELECT id, name FROM items WHERE id = 10;
 COMMIT;
+-- what a caller sees of an error: SQLSTATE, message, detail, hint
+CREATE FUNCTION public.error_fields(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; msg text; det text; hin text;
+BEGIN
+  EXECUTE sql;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hin = PG_EXCEPTION_HINT;
+  RETURN format('%s: %s / detail: %s / hint: %s', st, msg, nullif(det, ''), nullif(hin, ''));
+END $$;
 -- uncaught, the call fails with the original SQLSTATE
 CREATE FUNCTION uncaught() RETURNS int LANGUAGE plts AS $$
 export default async (ctx) => { await ctx.db.query('select 1/0'); return 1; };
 $$;
-\set VERBOSITY verbose
 SELECT uncaught();
-\set VERBOSITY default
+SELECT public.error_fields('SELECT dbt.uncaught()');
 -- a failed statement is rolled back alone (its subtransaction), earlier ones stay
 CREATE FUNCTION partial() RETURNS text LANGUAGE plts AS $$
 export default async (ctx) => {
@@ -93,9 +102,8 @@ SELECT partial();
 CREATE FUNCTION custom_error() RETURNS int LANGUAGE plts AS $$
 export default () => { const e = new Error('not enough stock'); e.sqlstate = 'P0002'; e.detail = 'item 7'; e.hint = 'restock'; throw e; };
 $$;
-\set VERBOSITY verbose
 SELECT custom_error();
-\set VERBOSITY default
+SELECT public.error_fields('SELECT dbt.custom_error()');
 
 -- read-only mode (STABLE/IMMUTABLE): enforced by PostgreSQL, not by reading the SQL
 CREATE FUNCTION writer() RETURNS int VOLATILE LANGUAGE plpgsql AS $$
@@ -148,5 +156,6 @@ SELECT (plts.metrics()->'plan_cache'->>'hits')::int > 0 AS plan_cache_hit;
 
 RESET search_path;
 SET client_min_messages = warning;
+DROP FUNCTION public.error_fields(text);
 DROP SCHEMA dbt CASCADE;
 RESET client_min_messages;
