@@ -1,7 +1,5 @@
 #include "extensions/plts/call.h"
 
-#include <chrono>
-#include <functional>
 
 #include "extensions/plts/artifacts.h"
 #include "extensions/plts/compiler/compiler.h"
@@ -45,7 +43,7 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
   v8::Local<v8::Context> ctx = realm.context.Get(iso);
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(iso);
-  ErrorSite site{fi.qualified, Stage::kExecute};
+  auto site = [&] { return ErrorSite{fi.qualified, Stage::kExecute}; };  // error paths only
   try {
     bool is_query = false;
     const FunctionInfo::Loaded* loaded = nullptr;
@@ -80,7 +78,7 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
           result = p->Result();
           break;
         case v8::Promise::kRejected:
-          throw rejection_error(iso, ctx, p->Result(), site);
+          throw rejection_error(iso, ctx, p->Result(), site());
         case v8::Promise::kPending:
           throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                         "plts function " + fi.qualified + " returned a promise that never settled",
@@ -101,7 +99,7 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
     }
     if (!tc.HasCaught())
       throw PgError(ERRCODE_INTERNAL_ERROR, "plts: V8 failed without an exception");
-    throw js_to_pg_error(iso, ctx, tc, site);
+    throw js_to_pg_error(iso, ctx, tc, site());
   }
 }
 
@@ -125,9 +123,9 @@ void classify(const PgError& e) {
   }
 }
 
-using Phase2 = std::function<Datum(v8::Isolate*, CallFrame&, bool* isnull, bool* terminated)>;
-
-// Runs phase 2 (`body`) for fi under the call's limits, then phase 3.
+// Runs phase 2 (`body(iso, frame, isnull, terminated)`) for fi under the call's limits, then
+// phase 3.
+template <typename Phase2>
 Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
   uint64_t started = cycle_now();
   bool outermost = v8_call_depth == 0;
@@ -240,17 +238,12 @@ void run_inline(const char* source) {
   fi.ret_conv = resolve_type(VOIDOID);
   prepare_module(fi, false);
   bool isnull = false;
-  try {
-    execute(
-        fi,
-        [&](v8::Isolate* iso, CallFrame& frame, bool* null, bool* terminated) {
-          return run_in_v8(iso, fi, nullptr, frame, null, terminated);
-        },
-        &isnull);
-  } catch (...) {
-    fi.loaded.clear();
-    throw;
-  }
+  execute(
+      fi,
+      [&](v8::Isolate* iso, CallFrame& frame, bool* null, bool* terminated) {
+        return run_in_v8(iso, fi, nullptr, frame, null, terminated);
+      },
+      &isnull);
 }
 
 nlohmann::json artifact_exports(const std::string& hash) {

@@ -90,16 +90,21 @@ std::string json_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8
   return utf8(iso, s);
 }
 
+// The bytes of a varlena Datum (text, json, bytea), detoasted.
+void varlena_bytes(Datum value, const char** data, size_t* len) {
+  pg_guard([&] {
+    struct varlena* v = PG_DETOAST_DATUM_PACKED(value);
+    *data = VARDATA_ANY(v);
+    *len = VARSIZE_ANY_EXHDR(v);
+  });
+}
+
 // A text-like Datum (text, varchar, json) as a JS string.
 v8::Local<v8::String> text_to_js(v8::Isolate* iso, Datum value) {
   const char* data = nullptr;
-  int len = 0;
-  pg_guard([&] {
-    text* t = DatumGetTextPP(value);
-    data = VARDATA_ANY(t);
-    len = VARSIZE_ANY_EXHDR(t);
-  });
-  return js_string(iso, data, len);
+  size_t len = 0;
+  varlena_bytes(value, &data, &len);
+  return js_string(iso, data, static_cast<int>(len));
 }
 
 Numeric numeric_from_text(const std::string& s) {
@@ -677,8 +682,9 @@ std::unique_ptr<TypeConv> resolve_type(Oid type, int32 typmod) {
   }
   // Length-limited text types go through their input function so typmods are enforced.
   if ((type == VARCHAROID || type == BPCHAROID) && typmod >= 0) tc->kind = TypeKind::kOther;
+  Oid elem = InvalidOid;
   pg_guard([&] {
-    Oid elem = get_element_type(type);
+    elem = get_element_type(type);
     if (OidIsValid(elem) && type != NAMEOID && type != OIDVECTOROID && type != INT2VECTOROID) {
       tc->kind = TypeKind::kArray;
       get_typlenbyvalalign(elem, &tc->elmlen, &tc->elmbyval, &tc->elmalign);
@@ -690,11 +696,7 @@ std::unique_ptr<TypeConv> resolve_type(Oid type, int32 typmod) {
     getTypeOutputInfo(type, &out_fn, &varlena);
     fmgr_info_cxt(out_fn, &tc->out_fn, TopMemoryContext);
   });
-  if (tc->kind == TypeKind::kArray) {
-    Oid elem = InvalidOid;
-    pg_guard([&] { elem = get_element_type(type); });
-    tc->elem = resolve_type(elem);
-  }
+  if (tc->kind == TypeKind::kArray) tc->elem = resolve_type(elem);
   return tc;
 }
 
@@ -735,7 +737,7 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
     }
     case TypeKind::kDate: {
       DateADT d = DatumGetDateADT(value);
-      if (DATE_NOT_FINITE(d)) return v8::Date::New(ctx, std::nan("")).ToLocalChecked();
+      if (DATE_NOT_FINITE(d)) return checked(v8::Date::New(ctx, std::nan("")));
       return checked(v8::Date::New(ctx, d * kMsPerDay + kPgEpochMs));
     }
     case TypeKind::kTimestamp:
@@ -747,11 +749,7 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
     case TypeKind::kBytea: {
       const char* data = nullptr;
       size_t len = 0;
-      pg_guard([&] {
-        bytea* b = DatumGetByteaPP(value);
-        data = VARDATA_ANY(b);
-        len = VARSIZE_ANY_EXHDR(b);
-      });
+      varlena_bytes(value, &data, &len);
       if (!arraybuffer_budget_allows(len))
         throw PgError(ERRCODE_OUT_OF_MEMORY, "bytea value exceeds plts.max_arraybuffer_mb");
       v8::Local<v8::ArrayBuffer> buf = v8::ArrayBuffer::New(iso, len);
