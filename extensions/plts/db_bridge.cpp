@@ -37,6 +37,9 @@ struct PlanEntry {
   // Result column converters, resolved for the last tuple descriptor seen.
   std::vector<Oid> col_types;
   std::vector<std::unique_ptr<TypeConv>> col_conv;
+  // Statements running this plan now (a nested call may run other statements meanwhile): a
+  // pinned entry is never evicted.
+  int pins = 0;
 };
 
 struct PlanCache {
@@ -115,9 +118,15 @@ PlanEntry* plan_for(const std::string& sql, int nparams, bool* owned) {
     *owned = true;
     return e.release();
   }
-  while (static_cast<int>(plans->lru.size()) >= settings.plan_cache_size) {
-    PlanEntry* old = plans->lru.back();
-    plans->lru.pop_back();
+  // Evict least recently used entries that no running statement holds; if all are held, the
+  // cache stays over its size until they are released.
+  auto victim = plans->lru.end();
+  while (static_cast<int>(plans->lru.size()) >= settings.plan_cache_size &&
+         victim != plans->lru.begin()) {
+    --victim;
+    if ((*victim)->pins > 0) continue;
+    PlanEntry* old = *victim;
+    victim = plans->lru.erase(victim);
     plans->index.erase(old->key);
     free_entry(old);
   }
@@ -249,6 +258,7 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
   try {
     if (mode == DbMode::kReadOnly) XactReadOnly = true;  // restored when the subtransaction ends
     e = plan_for(st.sql, nparams, &owned);
+    e->pins++;
     std::vector<Datum> values(nparams);
     std::vector<char> nulls(nparams + 1, ' ');
     for (int i = 0; i < nparams; i++) {
@@ -294,19 +304,20 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
       result = o;
     }
     if (tt != nullptr) pg_guard([&] { SPI_freetuptable(tt); });
+    e->pins--;
     if (owned) free_entry(e);
     pg_guard([] { ReleaseCurrentSubTransaction(); });
     MemoryContextSwitchTo(oldcxt);
     CurrentResourceOwner = oldowner;
     return result;
   } catch (...) {
-    if (owned && e != nullptr) {
-      e->plan = nullptr;  // freed with the subtransaction's SPI state at worst; never reused
-      delete e;
-    }
+    if (e != nullptr) e->pins--;
     pg_guard([] { RollbackAndReleaseCurrentSubTransaction(); });
     MemoryContextSwitchTo(oldcxt);
     CurrentResourceOwner = oldowner;
+    // A plan made for this statement alone (plts.plan_cache_size = 0) is kept by SPI_keepplan:
+    // free it here too, after the subtransaction is gone.
+    if (owned && e != nullptr) free_entry(e);
     throw;
   }
 }

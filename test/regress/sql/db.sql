@@ -151,6 +151,21 @@ SELECT two_params();
 RESET plts.max_params;
 SELECT two_params();
 
+-- a plan running in an outer call is never evicted by statements of a nested call
+SET plts.plan_cache_size = 1;
+CREATE FUNCTION nest(n int) RETURNS int LANGUAGE plts AS $$
+export default async (ctx: any) => {
+  if (ctx.args.n === 0) return (await ctx.db.query('select 40 + $1::int as v', [1]))[0].v;
+  const [r] = await ctx.db.query('select dbt.nest($1) as v', [ctx.args.n - 1]);
+  const [s] = await ctx.db.query('select $1::int + 1 as v', [r.v]);
+  return s.v;
+};
+$$;
+SELECT nest(3);
+-- the outer statements' plan stayed cached while they ran: the cache went over its size
+SELECT (plts.metrics()->'plan_cache'->>'size')::int AS plans_kept;
+RESET plts.plan_cache_size;
+
 -- plans are cached per backend
 SELECT (plts.metrics()->'plan_cache'->>'hits')::int > 0 AS plan_cache_hit;
 
