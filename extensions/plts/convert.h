@@ -59,6 +59,11 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
 Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
               v8::Local<v8::Value> value, bool* isnull);
 
+// An internalized JS string for a property name known in advance (short ASCII literals).
+inline v8::Local<v8::String> js_name(v8::Isolate* iso, const char* name) {
+  return v8::String::NewFromUtf8(iso, name, v8::NewStringType::kInternalized).ToLocalChecked();
+}
+
 // UTF-8 text of a JS string.
 std::string utf8(v8::Isolate* iso, v8::Local<v8::Value> value);
 

@@ -143,10 +143,6 @@ struct Statement {
   v8::Local<v8::Array> params;  // may be empty
 };
 
-v8::Local<v8::String> key(v8::Isolate* iso, const char* s) {
-  return v8::String::NewFromUtf8(iso, s, v8::NewStringType::kInternalized).ToLocalChecked();
-}
-
 [[noreturn]] void type_error(const std::string& msg) {
   throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, msg);
 }
@@ -159,7 +155,7 @@ Statement parse_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
   if (input->IsObject() && !input->IsString()) {
     v8::Local<v8::Object> obj = input.As<v8::Object>();
     v8::Local<v8::Value> to_sql;
-    if (!obj->Get(ctx, key(iso, "toSQL")).ToLocal(&to_sql)) throw JsException();
+    if (!obj->Get(ctx, js_name(iso, "toSQL")).ToLocal(&to_sql)) throw JsException();
     if (to_sql->IsFunction()) {
       v8::Local<v8::Value> r;
       if (!to_sql.As<v8::Function>()->Call(ctx, obj, 0, nullptr).ToLocal(&r)) throw JsException();
@@ -167,9 +163,9 @@ Statement parse_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
         type_error(std::string("ctx.db.") + fn + ": toSQL() must return {sql, params}");
       obj = r.As<v8::Object>();
     }
-    if (!obj->Get(ctx, key(iso, "sql")).ToLocal(&input)) throw JsException();
+    if (!obj->Get(ctx, js_name(iso, "sql")).ToLocal(&input)) throw JsException();
     v8::Local<v8::Value> p;
-    if (!obj->Get(ctx, key(iso, "params")).ToLocal(&p)) throw JsException();
+    if (!obj->Get(ctx, js_name(iso, "params")).ToLocal(&p)) throw JsException();
     if (!p->IsUndefined()) params = p;
   }
   if (!input->IsString())
@@ -299,7 +295,7 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                              : v8::Array::New(iso, 0).As<v8::Value>();
     } else {
       v8::Local<v8::Object> o = v8::Object::New(iso);
-      ignore_result(o->CreateDataProperty(ctx, key(iso, "rowCount"),
+      ignore_result(o->CreateDataProperty(ctx, js_name(iso, "rowCount"),
                                           v8::Number::New(iso, static_cast<double>(processed))));
       result = o;
     }

@@ -21,21 +21,17 @@ namespace {
 std::unordered_map<Oid, Realm*>* realms = nullptr;
 Realm* last_realm = nullptr;  // the realm of the previous call: usually the next one's too
 
-v8::Local<v8::String> str(v8::Isolate* iso, const char* s) {
-  return v8::String::NewFromUtf8(iso, s, v8::NewStringType::kInternalized).ToLocalChecked();
-}
-
 v8::Local<v8::Object> make_db(v8::Isolate* iso, v8::Local<v8::Context> ctx, DbMode mode) {
   v8::Local<v8::Object> db = v8::Object::New(iso);
   v8::Local<v8::Value> data = v8::Integer::New(iso, static_cast<int>(mode));
   auto add = [&](const char* name, v8::FunctionCallback cb) {
     v8::Local<v8::Function> f =
         v8::Function::New(ctx, cb, data, 1, v8::ConstructorBehavior::kThrow).ToLocalChecked();
-    f->SetName(str(iso, name));
-    ignore_result(db->CreateDataProperty(ctx, str(iso, name), f));
+    f->SetName(js_name(iso, name));
+    ignore_result(db->CreateDataProperty(ctx, js_name(iso, name), f));
   };
-  ignore_result(db->CreateDataProperty(ctx, str(iso, "mode"),
-                                       str(iso, mode == DbMode::kReadOnly ? "ro" : "rw")));
+  ignore_result(db->CreateDataProperty(ctx, js_name(iso, "mode"),
+                                       js_name(iso, mode == DbMode::kReadOnly ? "ro" : "rw")));
   add("query", db_query_callback);
   add("exec", db_exec_callback);
   ignore_result(db->SetIntegrityLevel(ctx, v8::IntegrityLevel::kFrozen));
@@ -51,7 +47,7 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   // Lockdown: nothing beyond ECMAScript built-ins. Shared memory and blocking waits go too.
   v8::Local<v8::Object> global = ctx->Global();
   for (const char* name : {"SharedArrayBuffer", "Atomics"})
-    ignore_result(global->Delete(ctx, str(iso, name)));
+    ignore_result(global->Delete(ctx, js_name(iso, name)));
   r->db_ro.Reset(iso, make_db(iso, ctx, DbMode::kReadOnly));
   r->db_rw.Reset(iso, make_db(iso, ctx, DbMode::kReadWrite));
   r->context.Reset(iso, ctx);
@@ -105,7 +101,7 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   v8::Local<v8::Value> factory, invoker;
   bool ro = fi.mode == DbMode::kReadOnly || is_query;
   v8::Local<v8::Value> factory_args[3] = {fn, meta, (ro ? realm.db_ro : realm.db_rw).Get(iso)};
-  v8::ScriptOrigin origin(iso, str(iso, "plts:invoke"));
+  v8::ScriptOrigin origin(iso, js_name(iso, "plts:invoke"));
   if (!v8::Script::Compile(ctx, js_string(iso, src), &origin).ToLocal(&script) ||
       !script->Run(ctx).ToLocal(&factory) ||
       !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 3, factory_args).ToLocal(&invoker))
@@ -150,7 +146,7 @@ std::string export_kind(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<
   if (!v->IsFunction()) return "value";
   v8::TryCatch tc(iso);
   v8::Local<v8::Value> kind;
-  if (v.As<v8::Object>()->Get(ctx, str(iso, "__stopgap_kind")).ToLocal(&kind) && kind->IsString()) {
+  if (v.As<v8::Object>()->Get(ctx, js_name(iso, "__stopgap_kind")).ToLocal(&kind) && kind->IsString()) {
     std::string k = utf8(iso, kind);
     if (k == "query" || k == "mutation") return k;
   }
@@ -190,9 +186,9 @@ v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Contex
   }
   v8::Local<v8::Object> meta = v8::Object::New(iso);
   ignore_result(
-      meta->CreateDataProperty(ctx, str(iso, "oid"), v8::Integer::NewFromUnsigned(iso, fi.oid)));
-  ignore_result(meta->CreateDataProperty(ctx, str(iso, "schema"), js_string(iso, fi.schema)));
-  ignore_result(meta->CreateDataProperty(ctx, str(iso, "name"), js_string(iso, fi.name)));
+      meta->CreateDataProperty(ctx, js_name(iso, "oid"), v8::Integer::NewFromUnsigned(iso, fi.oid)));
+  ignore_result(meta->CreateDataProperty(ctx, js_name(iso, "schema"), js_string(iso, fi.schema)));
+  ignore_result(meta->CreateDataProperty(ctx, js_name(iso, "name"), js_string(iso, fi.name)));
   ignore_result(meta->SetIntegrityLevel(ctx, v8::IntegrityLevel::kFrozen));
   auto l = std::make_unique<FunctionInfo::Loaded>();
   l->realm = &realm;
