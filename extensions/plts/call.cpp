@@ -233,6 +233,7 @@ void run_inline(const char* source) {
   FunctionInfo fi;
   fi.name = "inline code block";
   fi.qualified = "inline code block";
+  fi.transient = true;
   fi.source = source;
   fi.mode = DbMode::kReadWrite;
   fi.ret_conv = resolve_type(VOIDOID);
@@ -251,7 +252,6 @@ nlohmann::json artifact_exports(const std::string& hash) {
   if (!a) throw PgError(ERRCODE_UNDEFINED_OBJECT, "plts: artifact " + hash + " not found");
   FunctionInfo fi;
   fi.name = fi.qualified = "plts+artifact:" + hash;
-  fi.oid = 1;  // cached like any importer's instance
   fi.module_key = hash;
   fi.js = a->compiled_js;
   fi.source_map = a->source_map;

@@ -35,6 +35,7 @@ struct FunctionInfo {
   std::string module_key, js, source_map, export_name = "default";
   nlohmann::json import_map = nlohmann::json::object();
   int active_calls = 0;  // calls of this entry now on the stack
+  bool transient = false;  // a DO block: its module is evaluated afresh, not cached
 
   // The default export, per realm (role context) and isolate generation.
   struct Loaded {

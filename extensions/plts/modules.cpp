@@ -289,7 +289,7 @@ ModuleSpec module_spec_of(const FunctionInfo& fi) {
   spec.js = fi.js;
   spec.source_map = fi.source_map;
   spec.import_map = fi.import_map;
-  spec.cache = fi.oid != InvalidOid;
+  spec.cache = !fi.transient;
   return spec;
 }
 
