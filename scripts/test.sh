@@ -44,8 +44,22 @@ echo "== server log"
 crashes="$(cluster_crashes)"
 if [ -n "$crashes" ]; then echo "$crashes"; record server-log 1; else echo "no crash or restart"; record server-log 0; fi
 
+# A single-user backend (postgres --single, used for recovery) runs plts too. It has no stack base
+# set by a postmaster: every call once failed with "Maximum call stack size exceeded".
+echo "== single-user backend"
+as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null
+single_out="$(printf '%s\n' \
+  'CREATE FUNCTION single_user_probe(x int) RETURNS int LANGUAGE plts AS $$ export default (ctx) => ctx.args.x * 2 $$;' \
+  'SELECT single_user_probe(21);' |
+  as_cluster_user "$PG_BINDIR/postgres" --single -D "$CLUSTER_DIR/data" plts_test 2>&1)"
+if grep -q 'single_user_probe = "42"' <<<"$single_out" && ! grep -qE 'ERROR|FATAL' <<<"$single_out"; then
+  echo "ok: plts call in postgres --single"; record single-user 0
+else
+  echo "$single_out" | head -20; echo "FAILED: plts call in postgres --single"; record single-user 1
+fi
+
 echo
-for k in pg_regress ctest runtime-js server-log; do
+for k in pg_regress ctest runtime-js server-log single-user; do
   printf '  %-12s %s\n' "$k" "$([ "${result[$k]}" = 0 ] && echo ok || echo FAILED)"
 done
 # Individual tests over all runners: pg_regress files, ctest cases, node tests.
@@ -62,6 +76,7 @@ if line=$(grep -oE '[0-9]+ tests failed out of [0-9]+' "$logs/ctest.log"); then
 fi
 t_pass=$((t_pass + $(grep -oE '^# pass [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
 t_fail=$((t_fail + $(grep -oE '^# fail [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
+if [ "${result[single-user]}" = 0 ]; then t_pass=$((t_pass + 1)); else t_fail=$((t_fail + 1)); fi
 echo "suites: $passed passed, $failed failed"
 echo "tests: $t_pass passed, $t_fail failed"
 [ "$failed" = 0 ] && [ "$t_fail" = 0 ]

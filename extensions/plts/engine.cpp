@@ -168,6 +168,14 @@ void apply_stack_limit(v8::Isolate* iso) {
   pg_stack_base_t base = set_stack_base();
   restore_stack_base(base);
   char* base_ptr = static_cast<char*>(base);
+  // A single-user backend (postgres --single) never sets stack_base_ptr: count from here then,
+  // once, at the first call, which only leaves JavaScript less room than it could have.
+  static char* single_user_base = nullptr;
+  if (base_ptr == nullptr) {
+    char here;
+    if (single_user_base == nullptr) single_user_base = &here;
+    base_ptr = single_user_base;
+  }
   // Leave V8 a margin below PostgreSQL's own limit so that SQL called from JS still has room to
   // report "stack depth limit exceeded" cleanly.
   const long margin = 256 * 1024;
