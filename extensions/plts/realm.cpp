@@ -118,19 +118,49 @@ v8::Local<v8::String> transaction_now(v8::Isolate* iso, v8::Local<v8::Context> c
   TimestampTz ts = GetCurrentTransactionStartTimestamp();
   if (cached != nullptr && cached_ts == ts && cached_gen == isolate_generation())
     return cached->Get(iso);
-  // ISO 8601 in UTC with milliseconds, as Date.prototype.toISOString writes it (formatted here:
-  // a new transaction per statement would otherwise pay for a Date and a JS call).
-  struct pg_tm tm;
-  fsec_t fsec = 0;
-  char buf[64];
+  // ISO 8601 in UTC with milliseconds, as Date.prototype.toISOString writes it. Every statement of
+  // an autocommit session is a new transaction: the date part is kept per day and the time of day
+  // is written digit by digit (timestamp2tm + snprintf were most of a warm call's plts overhead).
+  static int64 cached_day = PG_INT64_MIN;
+  static char day_text[16];  // "YYYY-MM-DDT"
+  static bool day_valid = false;
+  char buf[32];
   int n = 0;
-  if (!TIMESTAMP_NOT_FINITE(ts) && timestamp2tm(ts, nullptr, &tm, &fsec, nullptr, nullptr) == 0 &&
-      tm.tm_year > 0 && tm.tm_year <= 9999) {
-    n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year, tm.tm_mon,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(fsec / 1000));
-  } else {
-    n = snprintf(buf, sizeof buf, "invalid");
+  if (!TIMESTAMP_NOT_FINITE(ts)) {
+    int64 day = ts / USECS_PER_DAY;
+    int64 time_of_day = ts - day * USECS_PER_DAY;
+    if (time_of_day < 0) {
+      time_of_day += USECS_PER_DAY;
+      day -= 1;
+    }
+    if (day != cached_day) {
+      int year = 0, month = 0, mday = 0;
+      j2date(static_cast<int>(day + POSTGRES_EPOCH_JDATE), &year, &month, &mday);
+      day_valid = year > 0 && year <= 9999;
+      if (day_valid) snprintf(day_text, sizeof day_text, "%04d-%02d-%02dT", year, month, mday);
+      cached_day = day;
+    }
+    if (day_valid) {
+      memcpy(buf, day_text, 11);
+      int64 ms = time_of_day / 1000;
+      auto two = [&](int pos, int v) {
+        buf[pos] = static_cast<char>('0' + v / 10);
+        buf[pos + 1] = static_cast<char>('0' + v % 10);
+      };
+      two(11, static_cast<int>(ms / 3600000));
+      buf[13] = ':';
+      two(14, static_cast<int>(ms / 60000 % 60));
+      buf[16] = ':';
+      two(17, static_cast<int>(ms / 1000 % 60));
+      buf[19] = '.';
+      int milli = static_cast<int>(ms % 1000);
+      buf[20] = static_cast<char>('0' + milli / 100);
+      two(21, milli % 100);
+      buf[23] = 'Z';
+      n = 24;
+    }
   }
+  if (n == 0) n = snprintf(buf, sizeof buf, "invalid");
   v8::Local<v8::String> text = js_string(iso, buf, n);
   (void)ctx;
   // A handle into a discarded isolate is abandoned, never reset.
