@@ -20,6 +20,7 @@
 #include "extensions/plts/gucs.h"
 #include "extensions/plts/log.h"
 #include "extensions/plts/watchdog.h"
+#include "runtime_dts_hash.h"
 
 #ifndef PLTS_TYPESCRIPT_VERSION
 #error "PLTS_TYPESCRIPT_VERSION must be defined by the build"
@@ -39,7 +40,6 @@ const char* snapshot_map = nullptr;  // the mapped snapshot file; outlives the i
 v8::StartupData snapshot_blob{nullptr, 0};
 const char* origin = "";
 bool compiler_heap_hit = false;
-std::string* runtime_dts_hash = nullptr;
 
 bool read_file(const std::string& path, std::string* out) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -256,14 +256,10 @@ nlohmann::json effective_options(const nlohmann::json& opts) {
 }
 
 std::string compiler_fingerprint(const nlohmann::json& eff) {
-  if (runtime_dts_hash == nullptr) {
-    std::string dts;
-    read_file(asset_dir() + "/stopgap-runtime.d.ts", &dts);
-    runtime_dts_hash = new std::string(sha256_hex(dts));
-  }
-  std::string material =
-      std::string("plts-compiler 1\ntypescript " PLTS_TYPESCRIPT_VERSION "\nlib es2022\nruntime ") +
-      *runtime_dts_hash + "\noptions " + eff.dump();
+  // The installed stopgap-runtime.d.ts is the file this hash was taken of at build time.
+  std::string material = "plts-compiler 1\ntypescript " PLTS_TYPESCRIPT_VERSION
+                         "\nlib es2022\nruntime " PLTS_RUNTIME_DTS_SHA256 "\noptions " +
+                         eff.dump();
   return "ts" PLTS_TYPESCRIPT_VERSION ":" + sha256_hex(material).substr(0, 16);
 }
 
