@@ -265,12 +265,22 @@ struct Parser {
       }
     }
     // jsonb keeps object keys sorted by length, then bytes; on duplicates the last one wins.
-    std::stable_sort(
-        pairs.data, pairs.data + pairs.size, [](const JsonbPair& a, const JsonbPair& b) {
-          if (a.key.val.string.len != b.key.val.string.len)
-            return a.key.val.string.len < b.key.val.string.len;
-          return memcmp(a.key.val.string.val, b.key.val.string.val, a.key.val.string.len) < 0;
-        });
+    auto less = [](const JsonbPair& a, const JsonbPair& b) {
+      if (a.key.val.string.len != b.key.val.string.len)
+        return a.key.val.string.len < b.key.val.string.len;
+      return memcmp(a.key.val.string.val, b.key.val.string.val, a.key.val.string.len) < 0;
+    };
+    if (pairs.size <= 16) {
+      // Most objects are small: a stable insertion sort, without std::stable_sort's buffer.
+      for (size_t i = 1; i < pairs.size; i++) {
+        JsonbPair x = pairs.data[i];
+        size_t j = i;
+        for (; j > 0 && less(x, pairs.data[j - 1]); j--) pairs.data[j] = pairs.data[j - 1];
+        pairs.data[j] = x;
+      }
+    } else {
+      std::stable_sort(pairs.data, pairs.data + pairs.size, less);
+    }
     size_t n = 0;
     JsonbPair* ps = pairs.data;
     for (size_t i = 0; i < pairs.size; i++) {

@@ -85,6 +85,17 @@ SELECT r_jsonb_text();
 SELECT r_jsonb_text()->>'emoji' = '😀' AS emoji_ok, length(r_jsonb_text()->>'ctl') AS ctl_len;
 CREATE FUNCTION r_jsonb_nul() RETURNS jsonb LANGUAGE plts AS $$ export default () => ({ s: 'a\u0000b' }) $$;
 SELECT r_jsonb_nul();
+-- object keys come out in jsonb's order (length, then bytes), for small and large objects alike
+CREATE FUNCTION r_jsonb_keys(n int) RETURNS jsonb LANGUAGE plts AS $$
+export default (c) => { const o: Record<string, number> = {};
+  for (let i = c.args.n; i > 0; i--) o['k'.repeat(i % 3 + 1) + String.fromCharCode(122 - i % 26) + i] = i;
+  return o; } $$;
+CREATE FUNCTION r_json_keys(n int) RETURNS text LANGUAGE plts AS $$
+export default (c) => { const o: Record<string, number> = {};
+  for (let i = c.args.n; i > 0; i--) o['k'.repeat(i % 3 + 1) + String.fromCharCode(122 - i % 26) + i] = i;
+  return JSON.stringify(o); } $$;
+SELECT n, r_jsonb_keys(n)::text = r_json_keys(n)::jsonb::text AS same_order
+  FROM unnest(ARRAY[0, 1, 2, 5, 16, 17, 40]) n;
 
 -- round trips keep precision: int8 and numeric travel as strings
 CREATE FUNCTION id8(x int8) RETURNS int8 LANGUAGE plts AS $$ export default (c) => c.args.x $$;
