@@ -69,7 +69,9 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
              ->Call(ctx, v8::Undefined(iso), nargs + 1, call_args)
              .ToLocal(&result))
       throw JsException();
+    bool settled_promise = false;
     if (result->IsPromise()) {
+      settled_promise = true;
       drain_microtasks(iso);
       if (tc.HasCaught() || iso->IsExecutionTerminating()) throw JsException();
       v8::Local<v8::Promise> p = result.As<v8::Promise>();
@@ -85,8 +87,20 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
                         "", "Await only ctx.db calls and promises that settle within the call.");
       }
     }
+    // What a jsonb function's invoker says it returned (see Realm::result_kit); a promise's
+    // settled value was never seen by it.
+    uint8_t jsonb_form = 0;
+    if (fi.ret_conv->kind == TypeKind::kJsonb && !settled_promise) jsonb_form = *realm.result_flag;
     MemoryContextSwitchTo(frame.call_mcxt);
     try {
+      if (jsonb_form == 1 && result->IsString()) {
+        *isnull = false;
+        return jsonb_from_json_string(iso, result.As<v8::String>());
+      }
+      if (jsonb_form == 2) {
+        *isnull = false;
+        return jsonb_by_walker(iso, ctx, result);
+      }
       return from_js(iso, ctx, *fi.ret_conv, result, isnull);
     } catch (const PgError& e) {
       throw e.with_prefix("plts function " + fi.qualified +

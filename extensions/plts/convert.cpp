@@ -382,19 +382,8 @@ Numeric numeric_from_json(const char* text, size_t len) {
   return numeric_from_text(std::string(text, len));
 }
 
-// Fast path: V8's native JSON.stringify, then a direct text -> JsonbValue parse. Returns false when
-// the value needs the walker instead (BigInt, cycles: JSON.stringify throws for those).
-bool jsonb_via_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value,
-                    JsonbValue* root) {
-  if (!value->IsObject() || value->IsFunction()) return false;
-  v8::Local<v8::String> text;
-  {
-    v8::TryCatch tc(iso);
-    if (!v8::JSON::Stringify(ctx, value).ToLocal(&text)) {
-      if (tc.HasTerminated() || iso->IsExecutionTerminating()) throw JsException();
-      return false;
-    }
-  }
+// JSON text (as JSON.stringify writes it) -> JsonbValue, without a V8 call per property.
+void json_string_to_root(v8::Isolate* iso, v8::Local<v8::String> text, JsonbValue* root) {
   // One pass: room for the worst case (3 bytes per UTF-16 unit) instead of measuring first.
   size_t cap = static_cast<size_t>(text->Length()) * 3 + 1;
   char stack_buf[512];
@@ -409,7 +398,41 @@ bool jsonb_via_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::
   if (buf != stack_buf) pfree(buf);
   if (!error.empty())
     throw PgError(ERRCODE_UNTRANSLATABLE_CHARACTER, "cannot convert the value to jsonb: " + error);
+}
+
+// Fast path: V8's native JSON.stringify, then a direct text -> JsonbValue parse. Returns false when
+// the value needs the walker instead (BigInt, cycles: JSON.stringify throws for those).
+bool jsonb_via_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value,
+                    JsonbValue* root) {
+  if (!value->IsObject() || value->IsFunction()) return false;
+  v8::Local<v8::String> text;
+  {
+    v8::TryCatch tc(iso);
+    if (!v8::JSON::Stringify(ctx, value).ToLocal(&text)) {
+      if (tc.HasTerminated() || iso->IsExecutionTerminating()) throw JsException();
+      return false;
+    }
+  }
+  json_string_to_root(iso, text, root);
   return true;
+}
+
+Datum jsonb_datum(JsonbValue* root) {
+  Datum d = 0;
+  pg_guard([&] {
+    if (root->type == jbvArray || root->type == jbvObject) {
+      d = JsonbPGetDatum(JsonbValueToJsonb(root));
+    } else {
+      // A scalar is stored as a one-element raw-scalar array.
+      JsonbValue arr;
+      arr.type = jbvArray;
+      arr.val.array.rawScalar = true;
+      arr.val.array.nElems = 1;
+      arr.val.array.elems = root;
+      d = JsonbPGetDatum(JsonbValueToJsonb(&arr));
+    }
+  });
+  return d;
 }
 
 Datum js_to_jsonb(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value) {
@@ -418,22 +441,25 @@ Datum js_to_jsonb(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Va
     JsonbBuilder b(iso, ctx);
     b.build(value, &root, 0);
   }
-  Datum d = 0;
-  pg_guard([&] {
-    if (root.type == jbvArray || root.type == jbvObject) {
-      d = JsonbPGetDatum(JsonbValueToJsonb(&root));
-    } else {
-      // A scalar is stored as a one-element raw-scalar array.
-      JsonbValue arr;
-      arr.type = jbvArray;
-      arr.val.array.rawScalar = true;
-      arr.val.array.nElems = 1;
-      arr.val.array.elems = &root;
-      d = JsonbPGetDatum(JsonbValueToJsonb(&arr));
-    }
-  });
-  return d;
+  return jsonb_datum(&root);
 }
+
+}  // namespace
+
+Datum jsonb_from_json_string(v8::Isolate* iso, v8::Local<v8::String> text) {
+  JsonbValue root;
+  json_string_to_root(iso, text, &root);
+  return jsonb_datum(&root);
+}
+
+Datum jsonb_by_walker(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value) {
+  JsonbValue root;
+  JsonbBuilder b(iso, ctx);
+  b.build(value, &root, 0);
+  return jsonb_datum(&root);
+}
+
+namespace {
 
 // ---- scalars -------------------------------------------------------------------------------
 

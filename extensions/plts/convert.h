@@ -59,6 +59,14 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
 Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
               v8::Local<v8::Value> value, bool* isnull);
 
+// jsonb from JSON text that JSON.stringify wrote (a call's invoker stringifies plain objects and
+// arrays itself: see realm.cpp). Throws pgx::PgError.
+Datum jsonb_from_json_string(v8::Isolate* iso, v8::Local<v8::String> text);
+
+// jsonb by walking the value property by property: for values JSON.stringify refuses (BigInt,
+// cycles), with the errors saying why. Throws pgx::PgError or JsException.
+Datum jsonb_by_walker(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value);
+
 // An internalized JS string for a property name known in advance (short ASCII literals).
 inline v8::Local<v8::String> js_name(v8::Isolate* iso, const char* name) {
   return v8::String::NewFromUtf8(iso, name, v8::NewStringType::kInternalized).ToLocalChecked();

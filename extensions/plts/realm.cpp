@@ -48,6 +48,22 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   v8::Local<v8::Object> global = ctx->Global();
   for (const char* name : {"SharedArrayBuffer", "Atomics"})
     ignore_result(global->Delete(ctx, js_name(iso, name)));
+  v8::Local<v8::ArrayBuffer> flag_buf = v8::ArrayBuffer::New(iso, 1);
+  r->result_flag_store = flag_buf->GetBackingStore();
+  r->result_flag = static_cast<const volatile uint8_t*>(r->result_flag_store->Data());
+  v8::Local<v8::Value> kit_parts[1] = {v8::Uint8Array::New(flag_buf, 0, 1)};
+  v8::Local<v8::Value> kit;
+  v8::Local<v8::Script> kit_script;
+  const char* kit_src =
+      "(function (flag) { 'use strict'; return [JSON.stringify, Object.getPrototypeOf, "
+      "Object.prototype, Array.prototype, flag]; })";
+  if (!v8::Script::Compile(ctx, js_string(iso, kit_src, static_cast<int>(strlen(kit_src))))
+           .ToLocal(&kit_script) ||
+      !kit_script->Run(ctx).ToLocal(&kit) ||
+      !kit.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 1, kit_parts).ToLocal(&kit) ||
+      !kit->IsArray())
+    throw JsException();
+  r->result_kit.Reset(iso, kit.As<v8::Array>());
   r->db_ro.Reset(iso, make_db(iso, ctx, DbMode::kReadOnly));
   r->db_rw.Reset(iso, make_db(iso, ctx, DbMode::kReadWrite));
   r->context.Reset(iso, ctx);
@@ -94,17 +110,37 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   }
   std::string argv = params.empty() ? "" : params.substr(2);
   args = fi.single_jsonb_args ? "a0" : "{" + args + "}";
-  std::string src = "(function (fn, meta, db) { 'use strict'; return function (now" + params +
-                    ") { return fn({ args: " + args + ", argv: [" + argv +
-                    "], fn: meta, db: db, now: now }); }; })";
+  std::string call = "fn({ args: " + args + ", argv: [" + argv + "], fn: meta, db: db, now: now })";
+  // A function returning jsonb gets its plain objects and arrays stringified right here, in JIT
+  // code, instead of by a second call into V8 from C++ (see Realm::result_kit).
+  std::string body =
+      fi.ret_conv->kind == TypeKind::kJsonb
+          ? "const r = " + call +
+                ";\n"
+                "    if (typeof r === 'object' && r !== null) {\n"
+                "      const p = getProto(r);\n"
+                "      if (p === OP || p === AP) {\n"
+                "        let t;\n"
+                "        try { t = stringify(r); } catch (e) { flag[0] = 2; return r; }\n"
+                "        if (typeof t === 'string') { flag[0] = 1; return t; }\n"
+                "      }\n"
+                "    }\n"
+                "    flag[0] = 0; return r;"
+          : "return " + call + ";";
+  std::string src =
+      "(function (fn, meta, db, kit) { 'use strict';\n"
+      "  const stringify = kit[0], getProto = kit[1], OP = kit[2], AP = kit[3], flag = kit[4];\n"
+      "  return function (now" +
+      params + ") {\n    " + body + "\n  };\n})";
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory, invoker;
   bool ro = fi.mode == DbMode::kReadOnly || is_query;
-  v8::Local<v8::Value> factory_args[3] = {fn, meta, (ro ? realm.db_ro : realm.db_rw).Get(iso)};
+  v8::Local<v8::Value> factory_args[4] = {fn, meta, (ro ? realm.db_ro : realm.db_rw).Get(iso),
+                                          realm.result_kit.Get(iso)};
   v8::ScriptOrigin origin(iso, js_name(iso, "plts:invoke"));
   if (!v8::Script::Compile(ctx, js_string(iso, src), &origin).ToLocal(&script) ||
       !script->Run(ctx).ToLocal(&factory) ||
-      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 3, factory_args).ToLocal(&invoker))
+      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 4, factory_args).ToLocal(&invoker))
     throw JsException();
   return invoker.As<v8::Function>();
 }

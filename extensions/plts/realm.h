@@ -19,6 +19,13 @@ struct Realm {
   unsigned isolate_gen = 0;
   v8::Global<v8::Context> context;
   v8::Global<v8::Object> db_ro, db_rw;
+  // For invokers of functions returning jsonb: [JSON.stringify, Object.getPrototypeOf,
+  // Object.prototype, Array.prototype, flag] as they were before any user code ran, and the flag's
+  // byte, which such an invoker sets as it returns: 1 = it returned JSON text of a plain object or
+  // array, 2 = JSON.stringify threw (use the walker), 0 = the value as the function returned it.
+  v8::Global<v8::Array> result_kit;
+  std::shared_ptr<v8::BackingStore> result_flag_store;
+  const volatile uint8_t* result_flag = nullptr;
   // Module instances of this realm (see modules.h): by key, by identity hash, and import links
   // ("<referrer key>\n<specifier>" -> key).
   std::unordered_map<std::string, v8::Global<v8::Module>> modules;

@@ -96,6 +96,25 @@ export default (c) => { const o: Record<string, number> = {};
   return JSON.stringify(o); } $$;
 SELECT n, r_jsonb_keys(n)::text = r_json_keys(n)::jsonb::text AS same_order
   FROM unnest(ARRAY[0, 1, 2, 5, 16, 17, 40]) n;
+-- every shape of jsonb result: plain objects and arrays are stringified inside the call (with the
+-- JSON.stringify of before any user code), the rest converted afterwards
+CREATE FUNCTION r_jsonb_forms(k text) RETURNS jsonb LANGUAGE plts AS $$
+class P { a = 1; b = [2n] }
+export default (c) => {
+  switch (c.args.k) {
+    case 'bigint': return { n: 12345678901234567890n, m: [1n] };
+    case 'class': return new P();
+    case 'null_proto': { const o = Object.create(null); o.z = 1; o.a = 2; return o; }
+    case 'to_json': return { d: new Date(0), t: { toJSON: () => 'custom' } };
+    case 'string': return 'just text';
+    case 'array': return [3, { b: 1, a: 2 }];
+    case 'patched': { JSON.stringify = () => '{"hacked": true}'; return { ok: 1 }; }
+    case 'async': return Promise.resolve({ v: [1, 'two', null, true] });
+  }
+} $$;
+SELECT k, r_jsonb_forms(k)
+  FROM unnest(ARRAY['bigint', 'class', 'null_proto', 'to_json', 'string', 'array', 'patched',
+                    'array', 'async']) k;
 
 -- round trips keep precision: int8 and numeric travel as strings
 CREATE FUNCTION id8(x int8) RETURNS int8 LANGUAGE plts AS $$ export default (c) => c.args.x $$;
