@@ -53,20 +53,20 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
 
     constexpr int kInline = 8;
     int nargs = fcinfo ? fcinfo->nargs : 0;
-    v8::Local<v8::Value> inline_args[kInline + 1];
+    v8::Local<v8::Value> inline_args[kInline];
     std::vector<v8::Local<v8::Value>> heap_args;
     v8::Local<v8::Value>* call_args = inline_args;
-    if (nargs >= kInline) {
-      heap_args.resize(nargs + 1);
+    if (nargs > kInline) {
+      heap_args.resize(nargs);
       call_args = heap_args.data();
     }
-    call_args[0] = transaction_now(iso, ctx);
+    *realm.clock = transaction_start_ms();
     for (int i = 0; i < nargs; i++)
-      call_args[i + 1] =
+      call_args[i] =
           to_js(iso, ctx, *fi.arg_conv[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
     v8::Local<v8::Value> result;
     if (!loaded->invoke.Get(iso)
-             ->Call(ctx, v8::Undefined(iso), nargs + 1, call_args)
+             ->Call(ctx, v8::Undefined(iso), nargs, call_args)
              .ToLocal(&result))
       throw JsException();
     bool settled_promise = false;

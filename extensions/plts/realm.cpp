@@ -48,22 +48,40 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   v8::Local<v8::Object> global = ctx->Global();
   for (const char* name : {"SharedArrayBuffer", "Atomics"})
     ignore_result(global->Delete(ctx, js_name(iso, name)));
-  v8::Local<v8::ArrayBuffer> flag_buf = v8::ArrayBuffer::New(iso, 1);
-  r->result_flag_store = flag_buf->GetBackingStore();
-  r->result_flag = static_cast<const volatile uint8_t*>(r->result_flag_store->Data());
-  v8::Local<v8::Value> kit_parts[1] = {v8::Uint8Array::New(flag_buf, 0, 1)};
+  v8::Local<v8::ArrayBuffer> cell = v8::ArrayBuffer::New(iso, 16);
+  r->cell = cell->GetBackingStore();
+  r->clock = static_cast<double*>(r->cell->Data());
+  r->result_flag = static_cast<const volatile uint8_t*>(r->cell->Data()) + 8;
+  v8::Local<v8::Value> kit_parts[2] = {v8::Uint8Array::New(cell, 8, 1),
+                                       v8::Float64Array::New(cell, 0, 1)};
+  // ctx: own args, argv, fn, db; `now` a prototype getter over the call's start time (#t).
+  static const char kKit[] =
+      "(function (flag, clock) { 'use strict';\n"
+      "  const toISO = Date.prototype.toISOString, D = Date, apply = Reflect.apply;\n"
+      "  let lastT = NaN, lastS = '';\n"
+      "  class PltsContext {\n"
+      "    #t;\n"
+      "    constructor(args, argv, fn, db, t) {\n"
+      "      this.args = args; this.argv = argv; this.fn = fn; this.db = db; this.#t = t;\n"
+      "    }\n"
+      "    get now() {\n"
+      "      const t = this.#t;\n"
+      "      if (t !== lastT) { lastS = apply(toISO, new D(t), []); lastT = t; }\n"
+      "      return lastS;\n"
+      "    }\n"
+      "  }\n"
+      "  Object.freeze(PltsContext.prototype);\n"
+      "  return [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag,\n"
+      "          clock, PltsContext];\n"
+      "})";
   v8::Local<v8::Value> kit;
   v8::Local<v8::Script> kit_script;
-  const char* kit_src =
-      "(function (flag) { 'use strict'; return [JSON.stringify, Object.getPrototypeOf, "
-      "Object.prototype, Array.prototype, flag]; })";
-  if (!v8::Script::Compile(ctx, js_string(iso, kit_src, static_cast<int>(strlen(kit_src))))
-           .ToLocal(&kit_script) ||
+  if (!v8::Script::Compile(ctx, js_string(iso, kKit, sizeof(kKit) - 1)).ToLocal(&kit_script) ||
       !kit_script->Run(ctx).ToLocal(&kit) ||
-      !kit.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 1, kit_parts).ToLocal(&kit) ||
+      !kit.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 2, kit_parts).ToLocal(&kit) ||
       !kit->IsArray())
     throw JsException();
-  r->result_kit.Reset(iso, kit.As<v8::Array>());
+  r->kit.Reset(iso, kit.As<v8::Array>());
   r->db_ro.Reset(iso, make_db(iso, ctx, DbMode::kReadOnly));
   r->db_rw.Reset(iso, make_db(iso, ctx, DbMode::kReadWrite));
   r->context.Reset(iso, ctx);
@@ -97,8 +115,8 @@ void drain_microtasks(v8::Isolate* iso) { iso->PerformMicrotaskCheckpoint(); }
 namespace {
 
 // Builds the function that makes a call's ctx and calls the export: plain JavaScript, so that V8
-// creates ctx (and ctx.args, ctx.argv) from object literals with stable shapes at JIT speed.
-//   (now, a0, a1, ...) => fn({ args: { name0: a0, ... } | a0, argv: [a0, ...], fn: meta, db, now })
+// creates ctx (and ctx.args, ctx.argv) with stable shapes at JIT speed.
+//   (a0, a1, ...) => fn(new Ctx({ name0: a0, ... } | a0, [a0, ...], meta, db, clock[0]))
 v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                                      const FunctionInfo& fi, v8::Local<v8::Function> fn,
                                      v8::Local<v8::Object> meta, bool is_query) {
@@ -110,9 +128,9 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   }
   std::string argv = params.empty() ? "" : params.substr(2);
   args = fi.single_jsonb_args ? "a0" : "{" + args + "}";
-  std::string call = "fn({ args: " + args + ", argv: [" + argv + "], fn: meta, db: db, now: now })";
+  std::string call = "fn(new Ctx(" + args + ", [" + argv + "], meta, db, clock[0]))";
   // A function returning jsonb gets its plain objects and arrays stringified right here, in JIT
-  // code, instead of by a second call into V8 from C++ (see Realm::result_kit).
+  // code, instead of by a second call into V8 from C++ (see Realm::kit).
   std::string body =
       fi.ret_conv->kind == TypeKind::kJsonb
           ? "const r = " + call +
@@ -129,14 +147,15 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
           : "return " + call + ";";
   std::string src =
       "(function (fn, meta, db, kit) { 'use strict';\n"
-      "  const stringify = kit[0], getProto = kit[1], OP = kit[2], AP = kit[3], flag = kit[4];\n"
-      "  return function (now" +
-      params + ") {\n    " + body + "\n  };\n})";
+      "  const stringify = kit[0], getProto = kit[1], OP = kit[2], AP = kit[3], flag = kit[4],\n"
+      "        clock = kit[5], Ctx = kit[6];\n"
+      "  return function (" +
+      argv + ") {\n    " + body + "\n  };\n})";
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory, invoker;
   bool ro = fi.mode == DbMode::kReadOnly || is_query;
   v8::Local<v8::Value> factory_args[4] = {fn, meta, (ro ? realm.db_ro : realm.db_rw).Get(iso),
-                                          realm.result_kit.Get(iso)};
+                                          realm.kit.Get(iso)};
   v8::ScriptOrigin origin(iso, js_name(iso, "plts:invoke"));
   if (!v8::Script::Compile(ctx, js_string(iso, src), &origin).ToLocal(&script) ||
       !script->Run(ctx).ToLocal(&factory) ||
@@ -147,65 +166,14 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
 
 }  // namespace
 
-v8::Local<v8::String> transaction_now(v8::Isolate* iso, v8::Local<v8::Context> ctx) {
-  static TimestampTz cached_ts = 0;
-  static unsigned cached_gen = 0;
-  static v8::Global<v8::String>* cached = nullptr;
+double transaction_start_ms() {
   TimestampTz ts = GetCurrentTransactionStartTimestamp();
-  if (cached != nullptr && cached_ts == ts && cached_gen == isolate_generation())
-    return cached->Get(iso);
-  // ISO 8601 in UTC with milliseconds, as Date.prototype.toISOString writes it. Every statement of
-  // an autocommit session is a new transaction: the date part is kept per day and the time of day
-  // is written digit by digit (timestamp2tm + snprintf were most of a warm call's plts overhead).
-  static int64 cached_day = PG_INT64_MIN;
-  static char day_text[16];  // "YYYY-MM-DDT"
-  static bool day_valid = false;
-  char buf[32];
-  int n = 0;
-  if (!TIMESTAMP_NOT_FINITE(ts)) {
-    int64 day = ts / USECS_PER_DAY;
-    int64 time_of_day = ts - day * USECS_PER_DAY;
-    if (time_of_day < 0) {
-      time_of_day += USECS_PER_DAY;
-      day -= 1;
-    }
-    if (day != cached_day) {
-      int year = 0, month = 0, mday = 0;
-      j2date(static_cast<int>(day + POSTGRES_EPOCH_JDATE), &year, &month, &mday);
-      day_valid = year > 0 && year <= 9999;
-      if (day_valid) snprintf(day_text, sizeof day_text, "%04d-%02d-%02dT", year, month, mday);
-      cached_day = day;
-    }
-    if (day_valid) {
-      memcpy(buf, day_text, 11);
-      int64 ms = time_of_day / 1000;
-      auto two = [&](int pos, int v) {
-        buf[pos] = static_cast<char>('0' + v / 10);
-        buf[pos + 1] = static_cast<char>('0' + v % 10);
-      };
-      two(11, static_cast<int>(ms / 3600000));
-      buf[13] = ':';
-      two(14, static_cast<int>(ms / 60000 % 60));
-      buf[16] = ':';
-      two(17, static_cast<int>(ms / 1000 % 60));
-      buf[19] = '.';
-      int milli = static_cast<int>(ms % 1000);
-      buf[20] = static_cast<char>('0' + milli / 100);
-      two(21, milli % 100);
-      buf[23] = 'Z';
-      n = 24;
-    }
-  }
-  if (n == 0) n = snprintf(buf, sizeof buf, "invalid");
-  v8::Local<v8::String> text = js_string(iso, buf, n);
-  (void)ctx;
-  // A handle into a discarded isolate is abandoned, never reset.
-  if (cached == nullptr || cached_gen != isolate_generation())
-    cached = new v8::Global<v8::String>();
-  cached->Reset(iso, text);
-  cached_ts = ts;
-  cached_gen = isolate_generation();
-  return text;
+  // PostgreSQL counts microseconds from 2000-01-01, JavaScript milliseconds from 1970-01-01;
+  // milliseconds round down, as toISOString's would.
+  int64 ms = ts / 1000;
+  if (ts % 1000 < 0) ms -= 1;
+  return static_cast<double>(ms) +
+         static_cast<double>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000.0;
 }
 
 std::string export_kind(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {

@@ -19,12 +19,16 @@ struct Realm {
   unsigned isolate_gen = 0;
   v8::Global<v8::Context> context;
   v8::Global<v8::Object> db_ro, db_rw;
-  // For invokers of functions returning jsonb: [JSON.stringify, Object.getPrototypeOf,
-  // Object.prototype, Array.prototype, flag] as they were before any user code ran, and the flag's
-  // byte, which such an invoker sets as it returns: 1 = it returned JSON text of a plain object or
-  // array, 2 = JSON.stringify threw (use the walker), 0 = the value as the function returned it.
-  v8::Global<v8::Array> result_kit;
-  std::shared_ptr<v8::BackingStore> result_flag_store;
+  // What every invoker of this realm closes over, made before any user code ran (see make_invoker):
+  // [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag, clock, Ctx].
+  // `flag` and `clock` are views of `cell`, which C++ reads and writes directly:
+  //   clock[0]: the transaction's start in ms since 1970, written before every call; ctx.now is a
+  //             getter that formats it on first use (a string made per statement cost ~2 us);
+  //   flag[0]:  set by the invoker of a function returning jsonb as it returns: 1 = JSON text of a
+  //             plain object or array, 2 = JSON.stringify threw (use the walker), 0 = the value.
+  v8::Global<v8::Array> kit;
+  std::shared_ptr<v8::BackingStore> cell;
+  double* clock = nullptr;
   const volatile uint8_t* result_flag = nullptr;
   // Module instances of this realm (see modules.h): by key, by identity hash, and import links
   // ("<referrer key>\n<specifier>" -> key).
@@ -43,8 +47,8 @@ void drop_realms();
 // Number of live realms, for plts.metrics().
 int realm_count();
 
-// ctx.now for the current transaction (an ISO string, made once per transaction).
-v8::Local<v8::String> transaction_now(v8::Isolate* iso, v8::Local<v8::Context> ctx);
+// The current transaction's start time in ms since 1970 (what ctx.now formats).
+double transaction_start_ms();
 
 // The cached export (default or named) of fi in realm, loading it on first use; `loaded` gets its
 // cache entry (with the invoker that builds ctx and calls it).
