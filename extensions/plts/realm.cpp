@@ -6,6 +6,7 @@
 #include "extensions/plts/db_bridge.h"
 #include "extensions/plts/engine.h"
 #include "extensions/plts/modules.h"
+#include "realm_kit_js.h"
 
 extern "C" {
 #include "utils/datetime.h"
@@ -54,29 +55,10 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   r->result_flag = static_cast<const volatile uint8_t*>(r->cell->Data()) + 8;
   v8::Local<v8::Value> kit_parts[2] = {v8::Uint8Array::New(cell, 8, 1),
                                        v8::Float64Array::New(cell, 0, 1)};
-  // ctx: own args, argv, fn, db; `now` a prototype getter over the call's start time (#t).
-  static const char kKit[] =
-      "(function (flag, clock) { 'use strict';\n"
-      "  const toISO = Date.prototype.toISOString, D = Date, apply = Reflect.apply;\n"
-      "  let lastT = NaN, lastS = '';\n"
-      "  class PltsContext {\n"
-      "    #t;\n"
-      "    constructor(args, argv, fn, db, t) {\n"
-      "      this.args = args; this.argv = argv; this.fn = fn; this.db = db; this.#t = t;\n"
-      "    }\n"
-      "    get now() {\n"
-      "      const t = this.#t;\n"
-      "      if (t !== lastT) { lastS = apply(toISO, new D(t), []); lastT = t; }\n"
-      "      return lastS;\n"
-      "    }\n"
-      "  }\n"
-      "  Object.freeze(PltsContext.prototype);\n"
-      "  return [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag,\n"
-      "          clock, PltsContext];\n"
-      "})";
   v8::Local<v8::Value> kit;
   v8::Local<v8::Script> kit_script;
-  if (!v8::Script::Compile(ctx, js_string(iso, kKit, sizeof(kKit) - 1)).ToLocal(&kit_script) ||
+  if (!v8::Script::Compile(ctx, js_string(iso, kRealmKitJs, sizeof(kRealmKitJs) - 1))
+           .ToLocal(&kit_script) ||
       !kit_script->Run(ctx).ToLocal(&kit) ||
       !kit.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 2, kit_parts).ToLocal(&kit) ||
       !kit->IsArray())
@@ -115,8 +97,9 @@ void drain_microtasks(v8::Isolate* iso) { iso->PerformMicrotaskCheckpoint(); }
 namespace {
 
 // Builds the function that makes a call's ctx and calls the export: plain JavaScript, so that V8
-// creates ctx (and ctx.args, ctx.argv) with stable shapes at JIT speed.
-//   (a0, a1, ...) => fn(new Ctx({ name0: a0, ... } | a0, [a0, ...], meta, db, clock[0]))
+// creates ctx (and ctx.args, ctx.argv) from object literals with stable shapes at JIT speed.
+//   (a0, a1, ...) => fn({ args: { name0: a0, ... } | a0, argv: [a0, ...], fn: meta, db,
+//                         now: nowOf(clock[0]) })
 v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                                      const FunctionInfo& fi, v8::Local<v8::Function> fn,
                                      v8::Local<v8::Object> meta, bool is_query) {
@@ -128,7 +111,8 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   }
   std::string argv = params.empty() ? "" : params.substr(2);
   args = fi.single_jsonb_args ? "a0" : "{" + args + "}";
-  std::string call = "fn(new Ctx(" + args + ", [" + argv + "], meta, db, clock[0]))";
+  std::string call = "fn({ args: " + args + ", argv: [" + argv +
+                     "], fn: meta, db: db, now: nowOf(clock[0]) })";
   // A function returning jsonb gets its plain objects and arrays stringified right here, in JIT
   // code, instead of by a second call into V8 from C++ (see Realm::kit).
   std::string body =
@@ -148,7 +132,7 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   std::string src =
       "(function (fn, meta, db, kit) { 'use strict';\n"
       "  const stringify = kit[0], getProto = kit[1], OP = kit[2], AP = kit[3], flag = kit[4],\n"
-      "        clock = kit[5], Ctx = kit[6];\n"
+      "        clock = kit[5], nowOf = kit[6];\n"
       "  return function (" +
       argv + ") {\n    " + body + "\n  };\n})";
   v8::Local<v8::Script> script;

@@ -20,10 +20,11 @@ struct Realm {
   v8::Global<v8::Context> context;
   v8::Global<v8::Object> db_ro, db_rw;
   // What every invoker of this realm closes over, made before any user code ran (see make_invoker):
-  // [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag, clock, Ctx].
+  // [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag, clock, nowOf].
   // `flag` and `clock` are views of `cell`, which C++ reads and writes directly:
-  //   clock[0]: the transaction's start in ms since 1970, written before every call; ctx.now is a
-  //             getter that formats it on first use (a string made per statement cost ~2 us);
+  //   clock[0]: the transaction's start in ms since 1970, written before every call; nowOf turns
+  //             it into ctx.now's ISO text once per transaction (made in C++ with a global handle,
+  //             that text cost a warm single-statement call ~2 us);
   //   flag[0]:  set by the invoker of a function returning jsonb as it returns: 1 = JSON text of a
   //             plain object or array, 2 = JSON.stringify threw (use the walker), 0 = the value.
   v8::Global<v8::Array> kit;

@@ -26,16 +26,6 @@ CREATE FUNCTION ctx_now() RETURNS text LANGUAGE plts AS $$ export default (ctx) 
 BEGIN;
 SELECT ctx_now() = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS now_is_transaction_start;
 COMMIT;
--- ctx.now is a read-only getter on ctx's (frozen) prototype, formatted on first use
-CREATE FUNCTION ctx_now_props() RETURNS jsonb LANGUAGE plts AS $$
-export default (ctx) => {
-  let assign = 'allowed';
-  try { (ctx as any).now = 'x'; } catch (e) { assign = (e as Error).name; }
-  return { same: ctx.now === ctx.now, assign, in_ctx: 'now' in ctx,
-    own: Object.prototype.hasOwnProperty.call(ctx, 'now'),
-    frozen_proto: Object.isFrozen(Object.getPrototypeOf(ctx)) };
-} $$;
-SELECT ctx_now_props();
 
 -- a single `args jsonb` parameter: ctx.args is the decoded value
 CREATE FUNCTION echo_args(args jsonb) RETURNS jsonb LANGUAGE plts AS $$
