@@ -6,7 +6,7 @@
 #include "extensions/plts/db_bridge.h"
 #include "extensions/plts/engine.h"
 #include "extensions/plts/modules.h"
-#include "realm_kit_js.h"
+#include "invoker_prelude_js.h"
 
 extern "C" {
 #include "utils/datetime.h"
@@ -53,17 +53,29 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   r->cell = cell->GetBackingStore();
   r->clock = static_cast<double*>(r->cell->Data());
   r->result_flag = static_cast<const volatile uint8_t*>(r->cell->Data()) + 8;
-  v8::Local<v8::Value> kit_parts[2] = {v8::Uint8Array::New(cell, 8, 1),
-                                       v8::Float64Array::New(cell, 0, 1)};
-  v8::Local<v8::Value> kit;
-  v8::Local<v8::Script> kit_script;
-  if (!v8::Script::Compile(ctx, js_string(iso, kRealmKitJs, sizeof(kRealmKitJs) - 1))
-           .ToLocal(&kit_script) ||
-      !kit_script->Run(ctx).ToLocal(&kit) ||
-      !kit.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 2, kit_parts).ToLocal(&kit) ||
-      !kit->IsArray())
-    throw JsException();
-  r->kit.Reset(iso, kit.As<v8::Array>());
+  // The intrinsics invokers use, read before any user code can replace them (no script: a first
+  // compile in a fresh isolate costs ~0.5 ms).
+  auto get = [&](v8::Local<v8::Value> holder, const char* name) {
+    v8::Local<v8::Value> v;
+    if (!holder->IsObject() || !holder.As<v8::Object>()->Get(ctx, js_name(iso, name)).ToLocal(&v))
+      throw JsException();
+    return v;
+  };
+  v8::Local<v8::Value> date = get(global, "Date");
+  v8::Local<v8::Value> parts[] = {
+      get(get(global, "JSON"), "stringify"),
+      get(get(global, "Object"), "getPrototypeOf"),
+      v8::Object::New(iso)->GetPrototype(),
+      v8::Array::New(iso)->GetPrototype(),
+      v8::Uint8Array::New(cell, 8, 1),
+      v8::Float64Array::New(cell, 0, 1),
+      get(get(date, "prototype"), "toISOString"),
+      get(get(global, "Reflect"), "apply"),
+      date,
+      get(get(global, "Math"), "floor"),
+  };
+  v8::Local<v8::Array> kit = v8::Array::New(iso, parts, sizeof parts / sizeof parts[0]);
+  r->kit.Reset(iso, kit);
   r->db_ro.Reset(iso, make_db(iso, ctx, DbMode::kReadOnly));
   r->db_rw.Reset(iso, make_db(iso, ctx, DbMode::kReadWrite));
   r->context.Reset(iso, ctx);
@@ -129,12 +141,9 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
                 "    }\n"
                 "    flag[0] = 0; return r;"
           : "return " + call + ";";
-  std::string src =
-      "(function (fn, meta, db, kit) { 'use strict';\n"
-      "  const stringify = kit[0], getProto = kit[1], OP = kit[2], AP = kit[3], flag = kit[4],\n"
-      "        clock = kit[5], nowOf = kit[6];\n"
-      "  return function (" +
-      argv + ") {\n    " + body + "\n  };\n})";
+  std::string src = "(function (fn, meta, db, kit) { 'use strict';\n" +
+                    std::string(kInvokerPreludeJs, sizeof(kInvokerPreludeJs) - 1) +
+                    "  return function (" + argv + ") {\n    " + body + "\n  };\n})";
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory, invoker;
   bool ro = fi.mode == DbMode::kReadOnly || is_query;

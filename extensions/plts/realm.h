@@ -19,12 +19,13 @@ struct Realm {
   unsigned isolate_gen = 0;
   v8::Global<v8::Context> context;
   v8::Global<v8::Object> db_ro, db_rw;
-  // What every invoker of this realm closes over, made before any user code ran (see make_invoker):
-  // [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag, clock, nowOf].
+  // What every invoker of this realm closes over (see invoker_prelude.js), read before any user
+  // code ran: [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag,
+  // clock, Date.prototype.toISOString, Reflect.apply, Date, Math.floor].
   // `flag` and `clock` are views of `cell`, which C++ reads and writes directly:
-  //   clock[0]: the transaction's start in ms since 1970, written before every call; nowOf turns
-  //             it into ctx.now's ISO text once per transaction (made in C++ with a global handle,
-  //             that text cost a warm single-statement call ~2 us);
+  //   clock[0]: the transaction's start in ms since 1970, written before every call; the
+  //             invoker's nowOf turns it into ctx.now's ISO text when the millisecond changes
+  //             (made in C++ with a global handle, that text cost a single-statement call ~2 us);
   //   flag[0]:  set by the invoker of a function returning jsonb as it returns: 1 = JSON text of a
   //             plain object or array, 2 = JSON.stringify threw (use the walker), 0 = the value.
   v8::Global<v8::Array> kit;
