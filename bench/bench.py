@@ -154,6 +154,29 @@ def timed_workload(queries, reps):
     return res
 
 
+def v8_alone(reps):
+    """Case 5's plts function in V8 without PostgreSQL: node calls the same default export the same
+    way (one untimed call, then `reps` timed ones). plv8 and pljs run JavaScript in an engine too,
+    so this is the floor any of them could reach; node's V8 is the newer one (plv8 3.x's era)."""
+    body = FUNCS["b5"][2]["plts"].replace("export default ", "", 1)
+    script = (f"const f = {body};\n"
+              "const ctx = { args: { n: 10000000 } };\n"
+              "const out = { result: String(f(ctx)), samples: [],\n"
+              "  engine: `node ${process.version} (V8 ${process.versions.v8})` };\n"
+              f"for (let i = 0; i < {reps}; i++) {{\n"
+              "  const t = process.hrtime.bigint(); f(ctx);\n"
+              "  out.samples.push(Number(process.hrtime.bigint() - t) / 1e6);\n"
+              "}\n"
+              "console.log(JSON.stringify(out));\n")
+    try:
+        r = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        return {"absent": True}
+    if r.returncode != 0:
+        return {"error": r.stderr.strip()[:500]}
+    return json.loads(r.stdout)
+
+
 def stmt_ms(expr):
     """A statement that calls expr and returns its own server-side elapsed time in ms."""
     return (f"SELECT extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 "
@@ -389,6 +412,7 @@ def run(args):
     C["4_warm"] = warm_call({v: f"b1_{v}(1)" for v in variants_for("b1", langs)}, args.warm_reps)
     log("case 5: loop sum 1..1e7, once")
     C["5"] = timed_workload({v: f"SELECT b5_{v}(10000000)" for v in variants_for("b5", langs)}, R)
+    C["5"]["v8_alone"] = v8_alone(R)
     log("case 6: plts.compile_ts / plts.typecheck_ts")
     C["6"] = case_compile(R_FAST)
     log("case 7: stopgap.deploy / rollback of 100 functions")
@@ -468,6 +492,7 @@ def rows(results):
             {"SQL": "sql_plain", "PL/pgSQL": "plpgsql", "plts": "plts"}),
         row("4c", "warm call (one statement)", "ms", C["4_warm"], std),
         row("5", "loop sum 1..1e7, once", "ms", C["5"], {"PL/pgSQL": "plpgsql", "plts": "plts"}),
+        row("5'", "  same function in node, no PostgreSQL", "ms", C["5"], {"plts": "v8_alone"}),
     ]
     for key, what in [("compile_first", "plts.compile_ts, first in fresh backend"),
                       ("compile_warm", "plts.compile_ts, warm"),
@@ -560,6 +585,9 @@ def targets(results):
     check("case 4 warm call within 10% of PL/pgSQL", r(m(C["4_warm"], "plts"), m(C["4_warm"], "plpgsql")),
           1.1, lambda x: f"{x:.2f}x")
     check("case 5 within 1.5x of plv8", r(m(C["5"], "plts"), m(C["5"], "plv8")), 1.5, lambda x: f"{x:.2f}x")
+    alone = C["5"].get("v8_alone", {})
+    check("case 5 (plv8 absent) within 1.5x of V8 alone: " + alone.get("engine", "node"),
+          r(m(C["5"], "plts"), m(C["5"], "v8_alone")), 1.5, lambda x: f"{x:.2f}x")
     check("case 6 first compile <= 80 ms", m(C["6"], "compile_first"), 80, lambda x: f"{x:.1f} ms")
     check("case 6 warm compile <= 10 ms", m(C["6"], "compile_warm"), 10, lambda x: f"{x:.1f} ms")
     check("case 6 warm typecheck <= 40 ms", m(C["6"], "typecheck_warm"), 40, lambda x: f"{x:.1f} ms")
