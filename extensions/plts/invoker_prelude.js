@@ -4,7 +4,9 @@
 // runtime-js/test/invoker_prelude.test.mjs checks nowOf against toISOString.
 //
 // nowOf(t) is ctx.now: the ISO 8601 text of t (ms since 1970) as Date#toISOString writes it, made
-// when the millisecond changes, the date part once per day. A single-statement call starts a new
+// when the millisecond changes, the date part once per day. Invokers test `clock[0] === lastT`
+// themselves and call it only then: nowOf is too big for TurboFan to inline, and a call per
+// invocation cost a trivial function ~5 %. A single-statement call starts a new
 // transaction each time: Date and toISOString cost it ~10 us in cold code, this ~1 us.
   const stringify = kit[0], getProto = kit[1], OP = kit[2], AP = kit[3], flag = kit[4],
         clock = kit[5], toISO = kit[6], apply = kit[7], D = kit[8], floor = kit[9];

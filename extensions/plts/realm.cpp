@@ -124,7 +124,7 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   std::string argv = params.empty() ? "" : params.substr(2);
   args = fi.single_jsonb_args ? "a0" : "{" + args + "}";
   std::string call = "fn({ args: " + args + ", argv: [" + argv +
-                     "], fn: meta, db: db, now: nowOf(clock[0]) })";
+                     "], fn: meta, db: db, now: clock[0] === lastT ? lastS : nowOf(clock[0]) })";
   // A function returning jsonb gets its plain objects and arrays stringified right here, in JIT
   // code, instead of by a second call into V8 from C++ (see Realm::kit).
   std::string body =
