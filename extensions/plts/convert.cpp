@@ -413,6 +413,12 @@ bool jsonb_via_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::
       return false;
     }
   }
+  // An object whose toJSON() returns undefined (or a function) has no JSON text; the API hands
+  // back the string "undefined", which no JSON text can be. jsonb null, as the walker gives.
+  if (text->Length() == 9 && text->StringEquals(js_name(iso, "undefined"))) {
+    root->type = jbvNull;
+    return true;
+  }
   json_string_to_root(iso, text, root);
   return true;
 }

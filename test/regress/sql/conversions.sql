@@ -110,11 +110,12 @@ export default (c) => {
     case 'array': return [3, { b: 1, a: 2 }];
     case 'patched': { JSON.stringify = () => '{"hacked": true}'; return { ok: 1 }; }
     case 'async': return Promise.resolve({ v: [1, 'two', null, true] });
+    case 'to_json_undefined': return { toJSON: () => undefined };
   }
 } $$;
 SELECT k, r_jsonb_forms(k)
   FROM unnest(ARRAY['bigint', 'class', 'null_proto', 'to_json', 'string', 'array', 'patched',
-                    'array', 'async']) k;
+                    'array', 'async', 'to_json_undefined']) k;
 
 -- round trips keep precision: int8 and numeric travel as strings
 CREATE FUNCTION id8(x int8) RETURNS int8 LANGUAGE plts AS $$ export default (c) => c.args.x $$;
