@@ -2,7 +2,7 @@
 // it in every backend) and dist/index.d.ts (one declarations file, with docs: editors and
 // plts.typecheck_ts read it). One type-checked program; `npm run build`.
 import { createRequire } from "node:module";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -44,9 +44,11 @@ const js = ts.transpileModule(readFileSync(entry, "utf8"), {
   reportDiagnostics: true,
 });
 if (js.diagnostics.length) fail(js.diagnostics);
-// Replace each output atomically: the CMake build and a test run may read dist/ meanwhile.
+// Replace each output atomically: the CMake build and a test run may read dist/ meanwhile. An
+// unchanged output keeps its mtime, or the next CMake build would remake the compiler snapshot.
 for (const [name, text] of [["index.d.ts", dtsText], ["index.js", banner + js.outputText]]) {
   const file = path.join(outDir, name);
+  if (existsSync(file) && readFileSync(file, "utf8") === text) continue;
   writeFileSync(`${file}.${process.pid}.tmp`, text);
   renameSync(`${file}.${process.pid}.tmp`, file);
 }
