@@ -87,7 +87,7 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
                         "", "Await only ctx.db calls and promises that settle within the call.");
       }
     }
-    // What a jsonb function's invoker says it returned (see Realm::result_kit); a promise's
+    // What a jsonb function's invoker says it returned (see Realm::kit); a promise's
     // settled value was never seen by it.
     uint8_t jsonb_form = 0;
     if (fi.ret_conv->kind == TypeKind::kJsonb && !settled_promise) jsonb_form = *realm.result_flag;
