@@ -206,13 +206,22 @@ std::unique_ptr<FunctionInfo> describe_function(Oid fn_oid) {
 
 FunctionInfo* lookup_function(Oid fn_oid) {
   if (cache == nullptr) cache = new std::unordered_map<Oid, FunctionInfo*>();
-  HeapTuple tup = proc_tuple(fn_oid);
+  // No pg_proc row has changed since this entry was last checked: skip the catalog (each new
+  // statement comes here once per call site).
   auto it = cache->find(fn_oid);
+  if (it != cache->end() && callback_registered &&
+      it->second->validated_generation == proc_generation) {
+    stats.hits++;
+    return it->second;
+  }
+  uint64 generation = proc_generation;
+  HeapTuple tup = proc_tuple(fn_oid);
   if (it != cache->end()) {
     FunctionInfo* fi = it->second;
     if (fi->xmin == HeapTupleHeaderGetRawXmin(tup->t_data) &&
         ItemPointerEquals(&fi->tid, &tup->t_self)) {
       pg_guard([&] { ReleaseSysCache(tup); });
+      fi->validated_generation = generation;
       stats.hits++;
       return fi;
     }
@@ -230,6 +239,7 @@ FunctionInfo* lookup_function(Oid fn_oid) {
   }
   pg_guard([&] { ReleaseSysCache(tup); });
   prepare_module(*fi, false);
+  fi->validated_generation = generation;
   FunctionInfo* raw = fi.release();
   (*cache)[fn_oid] = raw;
   return raw;

@@ -23,6 +23,7 @@ struct FunctionInfo {
   Oid oid = InvalidOid;
   TransactionId xmin = InvalidTransactionId;
   ItemPointerData tid{};
+  uint64 validated_generation = 0;  // pg_proc invalidation count when xmin/tid last matched
   std::string schema, name, qualified;  // qualified = schema.name, for messages
   std::vector<std::unique_ptr<TypeConv>> arg_conv;
   std::vector<std::string> arg_names;  // "$n" for unnamed parameters
