@@ -17,6 +17,11 @@ test("nowOf writes what toISOString writes", () => {
     951868800000, 4107542400000 /* 2100-03-01 */, 253402300799999 /* 9999-12-31T23:59:59.999 */,
     253402300800000 /* +010000 */, -62135596800000 /* 0001-01-01 */, -30610224000001,
     1764633600123, 1764633600123 /* repeated: cached */, 1764633600005];
+  // Runs of nearby times, as consecutive calls see them: within a second, across seconds,
+  // across midnight and a year's end (the per-second and per-day parts are kept between calls).
+  for (const base of [1764633600000, 1767225600000, -86400000, 0]) {
+    for (let t = base - 2500; t <= base + 2500; t += 7) cases.push(t);
+  }
   let seed = 42;
   for (let i = 0; i < 20000; i++) {
     seed = (seed * 1103515245 + 12345) % 2147483648;
