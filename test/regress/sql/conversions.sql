@@ -111,11 +111,14 @@ export default (c) => {
     case 'patched': { JSON.stringify = () => '{"hacked": true}'; return { ok: 1 }; }
     case 'async': return Promise.resolve({ v: [1, 'two', null, true] });
     case 'to_json_undefined': return { toJSON: () => undefined };
+    case 'proxy': return new Proxy({ a: 1, b: [2] }, {});
+    case 'sparse': return [1, , 3];
+    case 'non_finite': return { n: -0, inf: Infinity, nan: NaN };
   }
 } $$;
 SELECT k, r_jsonb_forms(k)
   FROM unnest(ARRAY['bigint', 'class', 'null_proto', 'to_json', 'string', 'array', 'patched',
-                    'array', 'async', 'to_json_undefined']) k;
+                    'array', 'async', 'to_json_undefined', 'proxy', 'sparse', 'non_finite']) k;
 
 -- round trips keep precision: int8 and numeric travel as strings
 CREATE FUNCTION id8(x int8) RETURNS int8 LANGUAGE plts AS $$ export default (c) => c.args.x $$;
