@@ -398,6 +398,7 @@ DECLARE
   body_at int;
   pending text[];
   done jsonb := '{}';  -- fn_name -> artifact hash
+  to_store jsonb := '{}';  -- artifact hash -> baked source
   progressed boolean;
   name_ text;
   map jsonb;
@@ -405,8 +406,6 @@ DECLARE
   hash text;
   r jsonb;
   err jsonb;
-  msg text;
-  detail text;
   planned jsonb;
 BEGIN
   -- Overloads: one function per name (its live pointer and its import specifier are by name).
@@ -504,22 +503,18 @@ BEGIN
       SELECT coalesce(jsonb_object_agg(prefix || i, 'plts+artifact:' || (done->>i)), '{}') INTO map
         FROM jsonb_array_elements_text(e->'imports') AS i;
       baked := stopgap._bake_import_map(e->>'source', map, format('%s.%s', src_name, name_));
-      err := NULL;
-      IF store THEN
-        BEGIN
-          hash := plts.compile_and_store(baked, opts);
-        EXCEPTION WHEN syntax_error THEN
-          GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-          RAISE EXCEPTION 'cannot deploy %.%: %', src_name, name_, msg
-            USING ERRCODE = 'syntax_error', DETAIL = detail,
-                  HINT = 'Nothing was deployed. Fix the function and deploy again.';
-        END;
-      ELSE
-        r := plts._transpile(baked, opts);
-        hash := r->>'artifact_hash';
-        SELECT jsonb_build_object('line', (d->>'line')::int, 'column', (d->>'column')::int, 'message', d->>'message')
-          INTO err FROM jsonb_array_elements(r->'diagnostics') AS d WHERE d->>'category' = 'error' LIMIT 1;
+      -- Transpiled here, stored below in hash order (plts caches the transpile for that).
+      r := plts._transpile(baked, opts);
+      hash := r->>'artifact_hash';
+      SELECT jsonb_build_object('line', (d->>'line')::int, 'column', (d->>'column')::int, 'message', d->>'message')
+        INTO err FROM jsonb_array_elements(r->'diagnostics') AS d WHERE d->>'category' = 'error' LIMIT 1;
+      IF store AND err IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot deploy %.%: TypeScript error at line %, column %: %', src_name, name_,
+                        err->>'line', err->>'column', err->>'message'
+          USING ERRCODE = 'syntax_error', DETAIL = 'diagnostics: ' || (r->'diagnostics')::text,
+                HINT = 'Nothing was deployed. Fix the function and deploy again.';
       END IF;
+      to_store := to_store || jsonb_build_object(hash, baked);
       done := done || jsonb_build_object(name_, hash);
       e := (e - 'source') || jsonb_build_object('artifact_hash', hash, 'import_map', map);
       IF err IS NOT NULL THEN
@@ -537,6 +532,17 @@ BEGIN
               HINT = 'Move the code they share into one function (or an artifact) that both import.';
     END IF;
   END LOOP;
+
+  -- Artifacts are shared between environments: deploys that store some of the same ones must
+  -- insert them in one global order (by hash), or two of them could each wait for the other's
+  -- uncommitted row (40P01).
+  IF store THEN
+    FOR hash, baked IN SELECT key, value FROM jsonb_each_text(to_store) ORDER BY key COLLATE "C" LOOP
+      IF plts.compile_and_store(baked, opts) IS DISTINCT FROM hash THEN
+        RAISE EXCEPTION 'stopgap: storing artifact % gave another hash', hash;
+      END IF;
+    END LOOP;
+  END IF;
 
   SELECT jsonb_agg(v ORDER BY k) INTO planned FROM jsonb_each(fns) AS x(k, v);
   RETURN planned;

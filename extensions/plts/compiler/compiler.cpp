@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include <fstream>
+#include <list>
 #include <sstream>
 
 #include "common/error_boundary.h"
@@ -268,7 +269,34 @@ std::string artifact_hash(const std::string& fingerprint, const nlohmann::json& 
   return "sha256:" + sha256_hex(fingerprint + "\n" + eff.dump() + "\n" + source);
 }
 
+namespace {
+
+// The last transpile results of this backend, most recent first. The compiler is deterministic
+// for a given source and options, and stopgap.deploy transpiles a whole schema to learn the
+// artifact hashes before it stores the artifacts in hash order (see stopgap._plan).
+struct TranspileCacheEntry {
+  std::string key;  // options, NUL, source
+  TranspileResult result;
+  size_t bytes;
+};
+std::list<TranspileCacheEntry>* transpile_cache = nullptr;
+size_t transpile_cache_bytes = 0;
+constexpr size_t kTranspileCacheMaxBytes = size_t{8} << 20;
+constexpr size_t kTranspileCacheMaxEntries = 512;
+
+}  // namespace
+
 TranspileResult transpile_ts(const std::string& source, const nlohmann::json& eff) {
+  if (transpile_cache == nullptr) transpile_cache = new std::list<TranspileCacheEntry>();
+  std::string key = eff.dump();
+  key.push_back('\0');
+  key += source;
+  for (auto it = transpile_cache->begin(); it != transpile_cache->end(); ++it) {
+    if (it->key == key) {
+      transpile_cache->splice(transpile_cache->begin(), *transpile_cache, it);
+      return it->result;
+    }
+  }
   nlohmann::json r = nlohmann::json::parse(call_compiler("transpile", source, eff.dump()));
   TranspileResult out;
   out.js = r.value("js", "");
@@ -276,6 +304,16 @@ TranspileResult transpile_ts(const std::string& source, const nlohmann::json& ef
   out.diagnostics = r.value("diagnostics", nlohmann::json::array());
   for (const auto& d : out.diagnostics)
     if (d.value("category", "") == "error") out.has_errors = true;
+  size_t bytes = key.size() + out.js.size() + out.source_map.size() + 256;
+  if (bytes <= kTranspileCacheMaxBytes / 4) {
+    transpile_cache->push_front({std::move(key), out, bytes});
+    transpile_cache_bytes += bytes;
+    while (transpile_cache_bytes > kTranspileCacheMaxBytes ||
+           transpile_cache->size() > kTranspileCacheMaxEntries) {
+      transpile_cache_bytes -= transpile_cache->back().bytes;
+      transpile_cache->pop_back();
+    }
+  }
   return out;
 }
 

@@ -294,7 +294,34 @@ SELECT (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(substring(a.source
   FROM stopgap.fn_version v JOIN plts.artifact a USING (artifact_hash)
  WHERE v.fn_name = 'uses_both';
 
+-- artifacts are stored in hash order, whatever the functions' names (deploys that share artifacts
+-- then insert them in one order and cannot deadlock on each other's uncommitted rows)
+CREATE TABLE sg_store_log (n serial, artifact_hash text);
+CREATE FUNCTION sg_log_store() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.sg_store_log (artifact_hash) VALUES (NEW.artifact_hash); RETURN NEW; END $$;
+CREATE TRIGGER sg_log_store AFTER INSERT ON plts.artifact FOR EACH ROW EXECUTE FUNCTION sg_log_store();
+CREATE SCHEMA sg_order;
+SET check_function_bodies = off;  -- or CREATE FUNCTION would store each artifact already
+SELECT format('CREATE FUNCTION sg_order.f%s() RETURNS int LANGUAGE plts AS %L', i,
+              format('export default () => %s * 7919;', i))
+  FROM generate_series(1, 6) i \gexec
+RESET check_function_bodies;
+SET stopgap.live_schema = 'sg_order_live';
+SELECT stopgap.deploy('sg_order', 'sg_order') IS NOT NULL AS deployed;
+SELECT count(*) AS stored,
+       array_agg(artifact_hash ORDER BY n) = array_agg(artifact_hash ORDER BY artifact_hash COLLATE "C")
+         AS in_hash_order,
+       array_agg(artifact_hash ORDER BY n) <>
+         (SELECT array_agg(v.artifact_hash ORDER BY v.fn_name) FROM stopgap.fn_version v
+           JOIN stopgap.deployment d ON d.id = v.deployment_id WHERE d.env = 'sg_order')
+         AS not_in_name_order
+  FROM sg_store_log;
+SELECT sg_order_live.f6();
+DROP TRIGGER sg_log_store ON plts.artifact;
+DROP TABLE sg_store_log;
+DROP FUNCTION sg_log_store();
+
 SET client_min_messages = warning;
-DROP SCHEMA sg_app, sg_bad, sg_live, sg_live_bad, sg_map, sg_map_live CASCADE;
+DROP SCHEMA sg_app, sg_bad, sg_live, sg_live_bad, sg_map, sg_map_live, sg_order, sg_order_live CASCADE;
 RESET client_min_messages;
 RESET stopgap.live_schema;
