@@ -40,6 +40,13 @@ void with_spi(F&& f) {
   pg_guard([] { SPI_finish(); });
 }
 
+// plts.artifact's oid (PostgreSQL side: call within pg_guard).
+Oid artifact_relid() {
+  Oid relid = get_relname_relid("artifact", get_namespace_oid("plts", false));
+  if (!OidIsValid(relid)) elog(ERROR, "plts.artifact is missing");
+  return relid;
+}
+
 bool is_hex64(const std::string& s) {
   if (s.size() != 64) return false;
   for (char c : s)
@@ -67,9 +74,7 @@ std::optional<Artifact> find_artifact(const std::string& hash) {
                                          "compiler_opts",        "compiler_fingerprint",
                                          "source_map",           "diagnostics"};
   pg_guard([&] {
-    Oid relid = get_relname_relid("artifact", get_namespace_oid("plts", false));
-    if (!OidIsValid(relid)) elog(ERROR, "plts.artifact is missing");
-    Relation rel = table_open(relid, AccessShareLock);
+    Relation rel = table_open(artifact_relid(), AccessShareLock);
     Oid index = RelationGetPrimaryKeyIndex(rel);
     if (!OidIsValid(index)) elog(ERROR, "plts.artifact has no primary key");
     bool own_snapshot = !ActiveSnapshotSet();
@@ -113,7 +118,7 @@ std::optional<Artifact> find_artifact(const std::string& hash) {
   a.compiler_opts = nlohmann::json::parse(col(3));
   a.fingerprint = col(4);
   a.source_map = col(5);
-  a.diagnostics = nlohmann::json::parse(cols[6] ? *cols[6] : "[]");
+  a.diagnostics = nlohmann::json::parse(cols[6].value_or("[]"));
   out = std::move(a);
   return out;
 }
@@ -121,8 +126,7 @@ std::optional<Artifact> find_artifact(const std::string& hash) {
 void store_artifact(const Artifact& a) {
   Oid owner = InvalidOid;
   pg_guard([&] {
-    Oid rel = get_relname_relid("artifact", get_namespace_oid("plts", false));
-    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(artifact_relid()));
     if (!HeapTupleIsValid(tup)) elog(ERROR, "plts.artifact is missing");
     owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
     ReleaseSysCache(tup);

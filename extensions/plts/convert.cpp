@@ -441,15 +441,6 @@ Datum jsonb_datum(JsonbValue* root) {
   return d;
 }
 
-Datum js_to_jsonb(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value) {
-  JsonbValue root;
-  if (!jsonb_via_text(iso, ctx, value, &root)) {
-    JsonbBuilder b(iso, ctx);
-    b.build(value, &root, 0);
-  }
-  return jsonb_datum(&root);
-}
-
 }  // namespace
 
 Datum jsonb_from_json_string(v8::Isolate* iso, v8::Local<v8::String> text) {
@@ -466,6 +457,12 @@ Datum jsonb_by_walker(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8
 }
 
 namespace {
+
+Datum js_to_jsonb(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> value) {
+  JsonbValue root;
+  if (jsonb_via_text(iso, ctx, value, &root)) return jsonb_datum(&root);
+  return jsonb_by_walker(iso, ctx, value);
+}
 
 // ---- scalars -------------------------------------------------------------------------------
 

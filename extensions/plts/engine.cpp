@@ -172,8 +172,8 @@ void apply_stack_limit(v8::Isolate* iso) {
   // once, at the first call, which only leaves JavaScript less room than it could have.
   static char* single_user_base = nullptr;
   if (base_ptr == nullptr) {
-    char here;
-    if (single_user_base == nullptr) single_user_base = &here;
+    if (single_user_base == nullptr)
+      single_user_base = static_cast<char*>(__builtin_frame_address(0));
     base_ptr = single_user_base;
   }
   // Leave V8 a margin below PostgreSQL's own limit so that SQL called from JS still has room to

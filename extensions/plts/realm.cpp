@@ -9,7 +9,6 @@
 #include "invoker_prelude_js.h"
 
 extern "C" {
-#include "utils/datetime.h"
 #include "utils/timestamp.h"
 }
 
@@ -52,7 +51,7 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   v8::Local<v8::ArrayBuffer> cell = v8::ArrayBuffer::New(iso, 16);
   r->cell = cell->GetBackingStore();
   r->clock = static_cast<double*>(r->cell->Data());
-  r->result_flag = static_cast<const volatile uint8_t*>(r->cell->Data()) + 8;
+  r->result_flag = static_cast<const uint8_t*>(r->cell->Data()) + 8;
   // The intrinsics invokers use, read before any user code can replace them (no script: a first
   // compile in a fresh isolate costs ~0.5 ms).
   auto get = [&](v8::Local<v8::Value> holder, const char* name) {

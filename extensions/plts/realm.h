@@ -31,7 +31,7 @@ struct Realm {
   v8::Global<v8::Array> kit;
   std::shared_ptr<v8::BackingStore> cell;
   double* clock = nullptr;
-  const volatile uint8_t* result_flag = nullptr;
+  const uint8_t* result_flag = nullptr;
   // Module instances of this realm (see modules.h): by key, by identity hash, and import links
   // ("<referrer key>\n<specifier>" -> key).
   std::unordered_map<std::string, v8::Global<v8::Module>> modules;

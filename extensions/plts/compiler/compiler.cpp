@@ -288,7 +288,8 @@ constexpr size_t kTranspileCacheMaxEntries = 512;
 
 TranspileResult transpile_ts(const std::string& source, const nlohmann::json& eff) {
   if (transpile_cache == nullptr) transpile_cache = new std::list<TranspileCacheEntry>();
-  std::string key = eff.dump();
+  std::string opts = eff.dump();
+  std::string key = opts;
   key.push_back('\0');
   key += source;
   for (auto it = transpile_cache->begin(); it != transpile_cache->end(); ++it) {
@@ -297,7 +298,7 @@ TranspileResult transpile_ts(const std::string& source, const nlohmann::json& ef
       return it->result;
     }
   }
-  nlohmann::json r = nlohmann::json::parse(call_compiler("transpile", source, eff.dump()));
+  nlohmann::json r = nlohmann::json::parse(call_compiler("transpile", source, opts));
   TranspileResult out;
   out.js = r.value("js", "");
   if (r.contains("source_map") && r["source_map"].is_string()) out.source_map = r["source_map"];
