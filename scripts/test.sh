@@ -47,11 +47,11 @@ if [ -n "$crashes" ]; then echo "$crashes"; record server-log 1; else echo "no c
 # A single-user backend (postgres --single, used for recovery) runs plts too. It has no stack base
 # set by a postmaster: every call once failed with "Maximum call stack size exceeded".
 echo "== single-user backend"
-as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null
+(cd "$CLUSTER_DIR" && as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null)
 single_out="$(printf '%s\n' \
   'CREATE FUNCTION single_user_probe(x int) RETURNS int LANGUAGE plts AS $$ export default (ctx) => ctx.args.x * 2 $$;' \
   'SELECT single_user_probe(21);' |
-  as_cluster_user "$PG_BINDIR/postgres" --single -D "$CLUSTER_DIR/data" plts_test 2>&1)"
+  (cd "$CLUSTER_DIR" && as_cluster_user "$PG_BINDIR/postgres" --single -D "$CLUSTER_DIR/data" plts_test) 2>&1)"
 if grep -q 'single_user_probe = "42"' <<<"$single_out" && ! grep -qE 'ERROR|FATAL' <<<"$single_out"; then
   echo "ok: plts call in postgres --single"; record single-user 0
 else
