@@ -5,9 +5,13 @@
 // call from C++ into PostgreSQL that may ereport goes through pg_guard, which turns the error into
 // a PgError exception. A caught PostgreSQL error must reach an entry point (aborting the
 // transaction) unless it was raised inside a subtransaction that the caller rolls back.
+//
+// A PgError owns its texts (C++ strings): it never points into a memory context that a cleanup
+// (SPI_finish, a subtransaction's abort) may delete before the error is read.
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -15,49 +19,78 @@
 
 namespace pgx {
 
-// A PostgreSQL error in flight through C++ frames: either a copied ErrorData (from pg_guard) or an
-// error of our own, described by SQLSTATE and texts.
+// Everything of an ErrorData that is re-raised, as owned strings.
+struct ErrorFields {
+  int sqlerrcode = ERRCODE_INTERNAL_ERROR;
+  std::string message, detail, hint, context;
+  std::string schema_name, table_name, column_name, datatype_name, constraint_name;
+  std::string internalquery;
+  int internalpos = 0;
+  // Where PostgreSQL raised it (empty for errors of our own).
+  std::string filename, funcname;
+  int lineno = 0;
+  bool from_postgres = false;
+};
+
+// A PostgreSQL error in flight through C++ frames: one PostgreSQL raised (copied by pg_guard) or
+// an error of our own, described by SQLSTATE and texts.
 class PgError : public std::exception {
  public:
-  explicit PgError(ErrorData* edata) : edata_(edata) {}
+  explicit PgError(ErrorFields f) : f_(std::make_shared<ErrorFields>(std::move(f))) {}
   PgError(int sqlerrcode, std::string message, std::string detail = {}, std::string hint = {},
           std::string context = {})
-      : sqlerrcode_(sqlerrcode),
-        message_(std::move(message)),
-        detail_(std::move(detail)),
-        hint_(std::move(hint)),
-        context_(std::move(context)) {}
+      : f_(make(sqlerrcode, std::move(message), std::move(detail), std::move(hint),
+                std::move(context))) {}
 
-  const char* what() const noexcept override {
-    return edata_ != nullptr && edata_->message != nullptr ? edata_->message : message_.c_str();
-  }
-  ErrorData* edata() const { return edata_; }
+  // Copies what PostgreSQL put in an ErrorData (which the caller then frees).
+  static PgError from_edata(const ErrorData* e);
+
+  const char* what() const noexcept override { return f_->message.c_str(); }
 
   // The same error with its message prefixed (e.g. by which function or parameter it concerns).
   PgError with_prefix(const std::string& prefix) const {
-    if (edata_ == nullptr) return PgError(sqlerrcode_, prefix + message_, detail_, hint_, context_);
-    return PgError(edata_->sqlerrcode, prefix + (edata_->message ? edata_->message : ""),
-                   edata_->detail ? edata_->detail : "", edata_->hint ? edata_->hint : "");
+    ErrorFields f = *f_;
+    f.message = prefix + f.message;
+    return PgError(std::move(f));
   }
-  int sqlerrcode() const { return edata_ != nullptr ? edata_->sqlerrcode : sqlerrcode_; }
-  const std::string& message() const { return message_; }
-  const std::string& detail() const { return detail_; }
-  const std::string& hint() const { return hint_; }
-  const std::string& context() const { return context_; }
+  // The same error with a context line added (the innermost first, as PostgreSQL prints them).
+  PgError with_context(const std::string& line) const {
+    ErrorFields f = *f_;
+    f.context = f.context.empty() ? line : f.context + "\n" + line;
+    return PgError(std::move(f));
+  }
+  int sqlerrcode() const { return f_->sqlerrcode; }
+  bool from_postgres() const { return f_->from_postgres; }
+  const std::string& message() const { return f_->message; }
+  const std::string& detail() const { return f_->detail; }
+  const std::string& hint() const { return f_->hint; }
+  const std::string& context() const { return f_->context; }
+  const ErrorFields& fields() const { return *f_; }
 
  private:
-  ErrorData* edata_ = nullptr;
-  int sqlerrcode_ = ERRCODE_INTERNAL_ERROR;
-  std::string message_, detail_, hint_, context_;
+  static std::shared_ptr<const ErrorFields> make(int code, std::string message, std::string detail,
+                                                 std::string hint, std::string context) {
+    auto f = std::make_shared<ErrorFields>();
+    f->sqlerrcode = code;
+    f->message = std::move(message);
+    f->detail = std::move(detail);
+    f->hint = std::move(hint);
+    f->context = std::move(context);
+    return f;
+  }
+  std::shared_ptr<const ErrorFields> f_;
 };
 
 // Trivially destructible record of a captured exception, safe to keep in a frame that longjmps.
+// `error` is heap-allocated; raise() frees it before it longjmps. Null with `active` = out of
+// memory.
 struct PendingError {
-  ErrorData* edata = nullptr;
+  PgError* error = nullptr;
   bool active = false;
 };
 
 // Converts the exception being handled into a PendingError (must be called inside a catch block).
+// Allocates nothing PostgreSQL could fail on.
 PendingError capture_current_exception() noexcept;
 
 // Raises a captured error as a PostgreSQL ERROR. Never returns.
@@ -82,13 +115,23 @@ void pg_guard(F&& f) {
   }
   PG_CATCH();
   {
+    // ErrorContext is only reset by FlushErrorState: the copy lives in the caller's context
+    // just long enough to be turned into strings below.
     MemoryContextSwitchTo(mcxt);
     edata = CopyErrorData();
     FlushErrorState();
   }
   PG_END_TRY();
   if (cpp_error) std::rethrow_exception(cpp_error);
-  if (edata != nullptr) throw PgError(edata);
+  if (edata != nullptr) {
+    // Copying to C++ strings may throw bad_alloc: free the ErrorData either way.
+    ErrorData* e = edata;
+    struct Free {
+      ErrorData* e;
+      ~Free() { FreeErrorData(e); }
+    } free_it{e};
+    throw PgError::from_edata(e);
+  }
 }
 
 }  // namespace pgx

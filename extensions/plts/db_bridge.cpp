@@ -358,10 +358,7 @@ void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
     if (is_uncatchable(e)) {
       // Cancel, terminate, timeout and heap exhaustion must not be swallowed by a JS catch.
       if (frame != nullptr && !frame->uncatchable)
-        frame->uncatchable = std::make_unique<PgError>(
-            e.sqlerrcode(), e.what(),
-            e.edata() && e.edata()->detail ? e.edata()->detail : e.detail(),
-            e.edata() && e.edata()->hint ? e.edata()->hint : e.hint());
+        frame->uncatchable = std::make_unique<PgError>(e);
       iso->TerminateExecution();
       return;
     }

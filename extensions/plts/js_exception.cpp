@@ -128,23 +128,16 @@ pgx::PgError js_value_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
 v8::Local<v8::Value> pg_to_js_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                     const pgx::PgError& err) {
   v8::EscapableHandleScope scope(iso);
-  ErrorData* e = err.edata();
-  std::string message = e ? (e->message ? e->message : "") : err.message();
-  v8::Local<v8::Object> obj = v8::Exception::Error(js_string(iso, message)).As<v8::Object>();
+  v8::Local<v8::Object> obj = v8::Exception::Error(js_string(iso, err.message())).As<v8::Object>();
   auto set = [&](const char* key, const char* value) {
     if (value == nullptr || *value == '\0') return;
     ignore_result(obj->CreateDataProperty(ctx, js_string(iso, key, static_cast<int>(strlen(key))),
                                           js_string(iso, value, static_cast<int>(strlen(value)))));
   };
   set("sqlstate", sqlstate_text(err.sqlerrcode()).c_str());
-  if (e != nullptr) {
-    set("detail", e->detail);
-    set("hint", e->hint);
-    set("context", e->context);
-  } else {
-    set("detail", err.detail().c_str());
-    set("hint", err.hint().c_str());
-  }
+  set("detail", err.detail().c_str());
+  set("hint", err.hint().c_str());
+  if (err.from_postgres()) set("context", err.context().c_str());
   return scope.Escape(obj);
 }
 

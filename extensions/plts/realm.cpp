@@ -195,9 +195,8 @@ v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Contex
   try {
     ns = load_module_graph(iso, ctx, realm, spec);
   } catch (const PgError& e) {
-    if (e.edata() != nullptr || !e.context().empty()) throw;
-    throw PgError(e.sqlerrcode(), e.message(), e.detail(), e.hint(),
-                  "plts function " + fi.qualified + " (load)");
+    if (e.from_postgres() || !e.context().empty()) throw;
+    throw e.with_context("plts function " + fi.qualified + " (load)");
   }
   v8::Local<v8::Value> def;
   if (!ns->Get(ctx, js_string(iso, fi.export_name)).ToLocal(&def)) throw JsException();
