@@ -1,6 +1,18 @@
 -- plts 0.1.0
 \echo Use "CREATE EXTENSION plts" to load this file. \quit
 
+-- JavaScript strings are Unicode: plts converts text as UTF-8 and refuses other server encodings
+-- rather than store mojibake.
+DO $$
+BEGIN
+  IF pg_catalog.getdatabaseencoding() <> 'UTF8' THEN
+    RAISE EXCEPTION 'plts requires a UTF8 database (this one is %)', pg_catalog.getdatabaseencoding()
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Create the database with ENCODING ''UTF8'' (from template0).';
+  END IF;
+END
+$$;
+
 CREATE SCHEMA plts;
 GRANT USAGE ON SCHEMA plts TO PUBLIC;
 

@@ -137,10 +137,11 @@ void store_artifact(const Artifact& a) {
   SetUserIdAndSecContext(owner,
                          save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
   try {
+    // Made before the guarded block: a longjmp out of SPI must skip no destructor.
+    const std::string opts = a.compiler_opts.dump(), diags = a.diagnostics.dump();
     with_spi([&] {
       pg_guard([&] {
         Oid types[7] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, JSONBOID};
-        std::string opts = a.compiler_opts.dump(), diags = a.diagnostics.dump();
         Datum values[7] = {
             CStringGetTextDatum(a.hash.c_str()),
             CStringGetTextDatum(a.source_ts.c_str()),

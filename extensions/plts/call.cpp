@@ -28,26 +28,80 @@ CallFrame* current_frame = nullptr;
 
 namespace {
 
+uint64_t call_serial = 0;
+
 // The error a rejected promise carries, as a PostgreSQL error.
 PgError rejection_error(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> reason,
                         const ErrorSite& site) {
   return js_value_to_pg_error(iso, ctx, reason, v8::Local<v8::Message>(), site);
 }
 
+// Records promises rejected with no handler in the running call; forgets them when a handler
+// arrives later (an await after the rejection, say).
+void on_promise_reject(v8::PromiseRejectMessage msg) {
+  CallFrame* frame = current_frame;
+  if (frame == nullptr) return;
+  v8::Local<v8::Promise> p = msg.GetPromise();
+  v8::Isolate* iso = p->GetIsolate();
+  if (msg.GetEvent() == v8::kPromiseRejectWithNoHandler) {
+    if (frame->unhandled.size() < 1000) frame->unhandled.emplace_back(iso, p);
+  } else if (msg.GetEvent() == v8::kPromiseHandlerAddedAfterReject) {
+    for (CallFrame* f = frame; f != nullptr; f = f->outer) {
+      auto& u = f->unhandled;
+      for (auto it = u.begin(); it != u.end(); ++it)
+        if (*it == p) {
+          u.erase(it);
+          return;
+        }
+    }
+  }
+}
+
+void install_reject_callback(v8::Isolate* iso) {
+  static v8::Isolate* installed = nullptr;
+  static unsigned installed_gen = 0;
+  if (installed == iso && installed_gen == isolate_generation()) return;
+  iso->SetPromiseRejectCallback(on_promise_reject);
+  installed = iso;
+  installed_gen = isolate_generation();
+}
+
+// Fails the call when a promise it rejected was never handled (an un-awaited failing ctx.db call,
+// say): the reason's SQLSTATE and message, said to be unhandled.
+void check_unhandled(v8::Isolate* iso, v8::Local<v8::Context> ctx, CallFrame& frame,
+                     v8::Local<v8::Value> returned, const ErrorSite& site) {
+  for (auto& g : frame.unhandled) {
+    v8::Local<v8::Promise> p = g.Get(iso);
+    if (!returned.IsEmpty() && returned == p) continue;  // reported as the call's own rejection
+    if (p->State() != v8::Promise::kRejected) continue;
+    PgError e = rejection_error(iso, ctx, p->Result(), site);
+    throw e.with_prefix("unhandled promise rejection in plts function " + site.qualified_name +
+                        ": ");
+  }
+}
+
 // Phase 2. Returns the result Datum; sets *terminated when V8 execution was terminated (the reason
 // is decided in phase 3). Throws PgError for JS exceptions and conversion failures.
-Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, CallFrame& frame,
-                bool* isnull, bool* terminated) {
+Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallInfo fcinfo,
+                CallFrame& frame, bool* isnull, bool* terminated) {
   v8::HandleScope handles(iso);
-  Realm& realm = current_realm(iso);
   v8::Local<v8::Context> ctx = realm.context.Get(iso);
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(iso);
   auto site = [&] { return ErrorSite{fi.qualified, Stage::kExecute}; };  // error paths only
+  auto stopped = [&] { return tc.HasTerminated() || call_must_stop(iso); };
   try {
     bool is_query = false;
     const FunctionInfo::Loaded* loaded = nullptr;
     function_in_realm(iso, ctx, realm, fi, &is_query, &loaded);
+    if (loaded == nullptr) {
+      // A DO block without a default export: its module's code was all there was to run.
+      drain_microtasks(iso, realm);
+      if (stopped()) throw JsException();
+      check_unhandled(iso, ctx, frame, v8::Local<v8::Value>(), site());
+      *isnull = true;
+      return 0;
+    }
     // A @stopgap/runtime query() reads only, whatever the function's volatility.
     if (is_query) frame.mode = DbMode::kReadOnly;
 
@@ -61,6 +115,7 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
       call_args = heap_args.data();
     }
     *realm.clock = transaction_start_ms();
+    *realm.token = static_cast<double>(frame.token);
     for (int i = 0; i < nargs; i++)
       call_args[i] =
           to_js(iso, ctx, *fi.arg_conv[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
@@ -69,11 +124,16 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
              ->Call(ctx, v8::Undefined(iso), nargs, call_args)
              .ToLocal(&result))
       throw JsException();
-    bool settled_promise = false;
+    // What a jsonb function's invoker says it returned (see Realm::kit), read before any other
+    // call of the realm (a microtask's nested call) can overwrite it.
+    uint8_t jsonb_form = fi.ret_conv->kind == TypeKind::kJsonb ? *realm.result_flag : 0;
+    // Every job the call queued runs now, inside the call and its limits: none is left for the
+    // next call (of this role or, through a shared queue, another one).
+    drain_microtasks(iso, realm);
+    if (tc.HasCaught() || stopped()) throw JsException();
+    v8::Local<v8::Value> returned = result;
     if (result->IsPromise()) {
-      settled_promise = true;
-      drain_microtasks(iso);
-      if (tc.HasCaught() || iso->IsExecutionTerminating()) throw JsException();
+      jsonb_form = 0;  // the settled value was never seen by the invoker
       v8::Local<v8::Promise> p = result.As<v8::Promise>();
       switch (p->State()) {
         case v8::Promise::kFulfilled:
@@ -87,10 +147,7 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
                         "", "Await only ctx.db calls and promises that settle within the call.");
       }
     }
-    // What a jsonb function's invoker says it returned (see Realm::kit); a promise's
-    // settled value was never seen by it.
-    uint8_t jsonb_form = 0;
-    if (fi.ret_conv->kind == TypeKind::kJsonb && !settled_promise) jsonb_form = *realm.result_flag;
+    check_unhandled(iso, ctx, frame, returned, site());
     MemoryContextSwitchTo(frame.call_mcxt);
     try {
       if (jsonb_form == 1 && result->IsString()) {
@@ -107,13 +164,25 @@ Datum run_in_v8(v8::Isolate* iso, FunctionInfo& fi, FunctionCallInfo fcinfo, Cal
                           " returned a value that does not fit its return type: ");
     }
   } catch (const JsException&) {
-    if (tc.HasTerminated() || iso->IsExecutionTerminating()) {
+    if (stopped()) {
       *terminated = true;
       return 0;
     }
     if (!tc.HasCaught())
       throw PgError(ERRCODE_INTERNAL_ERROR, "plts: V8 failed without an exception");
-    throw js_to_pg_error(iso, ctx, tc, site());
+    PgError e = js_to_pg_error(iso, ctx, tc, site());
+    // Converting the error runs user code (getters, proxy traps): it may have been stopped.
+    if (stopped()) {
+      *terminated = true;
+      return 0;
+    }
+    throw e;
+  } catch (const PgError&) {
+    if (stopped()) {
+      *terminated = true;
+      return 0;
+    }
+    throw;
   }
 }
 
@@ -137,8 +206,84 @@ void classify(const PgError& e) {
   }
 }
 
-// Runs phase 2 (`body(iso, frame, isnull, terminated)`) for fi under the call's limits, then
-// phase 3.
+// Everything a call sets, restored on every exit (C++ exception, termination, normal return):
+// the frame chain, call depths, the realm's and function's active counts, the memory context and
+// the watchdog's arming.
+class CallScope {
+ public:
+  CallScope(v8::Isolate* iso, FunctionInfo& fi, Realm& realm, CallFrame& frame, bool outermost)
+      : fi_(fi), realm_(realm), frame_(frame), outermost_(outermost) {
+    frame.outer = current_frame;
+    frame.mode = fi.mode;
+    frame.call_mcxt = CurrentMemoryContext;
+    frame.token = ++call_serial;
+    realm.last_used = call_serial;
+    if (outermost) {
+      apply_stack_limit(iso);
+      watchdog_arm(iso, settings.max_runtime_ms);
+      armed_ = true;
+    }
+    current_frame = &frame;
+    v8_call_depth++;
+    fi.active_calls++;
+    realm.active++;
+  }
+  // Disarms the watchdog (outermost call) and says why it stopped the call, if it did.
+  StopReason disarm() {
+    if (!armed_) return StopReason::kNone;
+    armed_ = false;
+    return watchdog_disarm();
+  }
+  ~CallScope() {
+    if (armed_) watchdog_disarm();
+    realm_.active--;
+    fi_.active_calls--;
+    v8_call_depth--;
+    current_frame = frame_.outer;
+    MemoryContextSwitchTo(frame_.call_mcxt);
+  }
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+
+ private:
+  FunctionInfo& fi_;
+  Realm& realm_;
+  CallFrame& frame_;
+  bool outermost_;
+  bool armed_ = false;
+};
+
+// Runs f, which must not throw: a PostgreSQL error that escapes into it (a bug: every PostgreSQL
+// call on the V8 side is guarded) cannot be unwound through V8's frames, so it ends this session
+// (FATAL: exit code 1, the rest of the cluster is untouched) rather than corrupt the isolate.
+template <typename F>
+void fatal_on_escaped_error(F&& f) {
+  PG_TRY();
+  { f(); }
+  PG_CATCH();
+  {
+    EmitErrorReport();
+    FlushErrorState();
+    ereport(FATAL, (errcode(ERRCODE_INTERNAL_ERROR),
+                    errmsg("plts: a PostgreSQL error escaped into JavaScript frames"),
+                    errdetail("The session ends to keep the server safe.")));
+  }
+  PG_END_TRY();
+}
+
+// The realm of the calling role, made before the call's limits start (a fresh backend's first
+// call pays for V8's start and the realm there, not against plts.max_runtime_ms).
+Realm& realm_for_call(v8::Isolate* iso) {
+  v8::HandleScope handles(iso);
+  try {
+    return current_realm(iso);
+  } catch (const JsException&) {
+    throw PgError(ERRCODE_INTERNAL_ERROR, "plts: could not create a JavaScript context");
+  }
+}
+
+// Runs phase 2 (`body(iso, realm, frame, isnull, terminated)`) for fi under the call's limits,
+// then phase 3.
 template <typename Phase2>
 Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
   uint64_t started = cycle_now();
@@ -150,46 +295,48 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
     if (recycle_isolate_if_exhausted()) metrics.isolate_recycles++;
   }
   v8::Isolate* iso = user_isolate();
-  if (outermost) {
-    apply_stack_limit(iso);
-    watchdog_arm(iso, settings.max_runtime_ms);
-  }
+  install_reject_callback(iso);
+  Realm& realm = realm_for_call(iso);
   CallFrame frame;
-  frame.outer = current_frame;
-  frame.mode = fi.mode;
-  frame.call_mcxt = CurrentMemoryContext;
-  current_frame = &frame;
-  v8_call_depth++;
-  fi.active_calls++;
   metrics.calls++;
 
   bool terminated = false;
   Datum result = 0;
   std::unique_ptr<PgError> error;
-  try {
-    result = body(iso, frame, isnull, &terminated);
-  } catch (const PgError& e) {
-    error = std::make_unique<PgError>(e);
-  } catch (const std::bad_alloc&) {
-    error = std::make_unique<PgError>(ERRCODE_OUT_OF_MEMORY,
-                                      "out of memory in plts function " + fi.qualified);
-  } catch (const std::exception& e) {
-    error = std::make_unique<PgError>(ERRCODE_INTERNAL_ERROR, e.what());
-  }
-  fi.active_calls--;
-  v8_call_depth--;
-  current_frame = frame.outer;
-  MemoryContextSwitchTo(frame.call_mcxt);
   StopReason reason = StopReason::kNone;
-  if (outermost) {
-    reason = watchdog_disarm();
-    if (terminated || reason != StopReason::kNone || frame.uncatchable || heap_limit_hit())
-      iso->CancelTerminateExecution();
+  int deadline_ms = 0;
+  {
+    CallScope scope(iso, fi, realm, frame, outermost);
+    fatal_on_escaped_error([&] {
+      try {
+        result = body(iso, realm, frame, isnull, &terminated);
+      } catch (const PgError& e) {
+        error = std::make_unique<PgError>(e);
+      } catch (const std::bad_alloc&) {
+        error = std::make_unique<PgError>(ERRCODE_OUT_OF_MEMORY,
+                                          "out of memory in plts function " + fi.qualified);
+      } catch (const std::exception& e) {
+        error = std::make_unique<PgError>(ERRCODE_INTERNAL_ERROR, e.what());
+      } catch (const JsException&) {
+        terminated = true;
+      }
+    });
+    deadline_ms = watchdog_deadline_ms();
+    reason = scope.disarm();
   }
+  frame.unhandled.clear();
+  if (outermost &&
+      (terminated || reason != StopReason::kNone || frame.uncatchable || heap_limit_hit()))
+    iso->CancelTerminateExecution();
   if (frame.spi_connected) {
-    pg_guard([] { SPI_finish(); });
+    try {
+      pg_guard([] { SPI_finish(); });
+    } catch (const PgError& e) {
+      if (!error) error = std::make_unique<PgError>(e);
+    }
     MemoryContextSwitchTo(frame.call_mcxt);
   }
+  if (outermost && (call_serial & 1023) == 0) collect_idle_realms(call_serial, 100000);
 
   uint64_t ticks = cycle_now() - started;
   metrics.latency_total_ticks += ticks;
@@ -206,13 +353,14 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
                     "The isolate is discarded; the next call starts with a fresh one.",
                     "Use less memory, or raise plts.max_heap_mb.");
     }
+    if (reason == StopReason::kDeadline) {
+      // Also when the deadline passed inside SQL (the watchdog's SIGINT canceled it there).
+      throw PgError(ERRCODE_QUERY_CANCELED,
+                    "canceling statement due to plts.max_runtime_ms (" +
+                        std::to_string(deadline_ms) + " ms) in plts function " + fi.qualified);
+    }
     if (frame.uncatchable) throw PgError(*frame.uncatchable);
     if (terminated || reason != StopReason::kNone) {
-      if (reason == StopReason::kDeadline) {
-        throw PgError(ERRCODE_QUERY_CANCELED, "canceling statement due to plts.max_runtime_ms (" +
-                                                  std::to_string(settings.max_runtime_ms) +
-                                                  " ms) in plts function " + fi.qualified);
-      }
       // Cancel, statement_timeout or terminate: PostgreSQL raises its own error.
       pg_guard([] { CHECK_FOR_INTERRUPTS(); });
       throw PgError(ERRCODE_QUERY_CANCELED,
@@ -234,8 +382,8 @@ Datum call_function(FunctionCallInfo fcinfo) {
   bool isnull = false;
   Datum d = execute(
       *fi,
-      [&](v8::Isolate* iso, CallFrame& frame, bool* null, bool* terminated) {
-        return run_in_v8(iso, *fi, fcinfo, frame, null, terminated);
+      [&](v8::Isolate* iso, Realm& realm, CallFrame& frame, bool* null, bool* terminated) {
+        return run_in_v8(iso, realm, *fi, fcinfo, frame, null, terminated);
       },
       &isnull);
   fcinfo->isnull = isnull;
@@ -255,8 +403,8 @@ void run_inline(const char* source) {
   bool isnull = false;
   execute(
       fi,
-      [&](v8::Isolate* iso, CallFrame& frame, bool* null, bool* terminated) {
-        return run_in_v8(iso, fi, nullptr, frame, null, terminated);
+      [&](v8::Isolate* iso, Realm& realm, CallFrame& frame, bool* null, bool* terminated) {
+        return run_in_v8(iso, realm, fi, nullptr, frame, null, terminated);
       },
       &isnull);
 }
@@ -276,9 +424,8 @@ nlohmann::json artifact_exports(const std::string& hash) {
   bool isnull = false;
   execute(
       fi,
-      [&](v8::Isolate* iso, CallFrame&, bool*, bool* terminated) -> Datum {
+      [&](v8::Isolate* iso, Realm& realm, CallFrame&, bool*, bool* terminated) -> Datum {
         v8::HandleScope handles(iso);
-        Realm& realm = current_realm(iso);
         v8::Local<v8::Context> ctx = realm.context.Get(iso);
         v8::Context::Scope context_scope(ctx);
         v8::TryCatch tc(iso);
@@ -293,11 +440,16 @@ nlohmann::json artifact_exports(const std::string& hash) {
             out[utf8(iso, name)] = export_kind(iso, ctx, value);
           }
         } catch (const JsException&) {
-          if (tc.HasTerminated() || iso->IsExecutionTerminating()) {
+          if (tc.HasTerminated() || call_must_stop(iso)) {
             *terminated = true;
             return 0;
           }
-          throw js_to_pg_error(iso, ctx, tc, ErrorSite{fi.qualified, Stage::kLoad});
+          PgError e = js_to_pg_error(iso, ctx, tc, ErrorSite{fi.qualified, Stage::kLoad});
+          if (call_must_stop(iso)) {
+            *terminated = true;
+            return 0;
+          }
+          throw e;
         }
         return 0;
       },
@@ -309,7 +461,7 @@ void validate_function(Oid fn_oid) {
   std::unique_ptr<FunctionInfo> fi = describe_function(fn_oid);
   if (!check_function_bodies) return;
   prepare_module(*fi, true);
-  if (settings.typecheck != kTypecheckOff && fi->export_name == "default" && fi->js != fi->source) {
+  if (settings.typecheck != kTypecheckOff && !fi->is_stub && fi->js != fi->source) {
     nlohmann::json diags = typecheck_ts(fi->source, effective_options({{"source_map", true}}));
     std::string first;
     int errors = 0;

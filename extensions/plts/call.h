@@ -5,6 +5,9 @@
 #pragma once
 
 #include <memory>
+#include <vector>
+
+#include <v8.h>
 
 #include "common/error_boundary.h"
 #include "common/pg.h"
@@ -18,9 +21,14 @@ struct CallFrame {
   DbMode mode = DbMode::kReadWrite;
   bool spi_connected = false;
   MemoryContext call_mcxt = nullptr;
+  // Names this call to the ctx.db it hands out (see realm.cpp's invoker): a ctx.db whose call
+  // is no longer on the stack is dead.
+  uint64_t token = 0;
   // An error that JS must not be able to catch (cancel, terminate, timeout, heap): ctx.db stores
   // it, terminates JS, and phase 3 re-raises it.
   std::unique_ptr<pgx::PgError> uncatchable;
+  // Promises rejected during the call with no handler (yet): the call fails if any is left.
+  std::vector<v8::Global<v8::Promise>> unhandled;
 };
 
 extern CallFrame* current_frame;

@@ -1,6 +1,7 @@
 #include "extensions/plts/convert.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -9,6 +10,7 @@
 
 #include "common/error_boundary.h"
 #include "extensions/plts/engine.h"
+#include "extensions/plts/gucs.h"
 #include "extensions/plts/js_exception.h"
 #include "extensions/plts/json_text.h"
 
@@ -38,6 +40,12 @@ constexpr double kMsPerDay = 86400000.0;
   throw PgError(ERRCODE_DATATYPE_MISMATCH, std::string("cannot convert ") + what + " to " + tname);
 }
 
+[[noreturn]] void too_deep() {
+  throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                "value is nested too deeply for jsonb (more than " + std::to_string(kMaxJsonbDepth) +
+                    " levels)");
+}
+
 [[noreturn]] void out_of_range(const TypeConv& tc, const std::string& shown) {
   const char* tname = nullptr;
   pg_guard([&] { tname = format_type_be(tc.type); });
@@ -58,11 +66,34 @@ const char* js_type_name(v8::Local<v8::Value> v) {
   return "an object";
 }
 
+// palloc that never longjmps: sizes PostgreSQL refuses become 54000, exhaustion bad_alloc.
+void* alloc_guarded(size_t n, bool huge = false) {
+  if (huge ? !AllocHugeSizeIsValid(n) : !AllocSizeIsValid(n))
+    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                  "value too large to convert (" + std::to_string(n) + " bytes)");
+  void* p = nullptr;
+  pg_guard([&] {
+    p = palloc_extended(n ? n : 1, MCXT_ALLOC_NO_OOM | (huge ? MCXT_ALLOC_HUGE : 0));
+  });
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
 template <typename T>
 v8::Local<T> checked(v8::MaybeLocal<T> m) {
   v8::Local<T> out;
   if (!m.ToLocal(&out)) throw JsException();
   return out;
+}
+
+// Text for PostgreSQL from a JS string: PostgreSQL text cannot hold U+0000 (as PL/Python, plts
+// refuses it rather than cut the string there).
+std::string pg_text(v8::Isolate* iso, v8::Local<v8::Value> value) {
+  std::string s = utf8(iso, value);
+  if (memchr(s.data(), '\0', s.size()) != nullptr)
+    throw PgError(ERRCODE_UNTRANSLATABLE_CHARACTER,
+                  "a string with a NUL character (U+0000) cannot be converted to PostgreSQL text");
+  return s;
 }
 
 Datum text_in(const TypeConv& tc, const std::string& s) {
@@ -87,6 +118,8 @@ std::string number_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<
 std::string json_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
   v8::Local<v8::String> s;
   if (!v8::JSON::Stringify(ctx, v).ToLocal(&s)) throw JsException();
+  // An object whose toJSON() gives undefined has no JSON text: the API hands back "undefined".
+  if (!s->IsString()) throw PgError(ERRCODE_DATATYPE_MISMATCH, "the value has no JSON form");
   return utf8(iso, s);
 }
 
@@ -118,6 +151,63 @@ Numeric numeric_from_text(const std::string& s) {
 
 // ---- jsonb -> JS ---------------------------------------------------------------------------
 
+// The shortest decimal text that reads back as d (what JavaScript prints).
+std::string shortest_text(double d) {
+  char buf[40];
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*g", prec, d);
+    if (strtod(buf, nullptr) == d) break;
+  }
+  return buf;
+}
+
+// A jsonb number as a JavaScript number: exactly, or 22003 (nothing loses precision silently,
+// unless plts.lossy_jsonb_numbers is on). "Exactly" means the number's shortest JavaScript text is
+// the same number: 0.1 converts, 9007199254740993 does not.
+double exact_double(Numeric n) {
+  std::string text;
+  pg_guard([&] {
+    char* t = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n)));
+    text = t;
+    pfree(t);
+  });
+  if (text == "NaN")
+    throw PgError(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "jsonb number NaN has no JSON form");
+  double d = strtod(text.c_str(), nullptr);
+  // At most 15 significant digits always read back exactly (DBL_DIG), within the normal range.
+  int sig = 0;
+  bool leading = true;
+  size_t last_nonzero = 0, count = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') continue;
+    if (leading && c == '0') continue;
+    leading = false;
+    count++;
+    if (c != '0') last_nonzero = count;
+  }
+  sig = static_cast<int>(last_nonzero);
+  bool exact = std::isfinite(d) && (d == 0 ? sig == 0 : true) &&
+               (sig <= 15 && (d == 0 || std::fabs(d) >= 2.2250738585072014e-308));
+  if (!exact && std::isfinite(d) && !(d == 0 && sig > 0)) {
+    std::string back = shortest_text(d);
+    int cmp = 1;
+    pg_guard([&] {
+      Datum a = DirectFunctionCall3(numeric_in, CStringGetDatum(back.c_str()),
+                                    ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+      cmp = DatumGetInt32(DirectFunctionCall2(numeric_cmp, a, NumericGetDatum(n)));
+    });
+    exact = cmp == 0;
+  }
+  if (!exact && !settings.lossy_jsonb_numbers) {
+    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    throw PgError(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+                  "jsonb number " + text + " cannot be represented exactly as a JavaScript number",
+                  "", "Store it as a string, or SET plts.lossy_jsonb_numbers = on to accept the "
+                  "nearest double.");
+  }
+  return d;
+}
+
 v8::Local<v8::Value> jsonb_scalar_to_js(v8::Isolate* iso, const JsonbValue& v) {
   switch (v.type) {
     case jbvNull:
@@ -126,14 +216,8 @@ v8::Local<v8::Value> jsonb_scalar_to_js(v8::Isolate* iso, const JsonbValue& v) {
       return v8::Boolean::New(iso, v.val.boolean);
     case jbvString:
       return js_string(iso, v.val.string.val, v.val.string.len);
-    case jbvNumeric: {
-      double d = 0;
-      pg_guard([&] {
-        d = DatumGetFloat8(
-            DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(v.val.numeric)));
-      });
-      return v8::Number::New(iso, d);
-    }
+    case jbvNumeric:
+      return v8::Number::New(iso, exact_double(v.val.numeric));
     default:
       throw PgError(ERRCODE_INTERNAL_ERROR, "unexpected jsonb value type");
   }
@@ -153,6 +237,7 @@ v8::Local<v8::Value> jsonb_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, J
   pg_guard([&] { it = JsonbIteratorInit(&jb->root); });
   JsonbValue v;
   JsonbIteratorToken tok;
+  StopPoll poll(iso);
   auto attach = [&](v8::Local<v8::Value> value) {
     if (stack.empty()) {
       result = value;
@@ -167,6 +252,7 @@ v8::Local<v8::Value> jsonb_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, J
     }
   };
   for (;;) {
+    poll.check();
     pg_guard([&] { tok = JsonbIteratorNext(&it, &v, false); });
     if (tok == WJB_DONE) break;
     switch (tok) {
@@ -212,12 +298,10 @@ v8::Local<v8::Value> jsonb_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, J
 // PostgreSQL calls (numerics) are guarded.
 class JsonbBuilder {
  public:
-  JsonbBuilder(v8::Isolate* iso, v8::Local<v8::Context> ctx) : iso_(iso), ctx_(ctx) {}
+  JsonbBuilder(v8::Isolate* iso, v8::Local<v8::Context> ctx) : iso_(iso), ctx_(ctx), poll_(iso) {}
 
   void build(v8::Local<v8::Value> value, JsonbValue* out, int depth) {
-    if (depth > 1000)
-      throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                    "value is nested too deeply for jsonb (more than 1000 levels)");
+    if (depth > kMaxJsonbDepth) too_deep();
     if (value->IsNullOrUndefined() || value->IsFunction() || value->IsSymbol()) {
       out->type = jbvNull;
     } else if (value->IsString()) {
@@ -286,11 +370,7 @@ class JsonbBuilder {
     path_.push_back(obj);
   }
 
-  void* alloc(size_t n) {
-    void* p = palloc_extended(n, MCXT_ALLOC_NO_OOM);
-    if (p == nullptr) throw std::bad_alloc();
-    return p;
-  }
+  void* alloc(size_t n) { return alloc_guarded(n); }
 
   void set_string(JsonbValue* out, v8::Local<v8::String> s) {
     int len = s->Utf8Length(iso_);
@@ -299,6 +379,9 @@ class JsonbBuilder {
     char* buf = static_cast<char*>(alloc(len + 1));
     s->WriteUtf8(iso_, buf, len, nullptr,
                  v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+    if (memchr(buf, '\0', len) != nullptr)
+      throw PgError(ERRCODE_UNTRANSLATABLE_CHARACTER, "\\u0000 cannot be stored in jsonb",
+                    "The string holds a NUL character (U+0000).");
     out->type = jbvString;
     out->val.string.val = buf;
     out->val.string.len = len;
@@ -323,12 +406,16 @@ class JsonbBuilder {
 
   void build_array(v8::Local<v8::Array> arr, JsonbValue* out, int depth) {
     uint32_t n = arr->Length();
+    if (n > JENTRY_OFFLENMASK)
+      throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                    "array of " + std::to_string(n) + " elements is too long for jsonb");
     out->type = jbvArray;
     out->val.array.rawScalar = false;
     out->val.array.nElems = static_cast<int>(n);
     out->val.array.elems =
         static_cast<JsonbValue*>(alloc(sizeof(JsonbValue) * std::max<uint32_t>(n, 1)));
     for (uint32_t i = 0; i < n; i++) {
+      poll_.check();
       v8::Local<v8::Value> e = checked(arr->Get(ctx_, i));
       build(e, &out->val.array.elems[i], depth + 1);
     }
@@ -342,6 +429,7 @@ class JsonbBuilder {
     JsonbPair* pairs = static_cast<JsonbPair*>(alloc(sizeof(JsonbPair) * std::max<uint32_t>(n, 1)));
     int count = 0;
     for (uint32_t i = 0; i < n; i++) {
+      poll_.check();
       v8::Local<v8::Value> key = checked(keys->Get(ctx_, i));
       v8::Local<v8::Value> value = checked(obj->Get(ctx_, key));
       // JSON.stringify drops undefined, functions and symbols in objects.
@@ -365,6 +453,7 @@ class JsonbBuilder {
 
   v8::Isolate* iso_;
   v8::Local<v8::Context> ctx_;
+  StopPoll poll_;
   std::vector<v8::Local<v8::Object>> path_;
 };
 
@@ -387,15 +476,13 @@ void json_string_to_root(v8::Isolate* iso, v8::Local<v8::String> text, JsonbValu
   // One pass: room for the worst case (3 bytes per UTF-16 unit) instead of measuring first.
   size_t cap = static_cast<size_t>(text->Length()) * 3 + 1;
   char stack_buf[512];
-  char* buf = cap <= sizeof stack_buf
-                  ? stack_buf
-                  : static_cast<char*>(palloc_extended(cap, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
-  if (buf == nullptr) throw std::bad_alloc();
+  char* buf = cap <= sizeof stack_buf ? stack_buf : static_cast<char*>(alloc_guarded(cap, true));
   int len = text->WriteUtf8(iso, buf, static_cast<int>(cap), nullptr,
                             v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
   std::string error =
       json_text_to_jsonb_value(buf, static_cast<size_t>(len), root, numeric_from_json);
   if (buf != stack_buf) pfree(buf);
+  if (error == "nested too deeply") too_deep();
   if (!error.empty())
     throw PgError(ERRCODE_UNTRANSLATABLE_CHARACTER, "cannot convert the value to jsonb: " + error);
 }
@@ -466,19 +553,23 @@ Datum js_to_jsonb(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Va
 
 // ---- scalars -------------------------------------------------------------------------------
 
+[[noreturn]] void not_an_integer(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
+                                 v8::Local<v8::Value> value) {
+  const char* tname = nullptr;
+  pg_guard([&] { tname = format_type_be(tc.type); });
+  throw PgError(ERRCODE_INVALID_TEXT_REPRESENTATION,
+                "invalid input syntax for type " + std::string(tname) + ": \"" +
+                    number_text(iso, ctx, value) + "\"",
+                "", "Only integral JavaScript numbers convert to integer types.");
+}
+
 double js_integral(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
                    v8::Local<v8::Value> value, double lo, double hi, bool* from_string,
                    std::string* text) {
   *from_string = false;
   if (value->IsNumber()) {
     double d = value.As<v8::Number>()->Value();
-    if (!std::isfinite(d) || d != std::trunc(d)) {
-      const char* tname = nullptr;
-      pg_guard([&] { tname = format_type_be(tc.type); });
-      throw PgError(ERRCODE_INVALID_TEXT_REPRESENTATION, "invalid input syntax for type " +
-                                                             std::string(tname) + ": \"" +
-                                                             number_text(iso, ctx, value) + "\"");
-    }
+    if (!std::isfinite(d) || d != std::trunc(d)) not_an_integer(iso, ctx, tc, value);
     if (d < lo || d > hi) out_of_range(tc, number_text(iso, ctx, value));
     return d;
   }
@@ -491,7 +582,7 @@ double js_integral(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv&
   }
   if (value->IsString()) {
     *from_string = true;
-    *text = utf8(iso, value);
+    *text = pg_text(iso, value);
     return 0;
   }
   mismatch(tc, js_type_name(value));
@@ -507,14 +598,26 @@ Datum int8_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv&
   }
   if (value->IsNumber()) {
     double d = value.As<v8::Number>()->Value();
-    if (std::isfinite(d) && d == std::trunc(d)) {
-      if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
-        out_of_range(tc, number_text(iso, ctx, value));
-      return Int64GetDatum(static_cast<int64>(d));
-    }
+    if (!std::isfinite(d) || d != std::trunc(d)) not_an_integer(iso, ctx, tc, value);
+    if (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+      out_of_range(tc, number_text(iso, ctx, value));
+    return Int64GetDatum(static_cast<int64>(d));
   }
-  if (value->IsNumber() || value->IsString()) return input_via(int8in, utf8(iso, value));
+  if (value->IsString()) return input_via(int8in, pg_text(iso, value));
   mismatch(tc, js_type_name(value));
+}
+
+[[noreturn]] void datetime_out_of_range(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                        const TypeConv& tc, v8::Local<v8::Value> value) {
+  const char* tname = nullptr;
+  pg_guard([&] { tname = format_type_be(tc.type); });
+  std::string shown = value->IsDate() ? "Date " + number_text(iso, ctx, v8::Number::New(
+                                                     iso, value.As<v8::Date>()->ValueOf()))
+                                      : number_text(iso, ctx, value);
+  throw PgError(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+                std::string(tname) + " out of range: " + shown + " ms since 1970",
+                "PostgreSQL's " + std::string(tname) + " spans 4713 BC to " +
+                    (tc.kind == TypeKind::kDate ? "5874897 AD." : "294276 AD."));
 }
 
 double date_ms(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
@@ -528,18 +631,20 @@ double date_ms(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
 }
 
 Datum bytes_to_bytea(const char* data, size_t len) {
-  bytea* b =
-      static_cast<bytea*>(palloc_extended(len + VARHDRSZ, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
-  if (b == nullptr) throw std::bad_alloc();
+  if (len > MaxAllocSize - VARHDRSZ)
+    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                  "binary value of " + std::to_string(len) + " bytes is too large for bytea");
+  bytea* b = static_cast<bytea*>(alloc_guarded(len + VARHDRSZ));
   SET_VARSIZE(b, len + VARHDRSZ);
   if (len) memcpy(VARDATA(b), data, len);
   return PointerGetDatum(b);
 }
 
 Datum text_datum(const std::string& s) {
-  text* t =
-      static_cast<text*>(palloc_extended(s.size() + VARHDRSZ, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
-  if (t == nullptr) throw std::bad_alloc();
+  if (s.size() > MaxAllocSize - VARHDRSZ)
+    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                  "string of " + std::to_string(s.size()) + " bytes is too large for text");
+  text* t = static_cast<text*>(alloc_guarded(s.size() + VARHDRSZ));
   SET_VARSIZE(t, s.size() + VARHDRSZ);
   memcpy(VARDATA(t), s.data(), s.size());
   return PointerGetDatum(t);
@@ -547,30 +652,43 @@ Datum text_datum(const std::string& s) {
 
 std::string text_of_value(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                           v8::Local<v8::Value> value) {
-  if (value->IsString()) return utf8(iso, value);
+  if (value->IsString()) return pg_text(iso, value);
   if (value->IsDate()) {
     v8::Local<v8::Object> d = value.As<v8::Object>();
     v8::Local<v8::Value> fn = checked(d->Get(ctx, js_string(iso, "toISOString", 11)));
-    if (fn->IsFunction())
-      return utf8(iso, checked(fn.As<v8::Function>()->Call(ctx, d, 0, nullptr)));
+    if (fn->IsFunction()) {
+      v8::Local<v8::Value> iso_text = checked(fn.As<v8::Function>()->Call(ctx, d, 0, nullptr));
+      if (iso_text->IsString()) return pg_text(iso, iso_text);
+    }
   }
-  if (value->IsObject() && !value->IsFunction()) return json_text(iso, ctx, value);
-  return utf8(iso, checked(value->ToString(ctx)));
+  if (value->IsSymbol()) throw PgError(ERRCODE_DATATYPE_MISMATCH, "cannot convert a symbol to text");
+  if (value->IsObject() && !value->IsFunction()) {
+    std::string t = json_text(iso, ctx, value);
+    if (memchr(t.data(), '\0', t.size()) != nullptr)
+      throw PgError(ERRCODE_UNTRANSLATABLE_CHARACTER,
+                    "a string with a NUL character (U+0000) cannot be converted to PostgreSQL text");
+    return t;
+  }
+  return pg_text(iso, checked(value->ToString(ctx)));
 }
 
 Datum array_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
                     v8::Local<v8::Value> value) {
   if (!value->IsArray()) {
-    if (value->IsString()) return text_in(tc, utf8(iso, value));
+    if (value->IsString()) return text_in(tc, pg_text(iso, value));
     mismatch(tc, js_type_name(value));
   }
   v8::Local<v8::Array> arr = value.As<v8::Array>();
   uint32_t n = arr->Length();
+  if (n > MaxArraySize)
+    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                  "array of " + std::to_string(n) + " elements exceeds the maximum allowed (" +
+                      std::to_string(MaxArraySize) + ")");
   std::vector<Datum> values(n);
-  std::vector<bool> nullv(n);
-  bool* nulls = static_cast<bool*>(palloc_extended(std::max<uint32_t>(n, 1), MCXT_ALLOC_NO_OOM));
-  if (nulls == nullptr) throw std::bad_alloc();
+  bool* nulls = static_cast<bool*>(alloc_guarded(std::max<uint32_t>(n, 1)));
+  StopPoll poll(iso);
   for (uint32_t i = 0; i < n; i++) {
+    poll.check();
     v8::Local<v8::Value> e = checked(arr->Get(ctx, i));
     if (e->IsArray() && tc.elem->kind != TypeKind::kJson && tc.elem->kind != TypeKind::kJsonb)
       throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -600,9 +718,11 @@ v8::Local<v8::Value> array_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, c
     deconstruct_array(a, tc.elem->type, tc.elmlen, tc.elmbyval, tc.elmalign, &elems, &nulls, &n);
   });
   int ndim = ARR_NDIM(a);
+  StopPoll poll(iso);
   if (ndim <= 1) {
     v8::Local<v8::Array> out = v8::Array::New(iso, n);
     for (int i = 0; i < n; i++) {
+      poll.check();
       if (out->CreateDataProperty(ctx, i, to_js(iso, ctx, *tc.elem, elems[i], nulls[i]))
               .IsNothing())
         throw JsException();
@@ -615,6 +735,7 @@ v8::Local<v8::Value> array_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, c
   std::function<v8::Local<v8::Value>(int)> level = [&](int d) -> v8::Local<v8::Value> {
     v8::Local<v8::Array> out = v8::Array::New(iso, dims[d]);
     for (int i = 0; i < dims[d]; i++) {
+      poll.check();
       v8::Local<v8::Value> v;
       if (d + 1 == ndim) {
         v = to_js(iso, ctx, *tc.elem, elems[pos], nulls[pos]);
@@ -632,6 +753,8 @@ v8::Local<v8::Value> array_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, c
 }  // namespace
 
 std::string utf8(v8::Isolate* iso, v8::Local<v8::Value> value) {
+  if (value.IsEmpty() || !value->IsString())
+    throw PgError(ERRCODE_INTERNAL_ERROR, "plts: expected a JavaScript string");
   v8::Local<v8::String> s = value.As<v8::String>();
   int len = s->Utf8Length(iso);
   std::string out(len, '\0');
@@ -765,15 +888,21 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
       return out;
     }
     case TypeKind::kDate: {
+      // ±infinity become ±Infinity (numbers: no Date holds them), as node-postgres does.
       DateADT d = DatumGetDateADT(value);
-      if (DATE_NOT_FINITE(d)) return checked(v8::Date::New(ctx, std::nan("")));
+      if (DATE_IS_NOBEGIN(d)) return v8::Number::New(iso, -INFINITY);
+      if (DATE_IS_NOEND(d)) return v8::Number::New(iso, INFINITY);
       return checked(v8::Date::New(ctx, d * kMsPerDay + kPgEpochMs));
     }
     case TypeKind::kTimestamp:
     case TypeKind::kTimestamptz: {
       int64 us = DatumGetInt64(value);
-      if (TIMESTAMP_NOT_FINITE(us)) return checked(v8::Date::New(ctx, std::nan("")));
-      return checked(v8::Date::New(ctx, static_cast<double>(us) / 1000.0 + kPgEpochMs));
+      if (TIMESTAMP_IS_NOBEGIN(us)) return v8::Number::New(iso, -INFINITY);
+      if (TIMESTAMP_IS_NOEND(us)) return v8::Number::New(iso, INFINITY);
+      // Whole milliseconds, rounded down (a Date's time value truncates toward zero, which
+      // would move times before 1970 forward).
+      int64 ms = us / 1000 - (us % 1000 < 0 ? 1 : 0);
+      return checked(v8::Date::New(ctx, static_cast<double>(ms) + kPgEpochMs));
     }
     case TypeKind::kBytea: {
       const char* data = nullptr;
@@ -811,7 +940,7 @@ Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
   switch (tc.kind) {
     case TypeKind::kBool:
       if (value->IsBoolean()) return BoolGetDatum(value->IsTrue());
-      if (value->IsString()) return input_via(boolin, utf8(iso, value));
+      if (value->IsString()) return input_via(boolin, pg_text(iso, value));
       mismatch(tc, js_type_name(value));
     case TypeKind::kInt2: {
       double d = js_integral(iso, ctx, tc, value, -32768, 32767, &from_string, &text);
@@ -833,23 +962,24 @@ Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
       double d;
       if (value->IsNumber()) {
         d = value.As<v8::Number>()->Value();
-      } else if (value->IsBigInt()) {
-        d = value.As<v8::BigInt>()->Int64Value();
-      } else if (value->IsString()) {
-        return input_via(tc.kind == TypeKind::kFloat4 ? float4in : float8in, utf8(iso, value));
+      } else if (value->IsBigInt() || value->IsString()) {
+        // A BigInt through its decimal text: correctly rounded, 22003 beyond the type's range.
+        std::string t = value->IsString() ? pg_text(iso, value) : number_text(iso, ctx, value);
+        return input_via(tc.kind == TypeKind::kFloat4 ? float4in : float8in, t);
       } else {
         mismatch(tc, js_type_name(value));
       }
       if (tc.kind == TypeKind::kFloat4) {
         float f = static_cast<float>(d);
-        if (std::isinf(f) && !std::isinf(d)) out_of_range(tc, number_text(iso, ctx, value));
+        if ((std::isinf(f) && !std::isinf(d)) || (f == 0.0f && d != 0.0))
+          out_of_range(tc, number_text(iso, ctx, value));
         return Float4GetDatum(f);
       }
       return Float8GetDatum(d);
     }
     case TypeKind::kNumeric:
       if (value->IsNumber() || value->IsBigInt() || value->IsString()) {
-        std::string s = value->IsString() ? utf8(iso, value) : number_text(iso, ctx, value);
+        std::string s = value->IsString() ? pg_text(iso, value) : number_text(iso, ctx, value);
         return text_in(tc, s);
       }
       mismatch(tc, js_type_name(value));
@@ -870,19 +1000,39 @@ Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
     case TypeKind::kDate: {
       bool have = false;
       double ms = date_ms(iso, ctx, tc, value, &have);
-      if (!have) return text_in(tc, utf8(iso, value));
+      if (!have) return text_in(tc, pg_text(iso, value));
+      if (std::isinf(ms) && value->IsNumber()) {
+        DateADT d;
+        if (ms < 0)
+          DATE_NOBEGIN(d);
+        else
+          DATE_NOEND(d);
+        return DateADTGetDatum(d);
+      }
       if (!std::isfinite(ms)) mismatch(tc, "an invalid Date");
       double days = std::floor((ms - kPgEpochMs) / kMsPerDay);
-      if (days < -2451545.0 || days > 2147483494.0) out_of_range(tc, number_text(iso, ctx, value));
+      if (!(days >= static_cast<double>(DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE) &&
+            days < static_cast<double>(DATE_END_JULIAN - POSTGRES_EPOCH_JDATE)))
+        datetime_out_of_range(iso, ctx, tc, value);
       return DateADTGetDatum(static_cast<DateADT>(days));
     }
     case TypeKind::kTimestamp:
     case TypeKind::kTimestamptz: {
       bool have = false;
       double ms = date_ms(iso, ctx, tc, value, &have);
-      if (!have) return text_in(tc, utf8(iso, value));
+      if (!have) return text_in(tc, pg_text(iso, value));
+      if (std::isinf(ms) && value->IsNumber()) {
+        Timestamp t;
+        if (ms < 0)
+          TIMESTAMP_NOBEGIN(t);
+        else
+          TIMESTAMP_NOEND(t);
+        return TimestampGetDatum(t);
+      }
       if (!std::isfinite(ms)) mismatch(tc, "an invalid Date");
       double us = std::round((ms - kPgEpochMs) * 1000.0);
+      if (!(us >= static_cast<double>(MIN_TIMESTAMP) && us < static_cast<double>(END_TIMESTAMP)))
+        datetime_out_of_range(iso, ctx, tc, value);
       return Int64GetDatum(static_cast<int64>(us));
     }
     case TypeKind::kBytea: {
@@ -897,7 +1047,7 @@ Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
         auto store = value.As<v8::ArrayBuffer>()->GetBackingStore();
         return bytes_to_bytea(static_cast<const char*>(store->Data()), store->ByteLength());
       }
-      if (value->IsString()) return text_in(tc, utf8(iso, value));
+      if (value->IsString()) return text_in(tc, pg_text(iso, value));
       mismatch(tc, js_type_name(value));
     }
     case TypeKind::kArray:
@@ -909,6 +1059,15 @@ Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
       return text_in(tc, text_of_value(iso, ctx, value));
   }
   mismatch(tc, js_type_name(value));
+}
+
+Datum param_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
+                    v8::Local<v8::Value> value, bool* isnull) {
+  if ((tc.kind == TypeKind::kJsonb || tc.kind == TypeKind::kJson) && value->IsString()) {
+    *isnull = false;
+    return text_in(tc, pg_text(iso, value));
+  }
+  return from_js(iso, ctx, tc, value, isnull);
 }
 
 }  // namespace plts

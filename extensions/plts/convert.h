@@ -59,6 +59,11 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
 Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
               v8::Local<v8::Value> value, bool* isnull);
 
+// A ctx.db parameter: as from_js, except that a string given for json/jsonb is JSON text (as
+// node-postgres sends it), not a JSON string.
+Datum param_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
+                    v8::Local<v8::Value> value, bool* isnull);
+
 // jsonb from JSON text that JSON.stringify wrote (a call's invoker stringifies plain objects and
 // arrays itself: see realm.cpp). Throws pgx::PgError.
 Datum jsonb_from_json_string(v8::Isolate* iso, v8::Local<v8::String> text);

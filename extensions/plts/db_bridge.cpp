@@ -16,6 +16,7 @@
 #include "extensions/plts/watchdog.h"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "parser/parse_param.h"
 #include "utils/resowner.h"
@@ -90,12 +91,24 @@ std::unique_ptr<PlanEntry> prepare(const std::string& sql, int nparams) {
     Oid t = a.types[i];
     types.push_back(t == InvalidOid || t == UNKNOWNOID ? TEXTOID : t);
   }
+  int statements = 0;
   pg_guard([&] {
     e->plan = SPI_prepare(sql.c_str(), nparams, types.data());
     if (e->plan == nullptr)
       elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    SPI_keepplan(e->plan);
+    statements = list_length(SPI_plan_get_plan_sources(e->plan));
+    if (statements == 1) SPI_keepplan(e->plan);
   });
+  if (statements != 1) {
+    pg_guard([&] { SPI_freeplan(e->plan); });
+    e->plan = nullptr;
+    // As PostgreSQL's extended protocol (and so node-postgres with parameters) refuses them.
+    throw PgError(ERRCODE_SYNTAX_ERROR,
+                  statements == 0 ? "ctx.db: the SQL text holds no statement"
+                                  : "ctx.db: the SQL text holds " + std::to_string(statements) +
+                                        " statements; one call runs one statement",
+                  "", "Call ctx.db once per statement.");
+  }
   for (Oid t : types) e->param_conv.push_back(resolve_type(t));
   return e;
 }
@@ -103,7 +116,10 @@ std::unique_ptr<PlanEntry> prepare(const std::string& sql, int nparams) {
 // The cached plan for sql with nparams parameters (moved to the front of the LRU).
 PlanEntry* plan_for(const std::string& sql, int nparams, bool* owned) {
   if (plans == nullptr) plans = new PlanCache();
-  std::string key = std::to_string(nparams) + ":" + sql;
+  // The same text means another statement under another search_path or user ("$user" in the
+  // path): the inferred parameter types were fixed for the first one.
+  std::string key = std::to_string(nparams) + ":" + std::to_string(GetUserId()) + ":" +
+                    (namespace_search_path ? namespace_search_path : "") + "\n" + sql;
   auto it = plans->index.find(key);
   if (it != plans->index.end()) {
     plans->lru.splice(plans->lru.begin(), plans->lru, it->second);
@@ -150,8 +166,9 @@ struct Statement {
 Statement parse_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                           const v8::FunctionCallbackInfo<v8::Value>& info, const char* fn) {
   Statement st;
-  v8::Local<v8::Value> input = info[0];
-  v8::Local<v8::Value> params = info[1];
+  // info[0] is the call's token (see db_call); then what the user passed.
+  v8::Local<v8::Value> input = info[1];
+  v8::Local<v8::Value> params = info[2];
   if (input->IsObject() && !input->IsString()) {
     v8::Local<v8::Object> obj = input.As<v8::Object>();
     v8::Local<v8::Value> to_sql;
@@ -213,8 +230,16 @@ v8::Local<v8::Value> rows_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, Pl
     if (!v8::String::NewFromUtf8(iso, name, v8::NewStringType::kInternalized).ToLocal(&names[i]))
       throw JsException();
   }
-  v8::Local<v8::Array> rows = v8::Array::New(iso, static_cast<int>(n));
+  if (n >= static_cast<uint64>(UINT32_MAX))
+    throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                  "ctx.db.query returned " + std::to_string(n) + " rows, more than a JavaScript "
+                  "array holds");
+  v8::Local<v8::Array> rows = v8::Array::New(iso, static_cast<int>(std::min<uint64>(n, 1 << 20)));
+  StopPoll poll(iso);
   for (uint64 r = 0; r < n; r++) {
+    // Converting millions of rows runs no JavaScript: poll for cancel, deadline and heap here.
+    poll.check();
+    v8::HandleScope row_scope(iso);
     HeapTuple tup = tt->vals[r];
     v8::Local<v8::Object> row = v8::Object::New(iso);
     for (int i = 0; i < natts; i++) {
@@ -231,7 +256,69 @@ v8::Local<v8::Value> rows_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, Pl
   return rows;
 }
 
-// Runs one statement in an internal subtransaction and returns the JS result.
+// Converts the parameters, runs the plan and returns the JS result (SPI side state is the
+// caller's to clean up).
+v8::Local<v8::Value> execute_plan(v8::Isolate* iso, v8::Local<v8::Context> ctx, PlanEntry* e,
+                                  DbMode mode, const Statement& st, int nparams, bool is_query) {
+  std::vector<Datum> values(nparams);
+  std::vector<char> nulls(nparams + 1, ' ');
+  for (int i = 0; i < nparams; i++) {
+    v8::Local<v8::Value> v;
+    if (!st.params->Get(ctx, i).ToLocal(&v)) throw JsException();
+    bool isnull = false;
+    try {
+      values[i] = param_from_js(iso, ctx, *e->param_conv[i], v, &isnull);
+    } catch (const PgError& err) {
+      throw err.with_prefix("parameter $" + std::to_string(i + 1) + ": ");
+    }
+    if (isnull) nulls[i] = 'n';
+  }
+  long tcount = is_query && settings.max_query_rows > 0 ? settings.max_query_rows + 1L : 0L;
+  int rc = 0;
+  {
+    InSql in_sql;
+    pg_guard([&] {
+      rc = SPI_execute_plan(e->plan, values.data(), nulls.data(), mode == DbMode::kReadOnly,
+                            tcount);
+    });
+  }
+  if (rc == SPI_ERROR_COPY)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "ctx.db cannot run COPY", "",
+                  "Use INSERT ... SELECT, or pass rows as a parameter (jsonb or an array) and "
+                  "unnest them.");
+  if (rc == SPI_ERROR_TRANSACTION)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "ctx.db cannot run transaction control statements (BEGIN, COMMIT, ROLLBACK, "
+                  "SAVEPOINT, PREPARE TRANSACTION)",
+                  "",
+                  "A plts call runs inside its caller's transaction, and every ctx.db call in a "
+                  "subtransaction of its own: catch its error in JavaScript to roll it back.");
+  if (rc < 0) spi_failed("SPI_execute_plan", rc);
+  uint64 processed = SPI_processed;
+  SPITupleTable* tt = SPI_tuptable;
+  struct FreeTuples {
+    SPITupleTable* tt;
+    ~FreeTuples() {
+      if (tt != nullptr) SPI_freetuptable(tt);  // pfree only: cannot ereport
+    }
+  } free_tuples{tt};
+  if (is_query) {
+    if (settings.max_query_rows > 0 && processed > static_cast<uint64>(settings.max_query_rows))
+      throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                    "ctx.db.query returned more than plts.max_query_rows (" +
+                        std::to_string(settings.max_query_rows) + ") rows",
+                    "", "Add a LIMIT, or raise plts.max_query_rows.");
+    return tt != nullptr ? rows_to_js(iso, ctx, e, tt, processed)
+                         : v8::Array::New(iso, 0).As<v8::Value>();
+  }
+  v8::Local<v8::Object> o = v8::Object::New(iso);
+  ignore_result(o->CreateDataProperty(ctx, js_name(iso, "rowCount"),
+                                      v8::Number::New(iso, static_cast<double>(processed))));
+  return o;
+}
+
+// Runs one statement in an internal subtransaction (outside parallel mode) and returns the JS
+// result.
 v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx, CallFrame* frame,
                                    DbMode mode, const Statement& st, bool is_query) {
   int nparams = st.params.IsEmpty() ? 0 : static_cast<int>(st.params->Length());
@@ -247,68 +334,42 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
 
   MemoryContext oldcxt = CurrentMemoryContext;
   ResourceOwner oldowner = CurrentResourceOwner;
-  pg_guard([] { BeginInternalSubTransaction(nullptr); });
+  // A parallel worker (or leader in parallel mode) cannot start subtransactions: it runs
+  // read-only statements directly, and their errors end the call (JS cannot catch them).
+  bool subxact = !IsInParallelMode();
+  if (!subxact && !is_query)
+    throw PgError(ERRCODE_INVALID_TRANSACTION_STATE,
+                  "ctx.db.exec cannot run during a parallel operation", "",
+                  "Mark the function PARALLEL UNSAFE (the default) to write from it.");
+  if (subxact) pg_guard([] { BeginInternalSubTransaction(nullptr); });
   MemoryContextSwitchTo(oldcxt);
   bool owned = false;
   PlanEntry* e = nullptr;
   try {
-    if (mode == DbMode::kReadOnly) XactReadOnly = true;  // restored when the subtransaction ends
+    if (subxact && mode == DbMode::kReadOnly) XactReadOnly = true;  // restored by the subxact end
     e = plan_for(st.sql, nparams, &owned);
     e->pins++;
-    std::vector<Datum> values(nparams);
-    std::vector<char> nulls(nparams + 1, ' ');
-    for (int i = 0; i < nparams; i++) {
-      v8::Local<v8::Value> v;
-      if (!st.params->Get(ctx, i).ToLocal(&v)) throw JsException();
-      bool isnull = false;
-      try {
-        values[i] = from_js(iso, ctx, *e->param_conv[i], v, &isnull);
-      } catch (const PgError& err) {
-        throw err.with_prefix("parameter $" + std::to_string(i + 1) + ": ");
-      }
-      if (isnull) nulls[i] = 'n';
-    }
-    long tcount = is_query && settings.max_query_rows > 0 ? settings.max_query_rows + 1L : 0L;
-    int rc = 0;
-    watchdog_in_sql(true);
-    try {
-      pg_guard([&] {
-        rc = SPI_execute_plan(e->plan, values.data(), nulls.data(), mode == DbMode::kReadOnly,
-                              tcount);
-      });
-    } catch (...) {
-      watchdog_in_sql(false);
-      throw;
-    }
-    watchdog_in_sql(false);
-    if (rc < 0) spi_failed("SPI_execute_plan", rc);
-    uint64 processed = SPI_processed;
-    SPITupleTable* tt = SPI_tuptable;
-    v8::Local<v8::Value> result;
-    if (is_query) {
-      if (settings.max_query_rows > 0 && processed > static_cast<uint64>(settings.max_query_rows))
-        throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                      "ctx.db.query returned more than plts.max_query_rows (" +
-                          std::to_string(settings.max_query_rows) + ") rows",
-                      "", "Add a LIMIT, or raise plts.max_query_rows.");
-      result = tt != nullptr ? rows_to_js(iso, ctx, e, tt, processed)
-                             : v8::Array::New(iso, 0).As<v8::Value>();
-    } else {
-      v8::Local<v8::Object> o = v8::Object::New(iso);
-      ignore_result(o->CreateDataProperty(ctx, js_name(iso, "rowCount"),
-                                          v8::Number::New(iso, static_cast<double>(processed))));
-      result = o;
-    }
-    if (tt != nullptr) pg_guard([&] { SPI_freetuptable(tt); });
+    v8::Local<v8::Value> result = execute_plan(iso, ctx, e, mode, st, nparams, is_query);
     e->pins--;
     if (owned) free_entry(e);
-    pg_guard([] { ReleaseCurrentSubTransaction(); });
+    e = nullptr;
+    if (subxact) pg_guard([] { ReleaseCurrentSubTransaction(); });
     MemoryContextSwitchTo(oldcxt);
     CurrentResourceOwner = oldowner;
     return result;
   } catch (...) {
     if (e != nullptr) e->pins--;
-    pg_guard([] { RollbackAndReleaseCurrentSubTransaction(); });
+    if (subxact) {
+      pg_guard([] { RollbackAndReleaseCurrentSubTransaction(); });
+    } else if (frame != nullptr) {
+      // Without a subtransaction the error is not recoverable inside the call.
+      try {
+        throw;
+      } catch (const PgError& err) {
+        if (!frame->uncatchable) frame->uncatchable = std::make_unique<PgError>(err);
+      } catch (...) {
+      }
+    }
     MemoryContextSwitchTo(oldcxt);
     CurrentResourceOwner = oldowner;
     // A plan made for this statement alone (plts.plan_cache_size = 0) is kept by SPI_keepplan:
@@ -321,7 +382,14 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
 bool is_uncatchable(const PgError& e) {
   int code = e.sqlerrcode();
   return ERRCODE_TO_CATEGORY(code) == ERRCODE_OPERATOR_INTERVENTION ||  // 57xxx: cancel, shutdown
-         heap_limit_hit();
+         heap_limit_hit() || watchdog_stop_requested();
+}
+
+// The live call that made the ctx.db the token names, or null when that call has ended.
+CallFrame* frame_of_token(double token) {
+  for (CallFrame* f = current_frame; f != nullptr; f = f->outer)
+    if (static_cast<double>(f->token) == token) return f;
+  return nullptr;
 }
 
 void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
@@ -333,14 +401,20 @@ void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
   v8::Local<v8::Promise::Resolver> resolver;
   if (!v8::Promise::Resolver::New(ctx).ToLocal(&resolver)) return;
   info.GetReturnValue().Set(resolver->GetPromise());
+  // SQL runs in the innermost call (its SPI connection, its limits); the ctx.db used must belong
+  // to a call still running: one kept in a global or a pending callback dies with its call.
   CallFrame* frame = current_frame;
+  CallFrame* owner = info[0]->IsNumber() ? frame_of_token(info[0].As<v8::Number>()->Value())
+                                         : nullptr;
   MemoryContext entry_cxt = CurrentMemoryContext;
   try {
-    if (frame == nullptr)
+    if (frame == nullptr || owner == nullptr)
       throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                    "ctx.db can only be used while its plts function is running");
-    // A ctx.db kept from an earlier call never grants more than the running call has.
-    if (frame->mode == DbMode::kReadOnly) mode = DbMode::kReadOnly;
+                    std::string("ctx.db.") + fn + " was called after its plts call ended", "",
+                    "Use the ctx.db of the running call; await its promises before returning.");
+    // Never more than the running call, nor the call that made this ctx.db, may do.
+    if (frame->mode == DbMode::kReadOnly || owner->mode == DbMode::kReadOnly)
+      mode = DbMode::kReadOnly;
     if (!is_query && mode == DbMode::kReadOnly)
       throw PgError(ERRCODE_READ_ONLY_SQL_TRANSACTION,
                     "ctx.db.exec is not allowed in read-only mode", "",
@@ -355,7 +429,7 @@ void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
   } catch (const PgError& e) {
     MemoryContextSwitchTo(entry_cxt);
     metrics.db_errors++;
-    if (is_uncatchable(e)) {
+    if (is_uncatchable(e) || (frame != nullptr && frame->uncatchable)) {
       // Cancel, terminate, timeout and heap exhaustion must not be swallowed by a JS catch.
       if (frame != nullptr && !frame->uncatchable)
         frame->uncatchable = std::make_unique<PgError>(e);

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <pthread.h>
@@ -14,6 +15,8 @@
 #include "extensions/plts/gucs.h"
 #include "extensions/plts/log.h"
 #include "extensions/plts/v8_flags.h"
+#include "extensions/plts/js_exception.h"
+#include "extensions/plts/watchdog.h"
 
 extern "C" {
 #include "storage/ipc.h"
@@ -48,18 +51,21 @@ void with_signals_blocked(F&& f) {
 }
 
 // FATAL raised while V8 frames are on the stack must not run V8's or libnode's teardown.
+bool v8_broken = false;  // V8 reported a fatal error or OOM: nothing of it may run again
+
 void on_exit_with_v8(int code, Datum) {
-  if (v8_call_depth > 0) _exit(code);
+  if (v8_call_depth > 0 || v8_broken) _exit(code);
 }
 
 size_t near_heap_limit(void*, size_t current, size_t) {
   heap_exhausted = true;
   isolate->TerminateExecution();
   // Headroom so that termination can unwind; the isolate is disposed after the call.
-  return current + 64 * 1024 * 1024;
+  return heap_headroom(current);
 }
 
 void on_oom(const char* location, bool is_heap_oom) {
+  v8_broken = true;
   // V8 cannot continue: end this backend only (exit code 1 is not a crash for the postmaster).
   ereport(FATAL, (errcode(ERRCODE_OUT_OF_MEMORY),
                   errmsg("plts: V8 ran out of memory (%s)", location ? location : "unknown"),
@@ -67,12 +73,25 @@ void on_oom(const char* location, bool is_heap_oom) {
 }
 
 void on_fatal(const char* location, const char* message) {
+  v8_broken = true;
   ereport(FATAL, (errcode(ERRCODE_INTERNAL_ERROR),
                   errmsg("plts: fatal V8 error in %s: %s", location ? location : "?",
                          message ? message : "?")));
 }
 
 }  // namespace
+
+size_t heap_headroom(size_t current) {
+  // Terminating takes effect at the next interrupt check: until then one allocation may still
+  // come, as large as a 1 GB backing store or a dictionary doubling the heap it is part of.
+  const size_t kMinHeadroom = size_t{1280} * 1024 * 1024;
+  return current + std::max(kMinHeadroom, current * 2);
+}
+
+void install_fatal_handlers(v8::Isolate* iso) {
+  iso->SetOOMErrorHandler(on_oom);
+  iso->SetFatalErrorHandler(on_fatal);
+}
 
 bool BudgetAllocator::reserve(size_t length) {
   size_t cur = used_.load();
@@ -128,8 +147,7 @@ v8::Isolate* user_isolate() {
   params.constraints.ConfigureDefaultsFromHeapSize(
       0, static_cast<size_t>(settings.max_heap_mb) * 1024 * 1024);
   with_signals_blocked([&] { isolate = v8::Isolate::New(params); });
-  isolate->SetOOMErrorHandler(on_oom);
-  isolate->SetFatalErrorHandler(on_fatal);
+  install_fatal_handlers(isolate);
   isolate->AddNearHeapLimitCallback(near_heap_limit, nullptr);
   isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
   isolate->Enter();
@@ -145,6 +163,12 @@ v8::Isolate* new_isolate_signals_blocked(const v8::Isolate::CreateParams& params
 }
 
 bool heap_limit_hit() { return heap_exhausted; }
+
+bool user_isolate_exists() { return isolate != nullptr; }
+
+bool call_must_stop(v8::Isolate* iso) {
+  return watchdog_stop_requested() || heap_exhausted || iso->IsExecutionTerminating();
+}
 
 bool recycle_isolate_if_exhausted() {
   if (!heap_exhausted || isolate == nullptr || v8_call_depth > 0) return false;

@@ -27,11 +27,21 @@ class BudgetAllocator final : public v8::ArrayBuffer::Allocator {
 
 enum class IsolateState { kHealthy, kHeapExhausted };
 
+// The heap limit to grant once an isolate is near its limit: enough for the allocation under way
+// (one allocation may be far larger than a fixed margin) so that termination can unwind.
+size_t heap_headroom(size_t current);
+
+// V8's OOM and fatal-error handlers: end this backend (FATAL, exit code 1), never abort().
+void install_fatal_handlers(v8::Isolate* iso);
+
 // Starts V8 in this process if not started yet (idempotent; backend only).
 void ensure_v8_started();
 
 // The backend's user-code isolate, created on first use. Entered for the life of the backend.
 v8::Isolate* user_isolate();
+
+// True when the user isolate exists (V8 started and nothing discarded it since).
+bool user_isolate_exists();
 
 // True when the user isolate has hit its heap limit during the current call.
 bool heap_limit_hit();

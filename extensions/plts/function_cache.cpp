@@ -1,5 +1,6 @@
 #include "extensions/plts/function_cache.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "common/error_boundary.h"
@@ -7,11 +8,14 @@
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/log.h"
 #include "extensions/plts/modules.h"
+#include "extensions/plts/engine.h"
+#include "extensions/plts/realm.h"
 
 extern "C" {
 #include "catalog/pg_proc.h"
 #include "catalog/pg_namespace.h"
 #include "access/xact.h"
+#include "mb/pg_wchar.h"
 #include "utils/inval.h"
 #include "utils/resowner.h"
 }
@@ -41,6 +45,9 @@ struct CallSiteCache {
 bool is_polymorphic(Oid t) { return IsPolymorphicType(t); }
 
 std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
+  if (GetDatabaseEncoding() != PG_UTF8)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "plts requires a UTF8 database", "",
+                  "Create the database with ENCODING 'UTF8' (from template0).");
   auto fi = std::make_unique<FunctionInfo>();
   Form_pg_proc proc = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tup));
   fi->oid = fn_oid;
@@ -101,6 +108,35 @@ std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
   return fi;
 }
 
+// Replaced definitions: freed (with their module instances, when no current definition shares
+// them) once no call of theirs is on the stack.
+std::vector<FunctionInfo*>* retired = nullptr;
+
+void free_retired() {
+  if (retired == nullptr) return;
+  for (size_t i = 0; i < retired->size();) {
+    FunctionInfo* fi = (*retired)[i];
+    if (fi->active_calls > 0) {
+      i++;
+      continue;
+    }
+    std::string key = module_spec_of(*fi).key;
+    bool shared = false;
+    for (auto& [oid, other] : *cache)
+      if (!other->module_key.empty() && module_spec_of(*other).key == key) shared = true;
+    if (!shared && !fi->module_key.empty() && user_isolate_exists()) forget_module_everywhere(user_isolate(), key);
+    delete fi;
+    (*retired)[i] = retired->back();
+    retired->pop_back();
+  }
+}
+
+void retire(FunctionInfo* fi) {
+  if (retired == nullptr) retired = new std::vector<FunctionInfo*>();
+  retired->push_back(fi);
+  free_retired();
+}
+
 HeapTuple proc_tuple(Oid fn_oid) {
   HeapTuple tup = nullptr;
   pg_guard([&] { tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid)); });
@@ -113,9 +149,18 @@ HeapTuple proc_tuple(Oid fn_oid) {
 // Stores a lazily compiled artifact if this transaction can; a failure (read-only transaction,
 // missing privilege) only costs a recompile in the next backend.
 void try_store(const Artifact& a) {
+  // A parallel worker can neither write nor start a subtransaction.
+  if (IsInParallelMode()) return;
   MemoryContext oldcxt = CurrentMemoryContext;
   ResourceOwner oldowner = CurrentResourceOwner;
-  pg_guard([] { BeginInternalSubTransaction(nullptr); });
+  try {
+    pg_guard([] { BeginInternalSubTransaction(nullptr); });
+  } catch (const PgError& e) {
+    MemoryContextSwitchTo(oldcxt);
+    CurrentResourceOwner = oldowner;
+    plts_log(DEBUG1, std::string("plts: could not store a compiled artifact: ") + e.what());
+    return;
+  }
   MemoryContextSwitchTo(oldcxt);
   try {
     store_artifact(a);
@@ -174,6 +219,7 @@ void prepare_module(FunctionInfo& fi, bool store) {
       throw PgError(ERRCODE_UNDEFINED_OBJECT, "plts function " + fi.qualified +
                                                   " points to artifact " + hash +
                                                   ", which does not exist");
+    fi.is_stub = true;
     fi.module_key = hash;
     fi.js = a->compiled_js;
     fi.source_map = a->source_map;
@@ -225,9 +271,8 @@ FunctionInfo* lookup_function(Oid fn_oid) {
       stats.hits++;
       return fi;
     }
-    // A replaced definition still running further up the stack stays alive until backend exit.
-    if (fi->active_calls == 0) delete fi;
     cache->erase(it);
+    retire(fi);
   }
   stats.misses++;
   std::unique_ptr<FunctionInfo> fi;
@@ -248,6 +293,20 @@ FunctionInfo* lookup_function(Oid fn_oid) {
 void drop_loaded_functions() {
   if (cache == nullptr) return;
   for (auto& [oid, fi] : *cache) fi->loaded.clear();
+  if (retired != nullptr)
+    for (FunctionInfo* fi : *retired) fi->loaded.clear();
+}
+
+void drop_loaded_for_realm(const Realm* realm) {
+  auto drop = [&](FunctionInfo* fi) {
+    auto& l = fi->loaded;
+    l.erase(std::remove_if(l.begin(), l.end(), [&](const auto& x) { return x->realm == realm; }),
+            l.end());
+  };
+  if (cache != nullptr)
+    for (auto& [oid, fi] : *cache) drop(fi);
+  if (retired != nullptr)
+    for (FunctionInfo* fi : *retired) drop(fi);
 }
 
 FunctionInfo* lookup_function_for_call(FmgrInfo* flinfo) {

@@ -37,6 +37,7 @@ struct FunctionInfo {
   nlohmann::json import_map = nlohmann::json::object();
   int active_calls = 0;  // calls of this entry now on the stack
   bool transient = false;  // a DO block: its module is evaluated afresh, not cached
+  bool is_stub = false;    // prosrc is a pointer stub (compiled elsewhere; nothing to typecheck)
 
   // The default export, per realm (role context) and isolate generation.
   struct Loaded {
@@ -74,6 +75,9 @@ bool parse_pointer_stub(const std::string& prosrc, std::string* hash, std::strin
 
 // Forgets every loaded default export (before the isolate is disposed).
 void drop_loaded_functions();
+
+// Forgets the loaded exports of one realm (before it is dropped).
+void drop_loaded_for_realm(const Realm* realm);
 
 // Cache counters for plts.metrics().
 struct CacheStats {

@@ -51,6 +51,12 @@ void define_settings() {
       "the statement. Syntax errors always fail.",
       &settings.typecheck, kTypecheckOff, typecheck_options, PGC_USERSET, 0, nullptr, nullptr,
       nullptr);
+  DefineCustomBoolVariable(
+      "plts.lossy_jsonb_numbers",
+      "Whether jsonb numbers that no JavaScript number holds exactly convert to the nearest one.",
+      "off (the default): such a number (12345678901234567890, 9007199254740993, 1e400) is an "
+      "error 22003 rather than a silently different value.",
+      &settings.lossy_jsonb_numbers, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "plts.compiler_snapshot", "Compiler startup snapshot to use instead of the installed one.",
       "Read when a backend first compiles. A snapshot that does not match this "

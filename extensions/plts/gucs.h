@@ -13,6 +13,7 @@ struct Settings {
   int plan_cache_size;      // prepared plans kept per backend
   int log_level;            // gates plts's own log lines (an elevel)
   int typecheck;            // kTypecheckOff | kTypecheckWarn | kTypecheckError
+  bool lossy_jsonb_numbers;  // jsonb numbers convert to the nearest double (else exact or 22003)
   char* compiler_snapshot;  // path of the compiler snapshot; empty: the installed one
 };
 

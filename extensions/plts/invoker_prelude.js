@@ -9,7 +9,8 @@
 // inline, and a call per invocation cost a trivial function ~5 %. A single-statement call starts a
 // new transaction each time: Date and toISOString cost it ~10 us in cold code, this ~1 us.
   const stringify = kit[0], getProto = kit[1], OP = kit[2], AP = kit[3], flag = kit[4],
-        clock = kit[5], toISO = kit[6], apply = kit[7], D = kit[8], floor = kit[9];
+        clock = kit[5], toISO = kit[6], apply = kit[7], D = kit[8], floor = kit[9],
+        token = kit[10];
   const two = (i) => (i < 10 ? '0' : '') + i;
   let lastT = NaN, lastS = '', lastSec = NaN, secS = '', lastDay = NaN, dayS = '';
   const nowOf = (t) => {

@@ -68,6 +68,18 @@ pgx::PgError js_value_to_pg_error(v8::Isolate* iso, v8::Local<v8::Context> ctx,
     std::string name = get_string_prop(iso, ctx, o, "name");
     message = get_string_prop(iso, ctx, o, "message");
     if (!name.empty() && name != "Error") message = name + ": " + message;
+  } else if (!exc.IsEmpty() && exc->IsObject() && !exc->IsFunction()) {
+    // A thrown plain object: its `message`, else its JSON text (never "[object Object]").
+    v8::Local<v8::Object> o = exc.As<v8::Object>();
+    message = get_string_prop(iso, ctx, o, "message");
+    if (message.empty()) {
+      v8::TryCatch inner(iso);
+      v8::Local<v8::String> s;
+      if (v8::JSON::Stringify(ctx, o).ToLocal(&s) && s->IsString() && s->Length() > 2)
+        message = utf8(iso, s);
+      if (message.size() > 1000) message = message.substr(0, 997) + "...";
+    }
+    if (message.empty()) message = "a JavaScript object was thrown";
   }
   if (message.empty()) {
     // At the stack limit ToString() itself fails: the message object still has the text.

@@ -20,6 +20,24 @@ inline void must(v8::Maybe<bool> m) {
   if (m.IsNothing()) throw JsException();
 }
 
+// True when the running call must stop: the watchdog asked (deadline, cancel, terminate), the
+// heap limit was hit, or V8 is terminating.
+bool call_must_stop(v8::Isolate* iso);
+
+// For C++ loops that run no JavaScript over user-sized data (rows, array elements): every 1024
+// steps, throws JsException when the call must stop.
+class StopPoll {
+ public:
+  explicit StopPoll(v8::Isolate* iso) : iso_(iso) {}
+  void check() {
+    if ((++n_ & 1023) == 0 && call_must_stop(iso_)) throw JsException();
+  }
+
+ private:
+  v8::Isolate* iso_;
+  unsigned n_ = 0;
+};
+
 // For V8 results that may be ignored where failure leaves nothing to do (a pending exception then
 // propagates by itself).
 template <typename T>

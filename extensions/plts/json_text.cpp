@@ -170,7 +170,7 @@ struct Parser {
   }
 
   bool value(JsonbValue* v, int depth) {
-    if (depth > 10000) return fail("nested too deeply");
+    if (depth > kMaxJsonbDepth) return fail("nested too deeply");
     ws();
     if (p >= end) return fail("unexpected end");
     char c = *p;

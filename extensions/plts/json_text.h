@@ -14,6 +14,9 @@ extern "C" {
 
 namespace plts {
 
+// The deepest nesting plts converts to or from jsonb, on every path (54000 beyond it).
+constexpr int kMaxJsonbDepth = 1000;
+
 // Parses text (JSON as JSON.stringify writes it) into *out, allocating in CurrentMemoryContext
 // without ever raising (numbers go through the guarded `make_number`). Returns "" or why the text
 // cannot be stored as jsonb (e.g. a \u0000 escape); throws std::bad_alloc when memory runs out.

@@ -250,8 +250,17 @@ v8::Local<v8::Module> get_or_compile(Loader& L, const ModuleSpec& spec) {
   return m;
 }
 
-// Drops a module instance from the realm's caches.
+}  // namespace
+
 void forget_module(v8::Isolate* iso, Realm& realm, const std::string& key) {
+  // Import links from it ("<key>\n<specifier>") go with it.
+  for (auto l = realm.module_links.begin(); l != realm.module_links.end();) {
+    if (l->first.size() > key.size() && l->first.compare(0, key.size(), key) == 0 &&
+        l->first[key.size()] == '\n')
+      l = realm.module_links.erase(l);
+    else
+      ++l;
+  }
   auto it = realm.modules.find(key);
   if (it == realm.modules.end()) return;
   auto range = realm.module_ids.equal_range(it->second.Get(iso)->GetIdentityHash());
@@ -262,6 +271,8 @@ void forget_module(v8::Isolate* iso, Realm& realm, const std::string& key) {
     }
   realm.modules.erase(it);
 }
+
+namespace {
 
 v8::MaybeLocal<v8::Module> resolve_callback(v8::Local<v8::Context> ctx,
                                             v8::Local<v8::String> specifier,
@@ -352,7 +363,7 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
       if (tc.HasTerminated()) throw JsException();
       throw js_to_pg_error(iso, ctx, tc, load_site);
     }
-    drain_microtasks(iso);
+    drain_microtasks(iso, realm);
     if (tc.HasTerminated() || iso->IsExecutionTerminating()) throw JsException();
     if (m->GetStatus() == v8::Module::kErrored)
       throw js_value_to_pg_error(iso, ctx, m->GetException(), v8::Local<v8::Message>(), load_site);

@@ -35,6 +35,9 @@ ModuleSpec module_spec_of(const FunctionInfo& fi);
 v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                                         const ModuleSpec& root);
 
+// Drops a module instance (and its import links) from the realm's caches.
+void forget_module(v8::Isolate* iso, Realm& realm, const std::string& key);
+
 // Checks that js parses as a module; throws PgError (42601) with line and column otherwise.
 void check_module_syntax(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& js,
                          const std::string& name);

@@ -21,37 +21,45 @@ namespace {
 std::unordered_map<Oid, Realm*>* realms = nullptr;
 Realm* last_realm = nullptr;  // the realm of the previous call: usually the next one's too
 
-v8::Local<v8::Object> make_db(v8::Isolate* iso, v8::Local<v8::Context> ctx, DbMode mode) {
-  v8::Local<v8::Object> db = v8::Object::New(iso);
+v8::Local<v8::Function> db_native(v8::Isolate* iso, v8::Local<v8::Context> ctx, DbMode mode,
+                                  const char* name, v8::FunctionCallback cb) {
   v8::Local<v8::Value> data = v8::Integer::New(iso, static_cast<int>(mode));
-  auto add = [&](const char* name, v8::FunctionCallback cb) {
-    v8::Local<v8::Function> f =
-        v8::Function::New(ctx, cb, data, 1, v8::ConstructorBehavior::kThrow).ToLocalChecked();
-    f->SetName(js_name(iso, name));
-    ignore_result(db->CreateDataProperty(ctx, js_name(iso, name), f));
-  };
-  ignore_result(db->CreateDataProperty(ctx, js_name(iso, "mode"),
-                                       js_name(iso, mode == DbMode::kReadOnly ? "ro" : "rw")));
-  add("query", db_query_callback);
-  add("exec", db_exec_callback);
-  ignore_result(db->SetIntegrityLevel(ctx, v8::IntegrityLevel::kFrozen));
-  return db;
+  v8::Local<v8::Function> f =
+      v8::Function::New(ctx, cb, data, 3, v8::ConstructorBehavior::kThrow).ToLocalChecked();
+  f->SetName(js_name(iso, name));
+  return f;
+}
+
+// The realm's 24-byte cell (clock, token, result flag): its memory is ours, not the ArrayBuffer
+// allocator's, so a full plts.max_arraybuffer_mb budget cannot make realm creation fail.
+std::shared_ptr<v8::BackingStore> new_cell() {
+  void* mem = calloc(1, 32);
+  if (mem == nullptr) throw std::bad_alloc();
+  std::unique_ptr<v8::BackingStore> bs = v8::ArrayBuffer::NewBackingStore(
+      mem, 32, [](void* data, size_t, void*) { free(data); }, nullptr);
+  return std::shared_ptr<v8::BackingStore>(std::move(bs));
 }
 
 Realm* create_realm(v8::Isolate* iso, Oid role) {
-  auto* r = new Realm();
+  std::unique_ptr<Realm> r(new Realm());
   r->role = role;
   r->isolate_gen = isolate_generation();
-  v8::Local<v8::Context> ctx = v8::Context::New(iso);
+  r->microtasks = v8::MicrotaskQueue::New(iso, v8::MicrotasksPolicy::kExplicit);
+  v8::Local<v8::Context> ctx = v8::Context::New(iso, nullptr, v8::MaybeLocal<v8::ObjectTemplate>(),
+                                                v8::MaybeLocal<v8::Value>(),
+                                                v8::DeserializeInternalFieldsCallback(),
+                                                r->microtasks.get());
+  if (ctx.IsEmpty()) throw JsException();
   v8::Context::Scope scope(ctx);
   // Lockdown: nothing beyond ECMAScript built-ins. Shared memory and blocking waits go too.
   v8::Local<v8::Object> global = ctx->Global();
   for (const char* name : {"SharedArrayBuffer", "Atomics"})
     ignore_result(global->Delete(ctx, js_name(iso, name)));
-  v8::Local<v8::ArrayBuffer> cell = v8::ArrayBuffer::New(iso, 16);
-  r->cell = cell->GetBackingStore();
+  r->cell = new_cell();
+  v8::Local<v8::ArrayBuffer> cell = v8::ArrayBuffer::New(iso, r->cell);
   r->clock = static_cast<double*>(r->cell->Data());
-  r->result_flag = static_cast<const uint8_t*>(r->cell->Data()) + 8;
+  r->token = static_cast<double*>(r->cell->Data()) + 1;
+  r->result_flag = static_cast<const uint8_t*>(r->cell->Data()) + 16;
   // The intrinsics invokers use, read before any user code can replace them (no script: a first
   // compile in a fresh isolate costs ~0.5 ms).
   auto get = [&](v8::Local<v8::Value> holder, const char* name) {
@@ -66,19 +74,22 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
       get(get(global, "Object"), "getPrototypeOf"),
       v8::Object::New(iso)->GetPrototype(),
       v8::Array::New(iso)->GetPrototype(),
-      v8::Uint8Array::New(cell, 8, 1),
+      v8::Uint8Array::New(cell, 16, 1),
       v8::Float64Array::New(cell, 0, 1),
       get(get(date, "prototype"), "toISOString"),
       get(get(global, "Reflect"), "apply"),
       date,
       get(get(global, "Math"), "floor"),
+      v8::Float64Array::New(cell, 8, 1),
   };
   v8::Local<v8::Array> kit = v8::Array::New(iso, parts, sizeof parts / sizeof parts[0]);
   r->kit.Reset(iso, kit);
-  r->db_ro.Reset(iso, make_db(iso, ctx, DbMode::kReadOnly));
-  r->db_rw.Reset(iso, make_db(iso, ctx, DbMode::kReadWrite));
+  r->query_ro.Reset(iso, db_native(iso, ctx, DbMode::kReadOnly, "query", db_query_callback));
+  r->exec_ro.Reset(iso, db_native(iso, ctx, DbMode::kReadOnly, "exec", db_exec_callback));
+  r->query_rw.Reset(iso, db_native(iso, ctx, DbMode::kReadWrite, "query", db_query_callback));
+  r->exec_rw.Reset(iso, db_native(iso, ctx, DbMode::kReadWrite, "exec", db_exec_callback));
   r->context.Reset(iso, ctx);
-  return r;
+  return r.release();
 }
 
 }  // namespace
@@ -103,7 +114,31 @@ void drop_realms() {
   last_realm = nullptr;
 }
 
-void drain_microtasks(v8::Isolate* iso) { iso->PerformMicrotaskCheckpoint(); }
+void drain_microtasks(v8::Isolate* iso, Realm& realm) { realm.microtasks->PerformCheckpoint(iso); }
+
+bool realm_in_use(const Realm* r) { return r->active > 0; }
+
+void forget_realm_functions(const Realm* r) { drop_loaded_for_realm(r); }
+
+void collect_idle_realms(uint64_t now_serial, uint64_t keep_calls) {
+  if (realms == nullptr) return;
+  for (auto it = realms->begin(); it != realms->end();) {
+    Realm* r = it->second;
+    if (r != last_realm && now_serial - r->last_used > keep_calls && !realm_in_use(r)) {
+      forget_realm_functions(r);
+      delete r;
+      it = realms->erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void forget_module_everywhere(v8::Isolate* iso, const std::string& key) {
+  if (realms == nullptr) return;
+  v8::HandleScope handles(iso);
+  for (auto& [role, r] : *realms) forget_module(iso, *r, key);
+}
 
 namespace {
 
@@ -122,13 +157,16 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   }
   std::string argv = params.empty() ? "" : params.substr(2);
   args = fi.single_jsonb_args ? "a0" : "{" + args + "}";
+  // ctx.db is made per call, bound to the call's token: kept past its call, it is dead.
   std::string call = "fn({ args: " + args + ", argv: [" + argv +
-                     "], fn: meta, db: db, now: clock[0] === lastT ? lastS : nowOf(clock[0]) })";
+                     "], fn: meta, db: { mode: mode, query: (i, p) => q(t, i, p), "
+                     "exec: (i, p) => x(t, i, p) }, now: clock[0] === lastT ? lastS : "
+                     "nowOf(clock[0]) })";
   // A function returning jsonb gets its plain objects and arrays stringified right here, in JIT
   // code, instead of by a second call into V8 from C++ (see Realm::kit).
   std::string body =
       fi.ret_conv->kind == TypeKind::kJsonb
-          ? "const r = " + call +
+          ? "const t = token[0], r = " + call +
                 ";\n"
                 "    if (typeof r === 'object' && r !== null) {\n"
                 "      const p = getProto(r);\n"
@@ -139,19 +177,24 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
                 "      }\n"
                 "    }\n"
                 "    flag[0] = 0; return r;"
-          : "return " + call + ";";
-  std::string src = "(function (fn, meta, db, kit) { 'use strict';\n" +
+          : "const t = token[0];\n    return " + call + ";";
+  std::string src = "(function (fn, meta, q, x, mode, kit) { 'use strict';\n" +
                     std::string(kInvokerPreludeJs, sizeof(kInvokerPreludeJs) - 1) +
                     "  return function (" + argv + ") {\n    " + body + "\n  };\n})";
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory, invoker;
   bool ro = fi.mode == DbMode::kReadOnly || is_query;
-  v8::Local<v8::Value> factory_args[4] = {fn, meta, (ro ? realm.db_ro : realm.db_rw).Get(iso),
-                                          realm.kit.Get(iso)};
+  v8::Local<v8::Value> factory_args[6] = {
+      fn,
+      meta,
+      (ro ? realm.query_ro : realm.query_rw).Get(iso),
+      (ro ? realm.exec_ro : realm.exec_rw).Get(iso),
+      js_name(iso, ro ? "ro" : "rw"),
+      realm.kit.Get(iso)};
   v8::ScriptOrigin origin(iso, js_name(iso, "plts:invoke"));
   if (!v8::Script::Compile(ctx, js_string(iso, src), &origin).ToLocal(&script) ||
       !script->Run(ctx).ToLocal(&factory) ||
-      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 4, factory_args).ToLocal(&invoker))
+      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 6, factory_args).ToLocal(&invoker))
     throw JsException();
   return invoker.As<v8::Function>();
 }
@@ -201,6 +244,11 @@ v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Contex
   v8::Local<v8::Value> def;
   if (!ns->Get(ctx, js_string(iso, fi.export_name)).ToLocal(&def)) throw JsException();
   if (!def->IsFunction()) {
+    // A DO block may be a script of statements: its module ran, there is nothing to call.
+    if (fi.transient && def->IsUndefined()) {
+      *loaded = nullptr;
+      return v8::Local<v8::Function>();
+    }
     if (fi.export_name == "default")
       throw PgError(ERRCODE_INVALID_FUNCTION_DEFINITION,
                     "plts function " + fi.qualified + " has no default export function", "",

@@ -3,6 +3,7 @@
 // objects) and loads function modules.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 
@@ -17,21 +18,31 @@ namespace plts {
 struct Realm {
   Oid role = InvalidOid;
   unsigned isolate_gen = 0;
+  // The realm's own microtask queue: promise jobs of one role never run in another role's call.
+  // Drained at the end of every call of the realm (declared before `context`, which points to
+  // it, so that it is destroyed after).
+  std::unique_ptr<v8::MicrotaskQueue> microtasks;
   v8::Global<v8::Context> context;
-  v8::Global<v8::Object> db_ro, db_rw;
+  // ctx.db's natives, (token, input, params) => Promise, read-only and read-write; every call's
+  // invoker wraps them in a fresh ctx.db bound to the call's token.
+  v8::Global<v8::Function> query_ro, exec_ro, query_rw, exec_rw;
   // What every invoker of this realm closes over (see invoker_prelude.js), read before any user
   // code ran: [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag,
-  // clock, Date.prototype.toISOString, Reflect.apply, Date, Math.floor].
-  // `flag` and `clock` are views of `cell`, which C++ reads and writes directly:
+  // clock, Date.prototype.toISOString, Reflect.apply, Date, Math.floor, token].
+  // `flag`, `clock` and `token` are views of `cell`, which C++ reads and writes directly:
   //   clock[0]: the transaction's start in ms since 1970, written before every call; the
   //             invoker's nowOf turns it into ctx.now's ISO text when the millisecond changes
   //             (made in C++ with a global handle, that text cost a single-statement call ~2 us);
+  //   token[0]: the running call's token (CallFrame::token), written before every call;
   //   flag[0]:  set by the invoker of a function returning jsonb as it returns: 1 = JSON text of a
   //             plain object or array, 2 = JSON.stringify threw (use the walker), 0 = the value.
   v8::Global<v8::Array> kit;
   std::shared_ptr<v8::BackingStore> cell;
   double* clock = nullptr;
+  double* token = nullptr;
   const uint8_t* result_flag = nullptr;
+  uint64_t last_used = 0;  // call serial of its last call, to collect realms unused for long
+  int active = 0;          // calls of this realm now on the stack
   // Module instances of this realm (see modules.h): by key, by identity hash, and import links
   // ("<referrer key>\n<specifier>" -> key).
   std::unordered_map<std::string, v8::Global<v8::Module>> modules;
@@ -62,7 +73,15 @@ v8::Local<v8::Function> function_in_realm(v8::Isolate* iso, v8::Local<v8::Contex
 // or "value".
 std::string export_kind(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> v);
 
-// Runs queued microtasks; a termination inside them surfaces through the caller's TryCatch.
-void drain_microtasks(v8::Isolate* iso);
+// Runs the realm's queued microtasks; a termination inside them surfaces through the caller's
+// TryCatch.
+void drain_microtasks(v8::Isolate* iso, Realm& realm);
+
+// Drops realms not used by the last `keep_calls` calls and not on the stack (their roles'
+// globals and module instances go with them).
+void collect_idle_realms(uint64_t now_serial, uint64_t keep_calls);
+
+// Forgets the module instance of `key` in every realm (a function version that is gone).
+void forget_module_everywhere(v8::Isolate* iso, const std::string& key);
 
 }  // namespace plts

@@ -17,21 +17,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// state = generation << 2 | phase. The thread only terminates the call whose generation it saw
-// armed, and the main thread learns under one atomic exchange whether a stop was in flight.
-constexpr uint64_t kIdle = 0, kArmed = 1, kFiring = 2;
-
 struct Watchdog {
-  std::atomic<uint64_t> state{kIdle};
-  std::atomic<uint64_t> fired_gen{0};
+  // Guards `armed` and every TerminateExecution: once disarm has taken it, none is requested.
+  std::mutex fire_mu;
+  bool armed = false;
+  std::atomic<bool> armed_hint{false};  // read without the lock by the polling loop
+  std::atomic<bool> stop{false};
   std::atomic<int> reason{0};
   std::atomic<int64_t> deadline_ns{0};
-  std::atomic<bool> in_sql{false};
+  std::atomic<int> in_sql{0};
   std::atomic<bool> sleeping{false};
   std::atomic<bool> sigint_sent{false};
+  int deadline_ms = 0;
   v8::Isolate* isolate = nullptr;
-  uint64_t generation = 0;
-  std::mutex mu;
+  std::mutex sleep_mu;
   std::condition_variable cv;
 };
 
@@ -47,13 +46,12 @@ void* watchdog_main(void*) {
   Watchdog& w = *dog;
   int idle_polls = 0;
   for (;;) {
-    uint64_t st = w.state.load();
-    if ((st & 3) != kArmed) {
+    if (!w.armed_hint.load()) {
       // Stay awake for ~200 ms after a call so back-to-back calls need no wakeup.
       if (++idle_polls > 200) {
-        std::unique_lock<std::mutex> lock(w.mu);
+        std::unique_lock<std::mutex> lock(w.sleep_mu);
         w.sleeping.store(true);
-        while ((w.state.load() & 3) != kArmed) w.cv.wait(lock);
+        while (!w.armed_hint.load()) w.cv.wait(lock);
         w.sleeping.store(false);
         idle_polls = 0;
       } else {
@@ -62,22 +60,24 @@ void* watchdog_main(void*) {
       continue;
     }
     idle_polls = 0;
-    bool interrupt = InterruptPending && (QueryCancelPending || ProcDiePending);
+    bool interrupt =
+        InterruptPending && (QueryCancelPending || ProcDiePending || ClientConnectionLost);
     int64_t deadline = w.deadline_ns.load();
     bool late = deadline != 0 && now_ns() >= deadline;
-    if (interrupt || late) {
-      if (late && !interrupt && w.in_sql.load()) {
-        // TerminateExecution cannot stop SQL: let PostgreSQL cancel the statement itself.
-        if (!w.sigint_sent.exchange(true)) kill(getpid(), SIGINT);
-        w.reason.store(static_cast<int>(StopReason::kDeadline));
-      } else {
-        uint64_t expected = st;
-        if (w.state.compare_exchange_strong(expected, (st & ~uint64_t{3}) | kFiring)) {
+    if (interrupt || late || w.stop.load()) {
+      std::lock_guard<std::mutex> lock(w.fire_mu);
+      if (w.armed) {
+        if (!w.stop.load()) {
+          // The reason first: the main thread reads it once it sees the stop or the signal.
           w.reason.store(
               static_cast<int>(interrupt ? StopReason::kInterrupt : StopReason::kDeadline));
-          w.isolate->TerminateExecution();
-          w.fired_gen.store(st >> 2);
+          w.stop.store(true);
         }
+        if (late && !interrupt && w.in_sql.load() > 0) {
+          // TerminateExecution cannot stop SQL: let PostgreSQL cancel the statement itself.
+          if (!w.sigint_sent.exchange(true)) kill(getpid(), SIGINT);
+        }
+        w.isolate->TerminateExecution();
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -106,32 +106,51 @@ void start_thread() {
 void watchdog_arm(v8::Isolate* isolate, int deadline_ms) {
   if (dog == nullptr) start_thread();
   Watchdog& w = *dog;
-  w.isolate = isolate;
-  w.reason.store(0);
-  w.sigint_sent.store(false);
-  w.in_sql.store(false);
-  w.deadline_ns.store(deadline_ms > 0 ? now_ns() + int64_t{deadline_ms} * 1000000 : 0);
-  w.generation++;
-  w.state.store((w.generation << 2) | kArmed);
+  {
+    std::lock_guard<std::mutex> lock(w.fire_mu);
+    w.isolate = isolate;
+    w.reason.store(0);
+    w.stop.store(false);
+    w.sigint_sent.store(false);
+    w.in_sql.store(0);
+    w.deadline_ms = deadline_ms;
+    w.deadline_ns.store(deadline_ms > 0 ? now_ns() + int64_t{deadline_ms} * 1000000 : 0);
+    w.armed = true;
+    w.armed_hint.store(true);
+  }
   if (w.sleeping.load()) {
-    std::lock_guard<std::mutex> lock(w.mu);
+    std::lock_guard<std::mutex> lock(w.sleep_mu);
     w.cv.notify_one();
   }
 }
 
 StopReason watchdog_disarm() {
   Watchdog& w = *dog;
-  uint64_t prev = w.state.exchange(w.generation << 2 | kIdle);
-  if ((prev & 3) == kFiring) {
-    // TerminateExecution is being requested right now: wait until it has been.
-    while (w.fired_gen.load() != w.generation) {
-    }
-  }
+  std::lock_guard<std::mutex> lock(w.fire_mu);
+  w.armed = false;
+  w.armed_hint.store(false);
   return static_cast<StopReason>(w.reason.load());
 }
 
-void watchdog_in_sql(bool in_sql) {
-  if (dog != nullptr) dog->in_sql.store(in_sql);
+v8::Isolate* watchdog_retarget(v8::Isolate* isolate) {
+  if (dog == nullptr) return nullptr;
+  std::lock_guard<std::mutex> lock(dog->fire_mu);
+  v8::Isolate* old = dog->isolate;
+  dog->isolate = isolate;
+  if (dog->armed && dog->stop.load()) isolate->TerminateExecution();
+  return old;
+}
+
+int watchdog_deadline_ms() { return dog != nullptr ? dog->deadline_ms : 0; }
+
+bool watchdog_stop_requested() { return dog != nullptr && dog->stop.load(std::memory_order_relaxed); }
+
+InSql::InSql() {
+  if (dog != nullptr) dog->in_sql.fetch_add(1);
+}
+
+InSql::~InSql() {
+  if (dog != nullptr) dog->in_sql.fetch_sub(1);
 }
 
 }  // namespace plts

@@ -63,7 +63,16 @@ bool read_file(const std::string& path, std::string* out) {
 size_t compiler_near_heap_limit(void*, size_t current, size_t) {
   compiler_heap_hit = true;
   ciso->TerminateExecution();
-  return current + 64 * 1024 * 1024;
+  return heap_headroom(current);
+}
+
+// After a heap exhaustion the compiler isolate is disposed; the next compile makes a new one.
+void discard_compiler() {
+  delete cctx;
+  cctx = nullptr;
+  ciso->Dispose();
+  ciso = nullptr;
+  compiler_heap_hit = false;
 }
 
 v8::Local<v8::String> str(v8::Isolate* iso, const std::string& s) { return js_string(iso, s); }
@@ -170,6 +179,7 @@ void start_compiler() {
   if (snapshot_map != nullptr) params.snapshot_blob = &snapshot_blob;
   v8::Isolate* iso = new_isolate_signals_blocked(params);
   iso->AddNearHeapLimitCallback(compiler_near_heap_limit, nullptr);
+  install_fatal_handlers(iso);
   ciso = iso;
   v8::Isolate::Scope iscope(ciso);
   v8::HandleScope hs(ciso);
@@ -190,13 +200,25 @@ void start_compiler() {
 std::string call_compiler(const char* method, const std::string& source, const std::string& opts) {
   start_compiler();
   bool outermost = v8_call_depth == 0;
+  v8::Isolate* watched = nullptr;
   if (outermost) {
     apply_stack_limit(ciso);
     watchdog_arm(ciso, 0);
+  } else {
+    // Inside a call (CREATE FUNCTION through ctx.db): the call's limits stop the compile too.
+    watched = watchdog_retarget(ciso);
   }
   std::string out, error;
   bool terminated = false;
   {
+    struct Depth {
+      v8::Isolate* watched;
+      Depth(v8::Isolate* w) : watched(w) { v8_call_depth++; }
+      ~Depth() {
+        v8_call_depth--;
+        if (watched != nullptr) watchdog_retarget(watched);
+      }
+    } depth(watched);
     v8::Isolate::Scope iscope(ciso);
     v8::HandleScope hs(ciso);
     v8::Local<v8::Context> ctx = cctx->Get(ciso);
@@ -218,10 +240,13 @@ std::string call_compiler(const char* method, const std::string& source, const s
   }
   StopReason reason = StopReason::kNone;
   if (outermost) reason = watchdog_disarm();
-  if (terminated || reason != StopReason::kNone) {
+  if (terminated || reason != StopReason::kNone || compiler_heap_hit) {
     ciso->CancelTerminateExecution();
-    if (compiler_heap_hit)
-      throw PgError(ERRCODE_OUT_OF_MEMORY, "plts: the TypeScript compiler ran out of memory");
+    if (compiler_heap_hit) {
+      discard_compiler();
+      throw PgError(ERRCODE_OUT_OF_MEMORY, "plts: the TypeScript compiler ran out of memory",
+                    "The compiler's isolate is discarded; the next compile starts a fresh one.");
+    }
     pg_guard([] { CHECK_FOR_INTERRUPTS(); });
     throw PgError(ERRCODE_QUERY_CANCELED, "plts: TypeScript compilation was terminated");
   }
