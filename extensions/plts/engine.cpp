@@ -57,9 +57,43 @@ void on_exit_with_v8(int code, Datum) {
   if (v8_call_depth > 0 || v8_broken) _exit(code);
 }
 
+int64_t heap_hit_ns = 0;  // when the heap limit was hit in the running call
+
+int64_t mono_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+// A call asked to stop runs on only inside a V8 builtin's own loop (Array.prototype.fill over a
+// huge sparse array runs a minute in C++ without checking for termination). Such loops allocate,
+// so garbage collections keep coming: one second after the stop, end the session (FATAL, exit
+// code 1: the rest of the cluster is untouched) instead of leaving it unstoppable.
+void on_gc_epilogue(v8::Isolate*, v8::GCType, v8::GCCallbackFlags, void*) {
+  if (v8_call_depth == 0) return;
+  int64_t stopping = watchdog_stopping_for_ms();
+  if (heap_exhausted && heap_hit_ns != 0) stopping = std::max(stopping, mono_ms() - heap_hit_ns);
+  if (stopping > 1000) {
+    v8_broken = true;
+    ereport(FATAL,
+            (errcode(ERRCODE_QUERY_CANCELED),
+             errmsg("plts: JavaScript did not stop within 1 s of its limit or cancel"),
+             errdetail("A built-in operation that cannot be interrupted kept running; the session "
+                       "ends so that it stops."),
+             errhint("Avoid single built-in calls over huge sparse arrays (fill, sort, join).")));
+  }
+}
+
 size_t near_heap_limit(void*, size_t current, size_t) {
-  heap_exhausted = true;
   isolate->TerminateExecution();
+  if (heap_exhausted) {
+    // Still growing after the headroom: a builtin's own loop (Array.prototype.fill over a
+    // dictionary, say) that never checks for termination. Granting more would let it take the
+    // machine's memory: V8 gives up instead, which ends this session only (FATAL, see on_oom).
+    return current;
+  }
+  heap_exhausted = true;
+  heap_hit_ns = mono_ms();
   // Headroom so that termination can unwind; the isolate is disposed after the call.
   return heap_headroom(current);
 }
@@ -91,6 +125,7 @@ size_t heap_headroom(size_t current) {
 void install_fatal_handlers(v8::Isolate* iso) {
   iso->SetOOMErrorHandler(on_oom);
   iso->SetFatalErrorHandler(on_fatal);
+  iso->AddGCEpilogueCallback(on_gc_epilogue, nullptr);
 }
 
 bool BudgetAllocator::reserve(size_t length) {

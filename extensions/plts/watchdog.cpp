@@ -23,6 +23,7 @@ struct Watchdog {
   bool armed = false;
   std::atomic<bool> armed_hint{false};  // read without the lock by the polling loop
   std::atomic<bool> stop{false};
+  std::atomic<int64_t> stop_since_ns{0};
   std::atomic<int> reason{0};
   std::atomic<int64_t> deadline_ns{0};
   std::atomic<int> in_sql{0};
@@ -71,6 +72,7 @@ void* watchdog_main(void*) {
           // The reason first: the main thread reads it once it sees the stop or the signal.
           w.reason.store(
               static_cast<int>(interrupt ? StopReason::kInterrupt : StopReason::kDeadline));
+          w.stop_since_ns.store(now_ns());
           w.stop.store(true);
         }
         if (late && !interrupt && w.in_sql.load() > 0) {
@@ -111,6 +113,7 @@ void watchdog_arm(v8::Isolate* isolate, int deadline_ms) {
     w.isolate = isolate;
     w.reason.store(0);
     w.stop.store(false);
+    w.stop_since_ns.store(0);
     w.sigint_sent.store(false);
     w.in_sql.store(0);
     w.deadline_ms = deadline_ms;
@@ -142,6 +145,12 @@ v8::Isolate* watchdog_retarget(v8::Isolate* isolate) {
 }
 
 int watchdog_deadline_ms() { return dog != nullptr ? dog->deadline_ms : 0; }
+
+int64_t watchdog_stopping_for_ms() {
+  if (dog == nullptr || !dog->armed_hint.load()) return 0;
+  int64_t since = dog->stop_since_ns.load();
+  return since == 0 ? 0 : (now_ns() - since) / 1000000;
+}
 
 bool watchdog_stop_requested() { return dog != nullptr && dog->stop.load(std::memory_order_relaxed); }
 

@@ -33,6 +33,9 @@ v8::Isolate* watchdog_retarget(v8::Isolate* isolate);
 // The deadline the armed call runs under, in ms (0 = none): what messages name.
 int watchdog_deadline_ms();
 
+// Milliseconds since the armed call was first asked to stop (0 while it was not).
+int64_t watchdog_stopping_for_ms();
+
 // True once the armed call must stop (deadline passed or an interrupt is pending).
 bool watchdog_stop_requested();
 

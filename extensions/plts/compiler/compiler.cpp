@@ -61,8 +61,9 @@ bool read_file(const std::string& path, std::string* out) {
 }
 
 size_t compiler_near_heap_limit(void*, size_t current, size_t) {
-  compiler_heap_hit = true;
   ciso->TerminateExecution();
+  if (compiler_heap_hit) return current;  // as near_heap_limit in engine.cpp: no second grant
+  compiler_heap_hit = true;
   return heap_headroom(current);
 }
 
