@@ -60,14 +60,14 @@ DROP FUNCTION other_get(), other_set();
 REVOKE ALL ON FUNCTION get_global() FROM plts_lockdown_other;
 DROP ROLE plts_lockdown_other;
 
--- ctx.db kept past its call cannot be used later
+-- ctx.db kept past its call is dead in every later call (55000)
 CREATE FUNCTION stash() RETURNS int LANGUAGE plts AS $$ export default (c) => { globalThis.keptDb = c.db; return 1 } $$;
 CREATE FUNCTION use_stash() RETURNS text LANGUAGE plts AS $$
 export default async (c) => (await globalThis.keptDb.query('select 1 as one'))[0].one === 1 ? 'usable within a later call' : 'no';
 $$;
 SELECT stash();
 SELECT use_stash();
--- but never with more rights than the running call: a STABLE function stays read-only
+-- and so it never lends rights to another call either (a STABLE function stays read-only)
 CREATE TEMP TABLE stash_target(x int);
 CREATE FUNCTION write_via_stash() RETURNS text STABLE LANGUAGE plts AS $$
 export default async () => {
