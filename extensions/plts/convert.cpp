@@ -28,6 +28,9 @@ namespace plts {
 using pgx::pg_guard;
 using pgx::PgError;
 
+Datum from_js_base(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
+                   v8::Local<v8::Value> value, bool* isnull);
+
 namespace {
 
 // Milliseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01).
@@ -121,6 +124,15 @@ std::string json_text(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8
   // An object whose toJSON() gives undefined has no JSON text: the API hands back "undefined".
   if (!s->IsString()) throw PgError(ERRCODE_DATATYPE_MISMATCH, "the value has no JSON form");
   return utf8(iso, s);
+}
+
+// A Date for ms since 1970; PostgreSQL's range is wider than a Date's (±8.64e15 ms), and an
+// Invalid Date would pass for a value.
+v8::Local<v8::Value> js_date(v8::Isolate* iso, v8::Local<v8::Context> ctx, double ms) {
+  if (!(ms >= -8.64e15 && ms <= 8.64e15))
+    throw PgError(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
+                  "date/time value is out of a JavaScript Date's range (years -271821 to 275760)");
+  return checked(v8::Date::New(ctx, ms));
 }
 
 // The bytes of a varlena Datum (text, json, bytea), detoasted.
@@ -770,10 +782,26 @@ v8::Local<v8::String> js_string(v8::Isolate* iso, const char* data, int length) 
   return s;
 }
 
+TypeConv::~TypeConv() {
+  if (mcxt != nullptr) MemoryContextDelete(mcxt);
+}
+
 std::unique_ptr<TypeConv> resolve_type(Oid type, int32 typmod) {
+  Oid base = type;
+  int32 base_typmod = typmod;
+  pg_guard([&] { base = getBaseTypeAndTypmod(type, &base_typmod); });
+  if (base != type) {
+    std::unique_ptr<TypeConv> tc = resolve_type(base, base_typmod);
+    tc->domain = type;
+    return tc;
+  }
   auto tc = std::make_unique<TypeConv>();
   tc->type = type;
   tc->typmod = typmod;
+  pg_guard([&] {
+    tc->mcxt = AllocSetContextCreate(TopMemoryContext, "plts type converter",
+                                     ALLOCSET_SMALL_SIZES);
+  });
   switch (type) {
     case BOOLOID:
       tc->kind = TypeKind::kBool;
@@ -844,9 +872,9 @@ std::unique_ptr<TypeConv> resolve_type(Oid type, int32 typmod) {
     Oid in_fn, out_fn;
     bool varlena;
     getTypeInputInfo(type, &in_fn, &tc->ioparam);
-    fmgr_info_cxt(in_fn, &tc->in_fn, TopMemoryContext);
+    fmgr_info_cxt(in_fn, &tc->in_fn, tc->mcxt);
     getTypeOutputInfo(type, &out_fn, &varlena);
-    fmgr_info_cxt(out_fn, &tc->out_fn, TopMemoryContext);
+    fmgr_info_cxt(out_fn, &tc->out_fn, tc->mcxt);
   });
   if (tc->kind == TypeKind::kArray) tc->elem = resolve_type(elem);
   return tc;
@@ -892,7 +920,7 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
       DateADT d = DatumGetDateADT(value);
       if (DATE_IS_NOBEGIN(d)) return v8::Number::New(iso, -INFINITY);
       if (DATE_IS_NOEND(d)) return v8::Number::New(iso, INFINITY);
-      return checked(v8::Date::New(ctx, d * kMsPerDay + kPgEpochMs));
+      return js_date(iso, ctx, d * kMsPerDay + kPgEpochMs);
     }
     case TypeKind::kTimestamp:
     case TypeKind::kTimestamptz: {
@@ -902,7 +930,7 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
       // Whole milliseconds, rounded down (a Date's time value truncates toward zero, which
       // would move times before 1970 forward).
       int64 ms = us / 1000 - (us % 1000 < 0 ? 1 : 0);
-      return checked(v8::Date::New(ctx, static_cast<double>(ms) + kPgEpochMs));
+      return js_date(iso, ctx, static_cast<double>(ms) + kPgEpochMs);
     }
     case TypeKind::kBytea: {
       const char* data = nullptr;
@@ -930,6 +958,16 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
 
 Datum from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
               v8::Local<v8::Value> value, bool* isnull) {
+  Datum d = from_js_base(iso, ctx, tc, value, isnull);
+  if (OidIsValid(tc.domain)) {
+    bool null = *isnull;
+    pg_guard([&] { domain_check(d, null, tc.domain, &tc.domain_extra, tc.mcxt); });
+  }
+  return d;
+}
+
+Datum from_js_base(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
+                   v8::Local<v8::Value> value, bool* isnull) {
   *isnull = false;
   if (value->IsNullOrUndefined()) {
     *isnull = true;

@@ -34,8 +34,20 @@ enum class TypeKind {
 };
 
 struct TypeConv {
+  TypeConv() = default;
+  ~TypeConv();
+  TypeConv(const TypeConv&) = delete;
+  TypeConv& operator=(const TypeConv&) = delete;
+
   Oid type = InvalidOid;
   TypeKind kind = TypeKind::kOther;
+  // A domain converts as its base type (`type`); values going to PostgreSQL are then checked
+  // against the domain's constraints.
+  Oid domain = InvalidOid;
+  mutable void* domain_extra = nullptr;
+  // What the I/O functions cache lives here, and goes with the converter (with the function or
+  // plan that resolved it), not with the backend.
+  MemoryContext mcxt = nullptr;
   // For kOther (and array elements): text I/O.
   FmgrInfo out_fn{}, in_fn{};
   Oid ioparam = InvalidOid;

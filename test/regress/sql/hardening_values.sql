@@ -118,4 +118,17 @@ export default (ctx) => { throw ({ msg: { message: 'from message' }, obj: { code
 $$;
 SELECT k, sqlstate_of(format('select hv.throws(%L)', k)) FROM unnest(array['msg','obj','empty','str','num']) k;
 
+-- domains convert as their base type, and their constraints hold on the way back
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE DOMAIN nn_text AS text NOT NULL;
+CREATE FUNCTION dom(p posint) RETURNS text LANGUAGE plts AS $$ export default (ctx) => typeof ctx.args.p + ' ' + ctx.args.p $$;
+CREATE FUNCTION r_dom(v int) RETURNS posint LANGUAGE plts AS $$ export default (ctx) => ctx.args.v $$;
+CREATE FUNCTION r_nn() RETURNS nn_text LANGUAGE plts AS $$ export default () => null $$;
+CREATE FUNCTION r_dom_arr() RETURNS posint[] LANGUAGE plts AS $$ export default () => [1, -1] $$;
+SELECT dom(5), r_dom(3), sqlstate_of('select hv.r_dom(-3)'), sqlstate_of('select hv.r_nn()'),
+       sqlstate_of('select hv.r_dom_arr()');
+-- dates beyond a JavaScript Date's range are an error on the way in (never an Invalid Date)
+CREATE FUNCTION show_date(d date) RETURNS text LANGUAGE plts AS $$ export default (ctx) => ctx.args.d.toISOString() $$;
+SELECT sqlstate_of($q$select hv.show_date('5874897-12-31')$q$), show_date('275000-01-01');
+
 DROP SCHEMA hv CASCADE;
