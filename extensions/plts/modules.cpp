@@ -11,6 +11,9 @@
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/convert.h"
 #include "extensions/plts/function_cache.h"
+#include "extensions/plts/parse/data_url.h"
+#include "extensions/plts/parse/import_map.h"
+#include "extensions/plts/parse/parse_error.h"
 #include "extensions/plts/realm.h"
 #include "extensions/plts/source_map.h"
 
@@ -48,62 +51,12 @@ const std::string& builtin_runtime() {
   return *runtime_source;
 }
 
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string base64_decode(const std::string& in, bool* ok) {
-  std::string out;
-  int val = 0, bits = -8;
-  *ok = true;
-  for (char c : in) {
-    if (c == '=') break;
-    int d = base64_digit(c);
-    if (c == '-') d = 62;
-    if (c == '_') d = 63;
-    if (d < 0) {
-      *ok = false;
-      return "";
-    }
-    val = (val << 6) + d;
-    bits += 6;
-    if (bits >= 0) {
-      out.push_back(static_cast<char>((val >> bits) & 0xff));
-      bits -= 8;
-    }
-  }
-  return out;
-}
-
 ModuleSpec data_module(const std::string& url) {
-  size_t comma = url.find(',');
-  if (comma == std::string::npos)
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "malformed data: URL import (no comma)");
-  std::string meta = url.substr(5, comma - 5), payload = url.substr(comma + 1), code;
-  bool b64 = meta.size() >= 7 && meta.compare(meta.size() - 7, 7, ";base64") == 0;
-  std::string mime = b64 ? meta.substr(0, meta.size() - 7) : meta;
-  if (size_t semi = mime.find(';'); semi != std::string::npos) mime = mime.substr(0, semi);
-  if (!mime.empty() && mime != "text/javascript" && mime != "application/javascript")
-    throw PgError(
-        ERRCODE_INVALID_PARAMETER_VALUE,
-        "data: URL import of type \"" + mime + "\": only JavaScript modules can be imported");
-  if (b64) {
-    bool ok = false;
-    code = base64_decode(payload, &ok);
-    if (!ok) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "malformed base64 in data: URL import");
-  } else {
-    for (size_t i = 0; i < payload.size(); i++) {
-      if (payload[i] == '%' && i + 2 < payload.size() + 0 && hexval(payload[i + 1]) >= 0 &&
-          hexval(payload[i + 2]) >= 0) {
-        code.push_back(static_cast<char>(hexval(payload[i + 1]) * 16 + hexval(payload[i + 2])));
-        i += 2;
-      } else {
-        code.push_back(payload[i]);
-      }
-    }
+  std::string code;
+  try {
+    code = data_url_code(url);
+  } catch (const ParseError& e) {
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, e.message());
   }
   ModuleSpec s;
   s.key = "data:" + sha256_hex(url);
@@ -294,27 +247,11 @@ ModuleSpec module_spec_of(const FunctionInfo& fi) {
 }
 
 nlohmann::json inline_import_map(const std::string& code, const std::string& name) {
-  static const std::string marker = "// plts-import-map:";
-  size_t pos = code.find(marker);
-  if (pos == std::string::npos) return nlohmann::json::object();
-  size_t start = pos + marker.size();
-  size_t end = code.find('\n', start);
-  std::string text = code.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  nlohmann::json map;
   try {
-    map = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                  "malformed plts-import-map comment in " + name + ": " + e.what());
+    return import_map_comment(code, name);
+  } catch (const ParseError& e) {
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, e.message());
   }
-  if (!map.is_object())
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                  "plts-import-map in " + name + " must be a JSON object");
-  for (auto& [k, v] : map.items())
-    if (!v.is_string())
-      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                    "plts-import-map entry \"" + k + "\" in " + name + " must map to a string");
-  return map;
 }
 
 void check_module_syntax(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& js,

@@ -2,16 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace plts {
+#include "extensions/plts/parse/base64.h"
 
-int base64_digit(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
+namespace plts {
 
 void SourceMap::decode() {
   decoded_ = true;
