@@ -26,6 +26,9 @@ std::string data_url_code(const std::string& url) {
   bool b64 = meta.size() >= 7 && meta.compare(meta.size() - 7, 7, ";base64") == 0;
   std::string mime = b64 ? meta.substr(0, meta.size() - 7) : meta;
   if (size_t semi = mime.find(';'); semi != std::string::npos) mime = mime.substr(0, semi);
+  // The type reaches the message as a C string, where a NUL would cut it short.
+  if (mime.find('\0') != std::string::npos)
+    throw ParseError("malformed data: URL import (a NUL character in its media type)");
   if (!mime.empty() && mime != "text/javascript" && mime != "application/javascript")
     throw ParseError("data: URL import of type \"" + mime +
                      "\": only JavaScript modules can be imported");
