@@ -14,6 +14,7 @@
 #include "extensions/plts/parse/data_url.h"
 #include "extensions/plts/parse/import_map.h"
 #include "extensions/plts/parse/parse_error.h"
+#include "extensions/plts/parse/stack_trace.h"
 #include "extensions/plts/realm.h"
 #include "extensions/plts/source_map.h"
 
@@ -317,38 +318,10 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
 
 std::string map_stack_to_source(const std::string& stack) {
   if (source_maps == nullptr || source_maps->empty()) return stack;
-  std::istringstream in(stack);
-  std::string line, out;
-  bool first = true;
-  while (std::getline(in, line)) {
-    std::string mapped = line;
-    // "... (<name>:<line>:<col>)" or "at <name>:<line>:<col>"
-    size_t end = line.size();
-    if (end > 0 && line[end - 1] == ')') end--;
-    size_t c2 = end == 0 ? std::string::npos : line.rfind(':', end - 1);
-    size_t c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : line.rfind(':', c2 - 1);
-    if (c1 != std::string::npos) {
-      size_t open = line.rfind('(', c1);
-      size_t at = line.rfind("at ", c1);
-      size_t name_start = open != std::string::npos
-                              ? open + 1
-                              : (at != std::string::npos ? at + 3 : std::string::npos);
-      if (name_start != std::string::npos && name_start < c1) {
-        std::string name = line.substr(name_start, c1 - name_start);
-        auto it = source_maps->find(name);
-        int l = atoi(line.substr(c1 + 1, c2 - c1 - 1).c_str());
-        int c = atoi(line.substr(c2 + 1, end - c2 - 1).c_str());
-        int sl = 0, sc = 0;
-        if (it != source_maps->end() && l > 0 && it->second.lookup(l, c, &sl, &sc))
-          mapped = line.substr(0, name_start) + name + ".ts:" + std::to_string(sl) + ":" +
-                   std::to_string(sc) + line.substr(end);
-      }
-    }
-    if (!first) out += "\n";
-    out += mapped;
-    first = false;
-  }
-  return out;
+  return map_stack_frames(stack, [](const std::string& name, int line, int col, int* sl, int* sc) {
+    auto it = source_maps->find(name);
+    return it != source_maps->end() && it->second.lookup(line, col, sl, sc);
+  });
 }
 
 }  // namespace plts
