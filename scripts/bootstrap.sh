@@ -8,7 +8,8 @@ deps="$root/.deps"
 apt_pkgs=(build-essential cmake pkg-config git
   postgresql-15 postgresql-server-dev-15 postgresql-contrib libpq-dev
   nlohmann-json3-dev libfmt-dev libgtest-dev googletest
-  libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 libuv1 zlib1g python3)
+  libbrotli1 libc-ares2 libicu72 libnghttp2-14 libssl3 libuv1 zlib1g python3
+  clang-14 libclang-rt-14-dev)  # scripts/fuzz.sh: clang with its libFuzzer and sanitizer runtimes
 
 sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: bootstrap, build, install, a throwaway cluster, pg_regress, GoogleTest
-# (ctest) and runtime-js's node tests. Always stops the cluster. Exits non-zero on any failure.
+# (ctest), runtime-js's node tests and a short fuzz run of the parsers of untrusted text. Always
+# stops the cluster. Exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -40,6 +41,12 @@ echo "== runtime-js (node --test)"
 (cd "$ROOT/runtime-js" && npm test --silent) | tee "$logs/node.log"
 record runtime-js "${PIPESTATUS[0]}"
 
+# The parsers of untrusted text under libFuzzer (clang, ASan + UBSan): a fixed seed and a fixed
+# number of inputs per target; scripts/fuzz.sh --long runs them longer.
+echo "== fuzz (short run)"
+"$ROOT/scripts/fuzz.sh" | tee "$logs/fuzz.log"
+record fuzz "${PIPESTATUS[0]}"
+
 echo "== server log"
 crashes="$(cluster_crashes)"
 if [ -n "$crashes" ]; then echo "$crashes"; record server-log 1; else echo "no crash or restart"; record server-log 0; fi
@@ -59,10 +66,10 @@ else
 fi
 
 echo
-for k in pg_regress ctest runtime-js server-log single-user; do
+for k in pg_regress ctest runtime-js fuzz server-log single-user; do
   printf '  %-12s %s\n' "$k" "$([ "${result[$k]}" = 0 ] && echo ok || echo FAILED)"
 done
-# Individual tests over all runners: pg_regress files, ctest cases, node tests.
+# Individual tests over all runners: pg_regress files, ctest cases, node tests, fuzz targets.
 t_pass=0 t_fail=0
 if grep -qE 'All [0-9]+ tests passed' "$logs/regress.log"; then
   t_pass=$((t_pass + $(grep -oE 'All [0-9]+ tests passed' "$logs/regress.log" | grep -oE '[0-9]+')))
@@ -76,6 +83,8 @@ if line=$(grep -oE '[0-9]+ tests failed out of [0-9]+' "$logs/ctest.log"); then
 fi
 t_pass=$((t_pass + $(grep -oE '^# pass [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
 t_fail=$((t_fail + $(grep -oE '^# fail [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
+t_pass=$((t_pass + $(grep -cE '^  ok ' "$logs/fuzz.log")))
+t_fail=$((t_fail + $(grep -cE '^  CRASH ' "$logs/fuzz.log")))
 if [ "${result[single-user]}" = 0 ]; then t_pass=$((t_pass + 1)); else t_fail=$((t_fail + 1)); fi
 echo "suites: $passed passed, $failed failed"
 echo "tests: $t_pass passed, $t_fail failed"

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "extensions/plts/parse/artifact_ref.h"
+
 namespace plts {
 
 struct Artifact {
@@ -32,8 +34,5 @@ void store_artifact(const Artifact& a);
 // the first error's line and column when the source does not compile.
 Artifact compile_artifact(const std::string& source, const nlohmann::json& effective_opts,
                           const std::string& what, bool store);
-
-// Normalizes "plts+artifact:sha256:..", "sha256:.." to "sha256:<hex>"; "" when not a hash.
-std::string normalize_artifact_ref(const std::string& ref);
 
 }  // namespace plts

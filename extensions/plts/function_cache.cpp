@@ -9,6 +9,8 @@
 #include "extensions/plts/log.h"
 #include "extensions/plts/modules.h"
 #include "extensions/plts/engine.h"
+#include "extensions/plts/parse/parse_error.h"
+#include "extensions/plts/parse/pointer_stub.h"
 #include "extensions/plts/realm.h"
 
 extern "C" {
@@ -177,36 +179,16 @@ void try_store(const Artifact& a) {
 
 bool parse_pointer_stub(const std::string& prosrc, std::string* hash, std::string* export_name,
                         nlohmann::json* import_map, const std::string& fn) {
-  size_t first = prosrc.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || prosrc[first] != '{') return false;
-  nlohmann::json stub = nlohmann::json::parse(prosrc, nullptr, false);
-  if (stub.is_discarded() || !stub.is_object() || !stub.contains("plts")) return false;
-  auto bad = [&](const std::string& why) -> PgError {
-    return PgError(
-        ERRCODE_INVALID_FUNCTION_DEFINITION, "malformed plts pointer stub in " + fn + ": " + why,
-        "",
-        "Expected {\"plts\":1,\"kind\":\"artifact_ptr\",\"artifact_hash\":\"sha256:...\","
-        "\"export\":\"default\",\"import_map\":{}}");
-  };
-  if (stub["plts"] != 1) throw bad("unsupported \"plts\" version");
-  if (stub.value("kind", "") != "artifact_ptr") throw bad("\"kind\" must be \"artifact_ptr\"");
-  if (!stub.contains("artifact_hash") || !stub["artifact_hash"].is_string())
-    throw bad("\"artifact_hash\" is missing");
-  *hash = normalize_artifact_ref(stub["artifact_hash"].get<std::string>());
-  if (hash->empty()) throw bad("\"artifact_hash\" must be sha256:<64 hex digits>");
-  *export_name = "default";
-  if (stub.contains("export")) {
-    if (!stub["export"].is_string() || stub["export"].get<std::string>().empty())
-      throw bad("\"export\" must be a name");
-    *export_name = stub["export"];
+  std::optional<PointerStub> stub;
+  try {
+    stub = pointer_stub_of(prosrc, fn);
+  } catch (const ParseError& e) {
+    throw PgError(ERRCODE_INVALID_FUNCTION_DEFINITION, e.message(), "", e.hint());
   }
-  *import_map = nlohmann::json::object();
-  if (stub.contains("import_map")) {
-    if (!stub["import_map"].is_object()) throw bad("\"import_map\" must be an object");
-    for (auto& [k, v] : stub["import_map"].items())
-      if (!v.is_string()) throw bad("import_map entry \"" + k + "\" must map to a string");
-    *import_map = stub["import_map"];
-  }
+  if (!stub) return false;
+  *hash = stub->artifact_hash;
+  *export_name = stub->export_name;
+  *import_map = stub->import_map;
   return true;
 }
 

@@ -195,10 +195,26 @@ struct Parser {
       return true;
     }
     if (c == '-' || (c >= '0' && c <= '9')) {
+      // JSON's number grammar exactly: make_number's fast path reads the digits of an integer
+      // without checking them (fuzz_json_text caught "1-2" reaching it).
       const char* start = p;
-      while (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
-                         *p == '+' || *p == '-'))
+      auto digits = [&] {
+        const char* from = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        return p > from;
+      };
+      if (*p == '-') p++;
+      if (p < end && *p == '0') {
         p++;
+      } else if (!digits()) {
+        return fail("bad number");
+      }
+      if (p < end && *p == '.' && (++p, !digits())) return fail("bad number");
+      if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (!digits()) return fail("bad number");
+      }
       v->type = jbvNumeric;
       v->val.numeric = make_number(start, static_cast<size_t>(p - start));
       return true;

@@ -11,6 +11,10 @@
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/convert.h"
 #include "extensions/plts/function_cache.h"
+#include "extensions/plts/parse/data_url.h"
+#include "extensions/plts/parse/import_map.h"
+#include "extensions/plts/parse/parse_error.h"
+#include "extensions/plts/parse/stack_trace.h"
 #include "extensions/plts/realm.h"
 #include "extensions/plts/source_map.h"
 
@@ -48,62 +52,12 @@ const std::string& builtin_runtime() {
   return *runtime_source;
 }
 
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string base64_decode(const std::string& in, bool* ok) {
-  std::string out;
-  int val = 0, bits = -8;
-  *ok = true;
-  for (char c : in) {
-    if (c == '=') break;
-    int d = base64_digit(c);
-    if (c == '-') d = 62;
-    if (c == '_') d = 63;
-    if (d < 0) {
-      *ok = false;
-      return "";
-    }
-    val = (val << 6) + d;
-    bits += 6;
-    if (bits >= 0) {
-      out.push_back(static_cast<char>((val >> bits) & 0xff));
-      bits -= 8;
-    }
-  }
-  return out;
-}
-
 ModuleSpec data_module(const std::string& url) {
-  size_t comma = url.find(',');
-  if (comma == std::string::npos)
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "malformed data: URL import (no comma)");
-  std::string meta = url.substr(5, comma - 5), payload = url.substr(comma + 1), code;
-  bool b64 = meta.size() >= 7 && meta.compare(meta.size() - 7, 7, ";base64") == 0;
-  std::string mime = b64 ? meta.substr(0, meta.size() - 7) : meta;
-  if (size_t semi = mime.find(';'); semi != std::string::npos) mime = mime.substr(0, semi);
-  if (!mime.empty() && mime != "text/javascript" && mime != "application/javascript")
-    throw PgError(
-        ERRCODE_INVALID_PARAMETER_VALUE,
-        "data: URL import of type \"" + mime + "\": only JavaScript modules can be imported");
-  if (b64) {
-    bool ok = false;
-    code = base64_decode(payload, &ok);
-    if (!ok) throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "malformed base64 in data: URL import");
-  } else {
-    for (size_t i = 0; i < payload.size(); i++) {
-      if (payload[i] == '%' && i + 2 < payload.size() + 0 && hexval(payload[i + 1]) >= 0 &&
-          hexval(payload[i + 2]) >= 0) {
-        code.push_back(static_cast<char>(hexval(payload[i + 1]) * 16 + hexval(payload[i + 2])));
-        i += 2;
-      } else {
-        code.push_back(payload[i]);
-      }
-    }
+  std::string code;
+  try {
+    code = data_url_code(url);
+  } catch (const ParseError& e) {
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, e.message());
   }
   ModuleSpec s;
   s.key = "data:" + sha256_hex(url);
@@ -305,27 +259,11 @@ ModuleSpec module_spec_of(const FunctionInfo& fi) {
 }
 
 nlohmann::json inline_import_map(const std::string& code, const std::string& name) {
-  static const std::string marker = "// plts-import-map:";
-  size_t pos = code.find(marker);
-  if (pos == std::string::npos) return nlohmann::json::object();
-  size_t start = pos + marker.size();
-  size_t end = code.find('\n', start);
-  std::string text = code.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  nlohmann::json map;
   try {
-    map = nlohmann::json::parse(text);
-  } catch (const std::exception& e) {
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                  "malformed plts-import-map comment in " + name + ": " + e.what());
+    return import_map_comment(code, name);
+  } catch (const ParseError& e) {
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, e.message());
   }
-  if (!map.is_object())
-    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                  "plts-import-map in " + name + " must be a JSON object");
-  for (auto& [k, v] : map.items())
-    if (!v.is_string())
-      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
-                    "plts-import-map entry \"" + k + "\" in " + name + " must map to a string");
-  return map;
 }
 
 void check_module_syntax(v8::Isolate* iso, v8::Local<v8::Context> ctx, const std::string& js,
@@ -391,38 +329,10 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
 
 std::string map_stack_to_source(const std::string& stack) {
   if (source_maps == nullptr || source_maps->empty()) return stack;
-  std::istringstream in(stack);
-  std::string line, out;
-  bool first = true;
-  while (std::getline(in, line)) {
-    std::string mapped = line;
-    // "... (<name>:<line>:<col>)" or "at <name>:<line>:<col>"
-    size_t end = line.size();
-    if (end > 0 && line[end - 1] == ')') end--;
-    size_t c2 = end == 0 ? std::string::npos : line.rfind(':', end - 1);
-    size_t c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : line.rfind(':', c2 - 1);
-    if (c1 != std::string::npos) {
-      size_t open = line.rfind('(', c1);
-      size_t at = line.rfind("at ", c1);
-      size_t name_start = open != std::string::npos
-                              ? open + 1
-                              : (at != std::string::npos ? at + 3 : std::string::npos);
-      if (name_start != std::string::npos && name_start < c1) {
-        std::string name = line.substr(name_start, c1 - name_start);
-        auto it = source_maps->find(name);
-        int l = atoi(line.substr(c1 + 1, c2 - c1 - 1).c_str());
-        int c = atoi(line.substr(c2 + 1, end - c2 - 1).c_str());
-        int sl = 0, sc = 0;
-        if (it != source_maps->end() && l > 0 && it->second.lookup(l, c, &sl, &sc))
-          mapped = line.substr(0, name_start) + name + ".ts:" + std::to_string(sl) + ":" +
-                   std::to_string(sc) + line.substr(end);
-      }
-    }
-    if (!first) out += "\n";
-    out += mapped;
-    first = false;
-  }
-  return out;
+  return map_stack_frames(stack, [](const std::string& name, int line, int col, int* sl, int* sc) {
+    auto it = source_maps->find(name);
+    return it != source_maps->end() && it->second.lookup(line, col, sl, sc);
+  });
 }
 
 }  // namespace plts

@@ -1,17 +1,12 @@
 #include "extensions/plts/source_map.h"
 
+#include <climits>
+
 #include <nlohmann/json.hpp>
 
-namespace plts {
+#include "extensions/plts/parse/base64.h"
 
-int base64_digit(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
+namespace plts {
 
 void SourceMap::decode() {
   decoded_ = true;
@@ -23,8 +18,10 @@ void SourceMap::decode() {
     return;
   }
   // Fields are base64 VLQ deltas: generated column (reset per line), source index, source line,
-  // source column, name index.
-  int src_line = 0, src_col = 0, gen_col = 0;
+  // source column, name index. A map is malformed where a value needs more than 32 bits or a
+  // position leaves [0, INT_MAX) (sums are kept in 64 bits, so a hostile map cannot overflow them).
+  auto in_range = [](long long v) { return v >= 0 && v < INT_MAX; };
+  long long src_line = 0, src_col = 0, gen_col = 0;
   lines_.emplace_back();
   size_t i = 0;
   while (i < mappings.size()) {
@@ -39,16 +36,17 @@ void SourceMap::decode() {
       i++;
       continue;
     }
-    int fields[5] = {0, 0, 0, 0, 0};
+    long long fields[5] = {0, 0, 0, 0, 0};
     int n = 0;
     while (i < mappings.size() && mappings[i] != ',' && mappings[i] != ';') {
-      int value = 0, shift = 0, d = 0;
+      long long value = 0;
+      int shift = 0, d = 0;
       do {
-        if (i >= mappings.size() || (d = base64_digit(mappings[i++])) < 0) {
+        if (i >= mappings.size() || (d = base64_digit(mappings[i++])) < 0 || shift > 30) {
           lines_.clear();
           return;
         }
-        value += (d & 31) << shift;
+        value += static_cast<long long>(d & 31) << shift;
         shift += 5;
       } while (d & 32);
       if (n < 5) fields[n] = (value & 1) ? -(value >> 1) : (value >> 1);
@@ -58,7 +56,12 @@ void SourceMap::decode() {
     if (n >= 4) {
       src_line += fields[2];
       src_col += fields[3];
-      lines_.back().push_back({gen_col, src_line, src_col});
+      if (!in_range(gen_col) || !in_range(src_line) || !in_range(src_col)) {
+        lines_.clear();
+        return;
+      }
+      lines_.back().push_back(
+          {static_cast<int>(gen_col), static_cast<int>(src_line), static_cast<int>(src_col)});
     }
   }
 }
@@ -69,7 +72,7 @@ bool SourceMap::lookup(int line, int column, int* src_line, int* src_column) {
   const auto& segs = lines_[line - 1];
   const Segment* best = nullptr;
   for (const auto& s : segs)
-    if (s.gen_col <= column - 1) best = &s;
+    if (s.gen_col < column) best = &s;  // gen_col is 0-based; not column - 1: INT_MIN
   if (best == nullptr && !segs.empty()) best = &segs.front();
   if (best == nullptr) return false;
   *src_line = best->src_line + 1;

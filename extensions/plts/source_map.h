@@ -29,7 +29,4 @@ class SourceMap {
   std::vector<std::vector<Segment>> lines_;  // by generated line (0-based)
 };
 
-// The value of a base64 digit (standard alphabet), or -1.
-int base64_digit(char c);
-
 }  // namespace plts

@@ -1,5 +1,7 @@
 #include "extensions/plts/source_map.h"
 
+#include <climits>
+
 #include <gtest/gtest.h>
 
 using plts::SourceMap;
@@ -44,4 +46,20 @@ TEST(SourceMap, UnmappedAndMalformedInputsAreRefused) {
   EXPECT_FALSE(bad_vlq.lookup(1, 1, &line, &col));
   SourceMap truncated_vlq(R"({"mappings":"AAAg"})");
   EXPECT_FALSE(truncated_vlq.lookup(1, 1, &line, &col));
+}
+
+TEST(SourceMap, HostileMappingsAreMalformedNotOverflowed) {
+  int line = 0, col = 0;
+  // A VLQ value wider than 32 bits (a shift past the int: UB before), a position that goes
+  // negative (it mapped to column 0), and a delta that would overflow the running sum.
+  SourceMap wide(R"({"mappings":"gggggggggggggggggA"})");
+  EXPECT_FALSE(wide.lookup(1, 1, &line, &col));
+  SourceMap negative(R"({"mappings":"AAAD,DADD"})");
+  EXPECT_FALSE(negative.lookup(1, 1, &line, &col));
+  SourceMap overflow(R"({"mappings":"+/////DAAA,+/////DAAA"})");
+  EXPECT_FALSE(overflow.lookup(1, 1, &line, &col));
+  // Any column is a valid query (INT_MIN - 1 overflowed before).
+  SourceMap m(kMap);
+  ASSERT_TRUE(m.lookup(1, INT_MIN, &line, &col));
+  EXPECT_EQ(col, 1);
 }
