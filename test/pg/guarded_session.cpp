@@ -156,15 +156,16 @@ Outcome GuardedSession::run(const std::string& sql, const std::vector<std::strin
 }
 
 Outcome GuardedSession::run_impl(const std::string& sql, const std::vector<std::string>& params,
-                                 const std::function<void(int)>* during) {
+                                 const DuringFn* during) {
   if (!conn_) reconnect();
   Outcome o;
   o.backend_pid = pid_;
   const auto t0 = Clock::now();
+  std::atomic<bool> done{false};
+  std::thread side;
+  if (during) side = std::thread([&, pid = pid_] { (*during)(pid, done); });
   {
     HangGuard guard(pid_, times_);
-    std::thread side;
-    if (during) side = std::thread([&] { (*during)(o.backend_pid); });
     try {
       o.rows = conn_->query(sql, params);
     } catch (const SqlError& e) {
@@ -173,9 +174,10 @@ Outcome GuardedSession::run_impl(const std::string& sql, const std::vector<std::
       o.message = first_line(e.what());
     }
     o.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (side.joinable()) side.join();
     o.guard = guard.action();
-  }
+  }  // the guard is disarmed before waiting for `during`
+  done = true;
+  if (side.joinable()) side.join();
   if (o.kind == Outcome::Kind::kError) {
     try {
       conn_->query("select 1");

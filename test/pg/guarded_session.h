@@ -8,6 +8,7 @@
 // the cluster's user, as scripts/test.sh does).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -53,13 +54,14 @@ struct GuardTimes {
 
 class GuardedSession {
  public:
+  using DuringFn = std::function<void(int, const std::atomic<bool>&)>;
   // setup: statements run on every (re)connection, e.g. "set search_path = ...".
   explicit GuardedSession(std::vector<std::string> setup = {}, GuardTimes times = {});
 
   // Runs sql (one statement, no parameters unless given) under the hang guard.
   Outcome run(const std::string& sql, const std::vector<std::string>& params = {});
-  // Like run, but the statement is sent and `during` (e.g. a pg_cancel_backend from elsewhere) is
-  // called with the backend's pid while it runs.
+  // Like run, but `during(pid, done)` (e.g. a pg_cancel_backend from elsewhere) runs on another
+  // thread while the statement runs; `done` turns true when the statement has ended.
   template <class During>
   Outcome run_with(const std::string& sql, During&& during);
 
@@ -78,7 +80,7 @@ class GuardedSession {
 
  private:
   Outcome run_impl(const std::string& sql, const std::vector<std::string>& params,
-                   const std::function<void(int)>* during);
+                   const DuringFn* during);
   void after_loss(Outcome& o);
 
   std::vector<std::string> setup_;
@@ -92,7 +94,7 @@ class GuardedSession {
 
 template <class During>
 Outcome GuardedSession::run_with(const std::string& sql, During&& during) {
-  std::function<void(int)> f = std::forward<During>(during);
+  GuardedSession::DuringFn f = std::forward<During>(during);
   return run_impl(sql, {}, &f);
 }
 

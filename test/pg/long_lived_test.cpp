@@ -77,6 +77,9 @@ class LongLivedSlow : public ::testing::Test {
       c.query("set client_min_messages = warning");
       c.query("drop schema if exists " + schema_ + " cascade");
       for (const auto& role : roles_) c.query("drop role if exists " + role);
+      // CREATE FUNCTION stored each ~100 kB version as an artifact (content-addressed, kept after
+      // the function is gone): ours are marked by the schema's name.
+      c.query("delete from plts.artifact where source_ts like $1", {"// " + schema_ + " version %"});
     } catch (const std::exception& e) {
       ADD_FAILURE() << "cleanup of " << schema_ << " failed: " << e.what();
     }
@@ -93,7 +96,9 @@ class LongLivedSlow : public ::testing::Test {
       x ^= x << 5;
       data += static_cast<char>('a' + x % 26);
     }
-    std::string body = fmt::format("const DATA = '{}';\n", data);
+    // The schema (unique per run) makes every run compile its own sources: artifacts are stored
+    // by content hash and outlive the test.
+    std::string body = fmt::format("// {} version {}\nconst DATA = '{}';\n", schema_, n, data);
     for (int i = 0; i < 300; i++) {
       body += fmt::format("function f{0}(x: number): number {{ return x * {1} + {0}; }}\n", i,
                           n % 97 + 1);
@@ -167,7 +172,12 @@ TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles)
                       "$js${}$js$",
                       S, big_body(1)));
   c.scalar(fmt::format("select {}.big(1)", S));
+  // PostgreSQL's own memory in this backend (memory contexts), to tell it apart from V8's heap.
+  auto pg_memory = [&] {
+    return c.scalar("select pg_size_pretty(sum(total_bytes)) from pg_backend_memory_contexts");
+  };
   const Rss warm = rss_of(pid);
+  const std::string warm_pg = pg_memory();
   ASSERT_GT(warm.vm_kb, 0) << "cannot read /proc/" << pid << "/status: the test must run on the "
                            << "cluster's machine";
   std::cout << fmt::format("long-lived backend {}: after warm-up VmRSS {}, RssAnon {} ({:.1f} s)\n",
@@ -211,6 +221,11 @@ TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles)
   // And the calls again, after all the replacing.
   for (int r = 0; r < kRoles; r++) as_role(r, [&] { batch("q", r * 300, 300); });
   const Rss end = rss_of(pid);
+  const std::string end_pg = pg_memory();
+  const std::string top_contexts = c.scalar(
+      "select string_agg(format('%s %s', name, pg_size_pretty(total_bytes)), ', ') from (select "
+      "name, sum(total_bytes) as total_bytes from pg_backend_memory_contexts group by name order "
+      "by 2 desc limit 5) t");
   const std::string metrics = c.scalar(
       "select jsonb_build_object('calls', m->'calls', 'errors', m->'errors', 'contexts', "
       "m->'contexts', 'function_cache', m->'function_cache', 'plan_cache', m->'plan_cache', "
@@ -218,10 +233,11 @@ TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles)
   const long growth_kb = end.vm_kb - warm.vm_kb;
   std::cout << fmt::format(
       "long-lived backend: {} calls, 300 statements, 500 replaces, {} roles in {:.1f} s\n"
-      "  VmRSS {} -> {} (growth {}, bound {} MB); RssAnon {} -> {}\n  metrics: {}\n",
+      "  VmRSS {} -> {} (growth {}, bound {} MB); RssAnon {} -> {}\n"
+      "  PostgreSQL memory contexts {} -> {} (largest: {})\n  metrics: {}\n",
       calls, kRoles, std::chrono::duration<double>(Clock::now() - t0).count(), mb(warm.vm_kb),
-      mb(end.vm_kb), mb(growth_kb), kRssGrowthBoundMb, mb(warm.anon_kb), mb(end.anon_kb),
-      metrics);
+      mb(end.vm_kb), mb(growth_kb), kRssGrowthBoundMb, mb(warm.anon_kb), mb(end.anon_kb), warm_pg,
+      end_pg, top_contexts, metrics);
 
   EXPECT_EQ(errors, "") << "calls failed (53200 = heap limit)";
   EXPECT_EQ(c.backend_pid(), pid);
