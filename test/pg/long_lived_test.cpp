@@ -4,9 +4,11 @@
 // replace) and 10 roles switched with SET ROLE (one V8 context each). Its RSS must stay bounded and
 // it must never hit 53200 (heap limit).
 //
-// RSS is read from /proc/<backend pid>/status (VmRSS; RssAnon printed beside it), so the test must
-// run on the cluster's machine, as scripts/test.sh does. Bound: VmRSS may grow by at most
-// kRssGrowthBoundMb between the end of the warm-up and the end of the test.
+// RSS is read from /proc/<backend pid>/status, so the test must run on the cluster's machine, as
+// scripts/test.sh does. Bound: the backend's private memory (RssAnon) may grow by at most
+// kRssGrowthBoundMb between the end of the warm-up and the end of the test. VmRSS is printed
+// beside it but not bounded: it also counts the shared_buffers pages the backend touched (each
+// replace stores a ~300 kB artifact), which are the cluster's, not the backend's.
 //
 // Own schema ll_<pid>_<n> and roles ll_<pid>_<n>_r0..r9, dropped at the end. Takes ~60 s: the
 // suite is named *Slow* (ctest label "slow").
@@ -34,12 +36,12 @@ using Clock = std::chrono::steady_clock;
 
 // The long-lived backend runs with a 64 MB JavaScript heap, far below what 500 versions of a
 // 100 kB function would need if replaced versions stayed reachable: such a leak is a 53200 here.
-// RSS still grows with the replaces (each compiles 100 kB of TypeScript and loads a new module)
-// and levels off: measured 77 -> 296-317 MB over 500 replaces, RssAnon 38 -> 127-190 MB, flat over
-// the 100k calls. The bound is that plateau with a margin; growth past it means something is kept
-// per call or per replace without limit.
+// What its private memory may hold: that heap (V8 collects lazily, so replaced versions and every
+// module CREATE FUNCTION's syntax check compiled are garbage until a GC needs the room), the
+// TypeScript compiler's isolate (~60 MB once started) and allocator slack. Measured: RssAnon
+// 38 -> 127-190 MB (the peak just before a full GC), flat over the 100k calls.
 constexpr long kHeapMb = 64;
-constexpr long kRssGrowthBoundMb = 320;
+constexpr long kRssGrowthBoundMb = 224;
 
 struct Rss {
   long vm_kb = -1;
@@ -237,20 +239,20 @@ TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles)
       "select jsonb_build_object('calls', m->'calls', 'errors', m->'errors', 'contexts', "
       "m->'contexts', 'function_cache', m->'function_cache', 'plan_cache', m->'plan_cache', "
       "'isolate_recycles', m->'isolate_recycles')::text from plts.metrics() m");
-  const long growth_kb = end.vm_kb - warm.vm_kb;
+  const long growth_kb = end.anon_kb - warm.anon_kb;
   std::cout << fmt::format(
       "long-lived backend: {} calls, 300 statements, 500 replaces, {} roles in {:.1f} s\n"
-      "  VmRSS {} -> {} (growth {}, bound {} MB); RssAnon {} -> {}\n"
+      "  VmRSS {} -> {}; RssAnon {} -> {} (growth {}, bound {} MB)\n"
       "  PostgreSQL memory contexts {} -> {} (largest: {})\n  metrics: {}\n",
       calls, kRoles, std::chrono::duration<double>(Clock::now() - t0).count(), mb(warm.vm_kb),
-      mb(end.vm_kb), mb(growth_kb), kRssGrowthBoundMb, mb(warm.anon_kb), mb(end.anon_kb), warm_pg,
+      mb(end.vm_kb), mb(warm.anon_kb), mb(end.anon_kb), mb(growth_kb), kRssGrowthBoundMb, warm_pg,
       end_pg, top_contexts, metrics);
 
   EXPECT_EQ(errors, "") << "calls failed (53200 = heap limit)";
   EXPECT_EQ(c.backend_pid(), pid);
   EXPECT_TRUE(c.alive());
   EXPECT_LT(growth_kb, kRssGrowthBoundMb * 1024)
-      << "VmRSS grew by " << mb(growth_kb) << " after the warm-up";
+      << "RssAnon grew by " << mb(growth_kb) << " after the warm-up";
   EXPECT_GE(calls, 100000);
 }
 
