@@ -37,6 +37,7 @@ out="$BUILD_DIR/fuzz"
 cxx="${FUZZ_CXX:-$(command -v clang++-14 || command -v clang++ || true)}"
 [ -n "$cxx" ] || { echo "fuzz: clang++ not found (scripts/bootstrap.sh installs clang-14)" >&2; exit 1; }
 if [ ! -f "$out/CMakeCache.txt" ]; then
+  echo "fuzz: configuring test/fuzz with $cxx in $out (the first build takes a minute or two)"
   cmake -S "$ROOT/test/fuzz" -B "$out" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Debug \
     >/dev/null || exit 1
 fi
