@@ -3,13 +3,7 @@
 \set SHOW_CONTEXT never
 CREATE SCHEMA hc;
 SET search_path = hc, public;
-CREATE FUNCTION sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+-- sqlstate_of(stmt): public, from hardening_values.
 
 -- A role's pending callbacks never run in another role's call
 CREATE ROLE hc_mallory;
@@ -114,5 +108,6 @@ RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_s
 RESET max_parallel_workers_per_gather;
 
 DROP SCHEMA hc, hc1, hc2 CASCADE;
+DROP FUNCTION public.sqlstate_of(text);
 DROP ROLE hc_mallory;
 DROP ROLE hc_admin;

@@ -4,8 +4,8 @@
 \set SHOW_CONTEXT never
 CREATE SCHEMA hv;
 SET search_path = hv, public;
--- errors with their SQLSTATE
-CREATE FUNCTION sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+-- errors with their SQLSTATE (hardening_calls uses it too, and drops it)
+CREATE FUNCTION public.sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE stmt;
   RETURN 'ok';
@@ -47,6 +47,11 @@ CREATE FUNCTION r_nul_uuid() RETURNS uuid LANGUAGE plts AS $$ export default () 
 SELECT sqlstate_of($q$select hv.r_nul('str')$q$), sqlstate_of($q$select hv.r_nul('obj')$q$);
 SELECT sqlstate_of('select hv.r_nul_jsonb()'), sqlstate_of('select hv.r_nul_walker()');
 SELECT sqlstate_of('select hv.p_nul()'), sqlstate_of('select hv.r_nul_uuid()');
+
+-- lone surrogates cannot be encoded in UTF-8: they become U+FFFD, in text and in jsonb keys
+CREATE FUNCTION r_lone() RETURNS text LANGUAGE plts AS $$ export default () => 'a\uDC00b' $$;
+CREATE FUNCTION r_lone_jsonb() RETURNS jsonb LANGUAGE plts AS $$ export default () => ({ ['k\uD800']: 'v\uDFFF' }) $$;
+SELECT r_lone() = 'a' || U&'\FFFD' || 'b' AS text_replaced, r_lone_jsonb() = jsonb_build_object('k' || U&'\FFFD', 'v' || U&'\FFFD') AS jsonb_replaced;
 
 -- timestamps and dates: range-checked (22008), never stored out of range
 CREATE FUNCTION r_ts(v text) RETURNS timestamptz LANGUAGE plts AS $$
