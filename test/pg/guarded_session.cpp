@@ -14,15 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// pg_postmaster_start_time() does not change when the postmaster restarts its children after a
-// backend crash; the checkpointer does (it is restarted with every other child). Both together
-// name one incarnation of the server.
-std::string incarnation(Connection& c) {
-  return c.scalar(
-      "select pg_postmaster_start_time()::text || ' checkpointer ' || coalesce((select pid::text "
-      "from pg_stat_activity where backend_type = 'checkpointer'), '?')");
-}
-
 std::string first_line(const std::string& s) {
   std::string line = s.substr(0, s.find('\n'));
   const std::string prefix = "ERROR:  ";
@@ -93,7 +84,7 @@ class HangGuard {
 GuardedSession::GuardedSession(std::vector<std::string> setup, GuardTimes times)
     : setup_(std::move(setup)), times_(times) {
   reconnect();
-  started_ = incarnation(*conn_);
+  started_ = server_incarnation(*conn_);
 }
 
 void GuardedSession::reconnect() {
@@ -109,7 +100,7 @@ std::string GuardedSession::wait_for_server(std::chrono::seconds limit) {
       [&] {
         try {
           Connection c;
-          inc = incarnation(c);
+          inc = server_incarnation(c);
           return true;
         } catch (...) {
           return false;  // refused, or "the database system is in recovery mode"

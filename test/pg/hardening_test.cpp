@@ -34,12 +34,6 @@ std::string state_of(Connection& c, const std::string& sql) {
   }
 }
 
-// Changes when the postmaster restarts its children after a crash (pg_postmaster_start_time()
-// does not): the checkpointer is one of them.
-std::string server_identity(Connection& c) {
-  return c.scalar("select pid::text from pg_stat_activity where backend_type = 'checkpointer'");
-}
-
 class Hardening : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -48,11 +42,11 @@ class Hardening : public ::testing::Test {
     admin_.query("create schema " + schema_);
     admin_.query("grant usage on schema " + schema_ + " to public");
     def("ok() returns int", "export default () => 1");
-    started_ = server_identity(admin_);
+    started_ = pgtest::server_incarnation(admin_);
   }
   void TearDown() override {
     Connection c;
-    EXPECT_EQ(server_identity(c), started_) << "the cluster restarted";
+    EXPECT_EQ(pgtest::server_incarnation(c), started_) << "the cluster restarted";
     c.query("set client_min_messages = warning");
     c.query("drop schema if exists " + schema_ + " cascade");
     for (const auto& r : roles_) c.query("drop role if exists " + r);

@@ -365,7 +365,7 @@ TEST_F(PltsLimits, TerminateDuringJsLoopEndsOnlyThatBackend) {
   Connection victim, observer;
   victim.query("set statement_timeout = '20s'");
   EXPECT_EQ(victim.scalar(call("spin(0)")), "0");
-  const std::string started = observer.scalar("select pg_postmaster_start_time()::text");
+  const std::string started = pgtest::server_incarnation(observer);
   const int observer_pid = observer.backend_pid();
   const int pid = victim.backend_pid();
   victim.send(call("spin(1)"));
@@ -387,7 +387,7 @@ TEST_F(PltsLimits, TerminateDuringJsLoopEndsOnlyThatBackend) {
   EXPECT_EQ(observer.backend_pid(), observer_pid);
   Connection fresh;
   expect_usable(fresh);
-  EXPECT_EQ(fresh.scalar("select pg_postmaster_start_time()::text"), started);
+  EXPECT_EQ(pgtest::server_incarnation(fresh), started);
   expect_usable(observer);
 }
 
@@ -402,7 +402,7 @@ TEST_F(PltsLimits, TerminateDuringCtxDbQueryEndsOnlyThatBackend) {
   Connection victim, observer;
   victim.query("set statement_timeout = '20s'");
   expect_usable(victim);
-  const std::string started = observer.scalar("select pg_postmaster_start_time()::text");
+  const std::string started = pgtest::server_incarnation(observer);
   const int pid = victim.backend_pid();
   victim.send(call("sleep_caught()"));
   ASSERT_TRUE(wait_pg_sleep(observer, pid));
@@ -420,7 +420,7 @@ TEST_F(PltsLimits, TerminateDuringCtxDbQueryEndsOnlyThatBackend) {
   expect_usable(observer);
   Connection fresh;
   expect_usable(fresh);
-  EXPECT_EQ(fresh.scalar("select pg_postmaster_start_time()::text"), started);
+  EXPECT_EQ(pgtest::server_incarnation(fresh), started);
 }
 
 // ---- heap and ArrayBuffer memory

@@ -97,4 +97,10 @@ bool Connection::alive() {
   }
 }
 
+std::string server_incarnation(Connection& c) {
+  return c.scalar(
+      "select pg_postmaster_start_time()::text || ' checkpointer ' || coalesce((select pid::text "
+      "from pg_stat_activity where backend_type = 'checkpointer'), '?')");
+}
+
 }  // namespace pgtest

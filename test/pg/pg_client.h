@@ -44,6 +44,11 @@ class Connection {
   pg_conn* conn_;
 };
 
+// Names one incarnation of the server: pg_postmaster_start_time() does not change when the
+// postmaster restarts its children after a backend crash; the checkpointer's pid does (it is
+// restarted with every other child). Equal before and after a test = no crash restart.
+std::string server_incarnation(Connection& c);
+
 // Polls cond every 10 ms until it holds or `limit` passes; returns whether it held.
 template <class Cond>
 bool eventually(Cond&& cond, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
