@@ -81,6 +81,16 @@ SET search_path = hc1, hc, public; SELECT pc('a');
 SET search_path = hc2, hc, public; SELECT pc('b');
 SET search_path = hc, public;
 
+-- a function compiled lazily (its artifact not stored at CREATE) in a READ ONLY transaction:
+-- storing it fails inside a subtransaction and the call goes on (the error once pointed into a
+-- freed memory context)
+SET check_function_bodies = off;
+CREATE FUNCTION lazy_ro() RETURNS int LANGUAGE plts AS $$ export default () => 7 + /* lazy_ro */ 0 $$;
+RESET check_function_bodies;
+BEGIN READ ONLY;
+SELECT lazy_ro();
+COMMIT;
+
 -- DO blocks need no default export; an empty one is fine
 DO $$ globalThis.doneByScript = 42 $$ LANGUAGE plts;
 DO $$ $$ LANGUAGE plts;
