@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Builds PostgreSQL 15 with assertions (--enable-cassert --enable-debug) from Debian's own source
-# package into .deps/pg15-cassert, for the hardened test run (scripts/test-hardened.sh).
-# Cached: when .deps/pg15-cassert/.stamp names the same source version and options, it does nothing.
+# package into .deps/postgresql-15-cassert, for the hardened test run (scripts/test-hardened.sh).
+# Cached: when its .stamp names the same options, it does nothing (and needs no network).
 # Prints the prefix's pg_config path on its last line.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 deps="$root/.deps"
-prefix="$deps/pg15-cassert"
+# Debian's 50-per-version-dirs patch sets pkglibdir to /usr/lib/postgresql/15/lib unless libdir
+# contains "postgres" (upstream's rule for a private prefix): the prefix's name must contain it, or
+# `make install` writes modules into the system server's directory. The install is staged with
+# DESTDIR and checked to stay inside the prefix before it is moved there.
+prefix="$deps/postgresql-15-cassert"
 apt_dir="$deps/apt-src"
 # Lean: the server, client programs and pg_regress; no LLVM JIT, docs, NLS, readline, zlib or ICU
 # (the suite needs none of them, and a fresh machine then needs no -dev package for them).
@@ -56,10 +60,14 @@ cd "$src_tmp/src"
 ./configure --prefix="$prefix" "${configure_opts[@]}" CFLAGS="$cflags" >"$src_tmp/configure.log" 2>&1 \
   || { tail -30 "$src_tmp/configure.log" >&2; exit 1; }
 make -s -j"$(nproc)" >"$src_tmp/make.log" 2>&1 || { tail -40 "$src_tmp/make.log" >&2; exit 1; }
+stage="$src_tmp/stage"
+make -s install DESTDIR="$stage" >"$src_tmp/install.log" 2>&1 || { tail -40 "$src_tmp/install.log" >&2; exit 1; }
+outside="$(cd "$stage" && find . ! -type d | grep -v "^\.$prefix/" | head -5 || true)"
+[ -z "$outside" ] || { echo "cassert PostgreSQL: install would write outside $prefix:" >&2; echo "$outside" >&2; exit 1; }
 rm -rf "$prefix"
-make -s install >"$src_tmp/install.log" 2>&1 || { tail -40 "$src_tmp/install.log" >&2; exit 1; }
-[ -x "$prefix/lib/pgxs/src/test/regress/pg_regress" ] \
-  || { echo "cassert PostgreSQL: pg_regress was not installed" >&2; exit 1; }
+mv "$stage$prefix" "$prefix"
+regress="$(dirname "$("$prefix/bin/pg_config" --pgxs)")/../test/regress/pg_regress"
+[ -x "$regress" ] || { echo "cassert PostgreSQL: pg_regress was not installed" >&2; exit 1; }
 echo "$version $want" >"$stamp"
 echo "cassert PostgreSQL: built $version in $((SECONDS - start)) s" >&2
 echo "$prefix/bin/pg_config"

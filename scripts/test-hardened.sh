@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The hardened pass of the test suite (scripts/test.sh runs it after the regular one): PostgreSQL 15
-# built with --enable-cassert from Debian's source package (cached in .deps/pg15-cassert), plts and
+# built with --enable-cassert from Debian's source package (cached in .deps/postgresql-15-cassert), plts and
 # stopgap built with -fsanitize=address,undefined in build-hardened/, and the same pg_regress, ctest,
 # server-log and single-user checks against a cluster of that PostgreSQL. Any AddressSanitizer
 # report, UBSan runtime error or failed assertion (TRAP:) fails it.
@@ -11,6 +11,14 @@ start=$SECONDS
 pg_config_path="$("$ROOT/scripts/build-cassert-pg.sh" | tail -1)" || exit 1
 [ -x "$pg_config_path" ] || { echo "hardened: no cassert PostgreSQL" >&2; exit 1; }
 echo "hardened: cassert PostgreSQL ready after $((SECONDS - start)) s"
+# Our install goes where that pg_config says: never into the system server's directories.
+prefix="$(cd "$(dirname "$pg_config_path")/.." && pwd)"
+for d in pkglibdir sharedir; do
+  case "$("$pg_config_path" --$d)" in
+    "$prefix"/*) ;;
+    *) echo "hardened: $d of $pg_config_path is outside $prefix" >&2; exit 1 ;;
+  esac
+done
 
 # Reports go to files in a directory the server (the postgres user) can write, one per process.
 SANITIZER_LOG_DIR="$(mktemp -d /tmp/plts-sanitizers.XXXXXX)"
