@@ -102,14 +102,14 @@ sanitizer_reports() {
   local files=() f
   for f in "$dir"/* "$@"; do [ -f "$f" ] && files+=("$f"); done
   local asan ubsan trap
-  asan=$(cat "${files[@]}" /dev/null | grep -c 'ERROR: AddressSanitizer')
+  asan=$(cat "${files[@]}" /dev/null | grep -cE 'ERROR: AddressSanitizer|AddressSanitizer: CHECK failed')
   ubsan=$(cat "${files[@]}" /dev/null | grep -c 'runtime error:')
   trap=$(cat "$@" /dev/null 2>/dev/null | grep -c '^TRAP:')
   for f in "${files[@]}"; do
-    grep -qE 'ERROR: AddressSanitizer|runtime error:|^TRAP:' "$f" || continue
+    grep -qE 'AddressSanitizer|runtime error:|^TRAP:' "$f" || continue
     echo "--- $f"
     # Each report line and the stack frames that follow it (up to 14 lines).
-    grep -A14 -E 'ERROR: AddressSanitizer|runtime error:|^TRAP:' "$f" | head -120
+    grep -A14 -E 'AddressSanitizer|runtime error:|^TRAP:' "$f" | head -120
   done
   echo "AddressSanitizer reports: $asan; UBSan runtime errors: $ubsan; assertion failures (TRAP): $trap"
   [ "$asan" = 0 ] && [ "$ubsan" = 0 ] && [ "$trap" = 0 ]

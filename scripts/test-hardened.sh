@@ -28,23 +28,26 @@ trap 'rm -rf "$keep"; mkdir -p "$keep"; cp -a "$SANITIZER_LOG_DIR/." "$keep/" 2>
 
 # The server executable is not instrumented; plts.so and stopgap.so are. The ASan runtime must be
 # the first library of the process, so it is preloaded into the server (-static-libasan only links
-# into executables). libubsan comes in as plts.so's dependency.
-asan_rt="$(gcc -print-file-name=libasan.so)"
+# into executables). libstdc++ is preloaded with it: ASan resolves the real __cxa_throw when it
+# starts, and postgres (C) loads libstdc++ only with plts.so; without it the first C++ throw dies in
+# "CHECK failed: asan_interceptors.cpp:320 real___cxa_throw != 0". libubsan starts with them too.
+preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so):libstdc++.so.6"
 # detect_leaks=0: the postmaster and its backends free much by exiting, by design.
 # abort_on_error=1: an ASan error aborts the backend, so the server log shows the crash too.
 # handle_abort=1: an abort (a failed Assert's TRAP) prints its stack into the log.
 # allocator_may_return_null=1: a malloc too large fails as in glibc (PostgreSQL reports it) rather
 #   than killing the process; plts's ArrayBuffer budget tests ask for gigabytes.
 # quarantine_size_mb=64: freed memory held back per process (default 256 MB) times 40 backends.
-# UBSan reports and goes on (halt_on_error=0): one run shows every distinct report.
+# UBSan reports and goes on (halt_on_error=0): one run shows every distinct report. Beside ASan it
+# ignores log_path and writes to stderr: the server log, and ctest's full output log.
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:handle_abort=1:allocator_may_return_null=1:quarantine_size_mb=64:log_path=$SANITIZER_LOG_DIR/asan"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0:log_path=$SANITIZER_LOG_DIR/ubsan"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0"
 
 export PG_CONFIG="$pg_config_path"
 export PG_BINDIR="$("$PG_CONFIG" --bindir)"
 export BUILD_DIR="$ROOT/build-hardened"
 export CMAKE_ARGS="-DPLTS_SANITIZE=ON"
-export PG_SERVER_ENV="LD_PRELOAD=$asan_rt ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
+export PG_SERVER_ENV="LD_PRELOAD=$preload ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
 export SANITIZER_LOG_DIR
 export TEST_RUNTIME_JS=0
 export PLTS_HARDENED_PASS=1

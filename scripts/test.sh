@@ -40,7 +40,9 @@ record pg_regress "${PIPESTATUS[0]}"
 echo "== ctest (GoogleTest)"
 psql -qX -c "CREATE DATABASE plts_test" >/dev/null &&
   psql -qX -d plts_test -c "CREATE EXTENSION stopgap CASCADE" >/dev/null || exit 1
-(cd "$BUILD_DIR" && PGDATABASE=plts_test ctest --output-on-failure -j2 --timeout 300) | tee "$logs/ctest.log"
+ctest_log=()  # every test's output, passing ones too, for the sanitizer count
+[ -z "${SANITIZER_LOG_DIR:-}" ] || ctest_log=(--output-log "$SANITIZER_LOG_DIR/ctest-output.log")
+(cd "$BUILD_DIR" && PGDATABASE=plts_test ctest --output-on-failure -j2 --timeout 300 "${ctest_log[@]}") | tee "$logs/ctest.log"
 record ctest "${PIPESTATUS[0]}"
 
 suites=(pg_regress ctest)
@@ -74,8 +76,8 @@ fi
 
 if [ -n "${SANITIZER_LOG_DIR:-}" ]; then
   echo "== sanitizer reports and assertion failures"
-  echo "$single_out" >"$SANITIZER_LOG_DIR/single-user.out"
-  sanitizer_reports "$SANITIZER_LOG_DIR" "$CLUSTER_LOG" "$SANITIZER_LOG_DIR/single-user.out"
+  echo "$single_out" >"$logs/single-user.out"
+  sanitizer_reports "$SANITIZER_LOG_DIR" "$CLUSTER_LOG" "$logs/single-user.out"
   record sanitizers "$?"
   suites+=(sanitizers)
 fi
