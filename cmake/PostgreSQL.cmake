@@ -1,4 +1,5 @@
 # Locates PostgreSQL through pg_config and describes how to build a server extension module.
+# -DPG_CONFIG=/path/to/pg_config picks another installation (the hardened run's cassert build).
 find_program(PG_CONFIG NAMES pg_config PATHS /usr/lib/postgresql/15/bin REQUIRED)
 foreach(what includedir-server pkglibdir sharedir bindir version pgxs libdir includedir)
   execute_process(COMMAND ${PG_CONFIG} --${what} OUTPUT_VARIABLE _v OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -20,5 +21,6 @@ function(add_pg_module name)
   target_compile_options(${name} PRIVATE ${PLTS_WARNINGS} -fvisibility=hidden)
   # Symbols are resolved against the postgres executable at load time.
   target_link_options(${name} PRIVATE -Wl,--unresolved-symbols=ignore-all)
+  plts_sanitize(${name})
   install(TARGETS ${name} LIBRARY DESTINATION "${PG_PKGLIBDIR}")
 endfunction()

@@ -1,9 +1,17 @@
 # Shared shell helpers: build + install, and a throwaway PostgreSQL cluster.
 # Source it; it defines functions and variables only.
+# The environment may choose another PostgreSQL and build (scripts/test-hardened.sh does):
+#   PG_CONFIG       pg_config of the PostgreSQL to build against and install into (default: on PATH)
+#   PG_BINDIR       where the cluster's server programs are run from (default: PG_CONFIG --bindir)
+#   BUILD_DIR       the CMake build directory (default: build/)
+#   CMAKE_ARGS      extra arguments of the first CMake configure, split on spaces
+#   PG_SERVER_ENV   VAR=value words (no spaces in a value) set for the server: pg_ctl start, postgres --single
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
-PG_BINDIR="$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)"
+PG_CONFIG="${PG_CONFIG:-pg_config}"
+PG_BINDIR="${PG_BINDIR:-$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}"
+PG_SERVER_ENV="${PG_SERVER_ENV:-}"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -12,13 +20,36 @@ as_cluster_user() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# A server program as the cluster user, with PG_SERVER_ENV in its environment.
+as_server() {
+  # shellcheck disable=SC2086 # PG_SERVER_ENV is a list of words
+  as_cluster_user env $PG_SERVER_ENV "$@"
+}
+
 build_and_install() {
   if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    local pg=()
+    [ "$PG_CONFIG" = pg_config ] || pg=(-DPG_CONFIG="$PG_CONFIG")
+    # shellcheck disable=SC2086 # CMAKE_ARGS is a list of words
+    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${pg[@]}" ${CMAKE_ARGS:-} >/dev/null \
+      || return 1
   fi
   cmake --build "$BUILD_DIR" -j"$(nproc)" -- --no-print-directory | grep -vE '^\[|^Consolidate|^-- ' || true
   [ "${PIPESTATUS[0]}" = 0 ] || { echo "build failed" >&2; return 1; }
-  as_root cmake --install "$BUILD_DIR" >/dev/null
+  as_root cmake --install "$BUILD_DIR" >/dev/null || return 1
+  server_reachable
+}
+
+# The cluster user must be able to run the server. An installation inside a directory it cannot
+# enter (the hardened run's PostgreSQL under .deps/ of a clone in a private mktemp dir) is copied
+# where it can: PostgreSQL finds its lib/ and share/ relative to bin/, so a copy runs as it is.
+server_reachable() {
+  as_cluster_user test -x "$PG_BINDIR/postgres" && return 0
+  PG_RUN_COPY="$(mktemp -d /tmp/plts-pg.XXXXXX)"
+  chmod 755 "$PG_RUN_COPY"
+  cp -a "$PG_BINDIR/../." "$PG_RUN_COPY/" || return 1
+  PG_BINDIR="$PG_RUN_COPY/bin"
+  echo "server: running a copy of $(dirname "$PG_BINDIR") from $PG_RUN_COPY (the cluster user cannot reach it)"
 }
 
 free_port() {
@@ -45,7 +76,7 @@ cluster_start() {
     for line in "$@"; do echo "$line"; done
   } | as_cluster_user tee -a "$CLUSTER_DIR/data/postgresql.conf" >/dev/null
   CLUSTER_LOG="$CLUSTER_DIR/server.log"
-  as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -w -t 60 start >/dev/null \
+  as_server "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_LOG" -w -t 60 start >/dev/null \
     || { cat "$CLUSTER_LOG"; return 1; }
 }
 
@@ -55,9 +86,31 @@ cluster_stop() {
   if [ "${KEEP_CLUSTER_LOG:-}" != "" ]; then cp "$CLUSTER_LOG" "$KEEP_CLUSTER_LOG" 2>/dev/null || true; fi
   rm -rf "$CLUSTER_DIR"
   CLUSTER_DIR=""
+  if [ -n "${PG_RUN_COPY:-}" ]; then rm -rf "$PG_RUN_COPY"; PG_RUN_COPY=""; fi
 }
 
 # Lines of the server log that show a crashed backend or a cluster restart.
 cluster_crashes() {
   grep -E 'terminated by signal|was terminated by exception|server process .* exited with exit code [^01]|all server processes terminated|PANIC' "$CLUSTER_LOG" || true
+}
+
+# sanitizer_reports DIR OUTPUT...: ASan/UBSan reports in DIR (their log_path files) and in the
+# server's OUTPUT files, plus PostgreSQL assertion failures (TRAP:) in OUTPUT. Prints each report
+# with the first frames of its stack and a count per kind; returns 1 if there is any.
+sanitizer_reports() {
+  local dir="$1"; shift
+  local files=() f
+  for f in "$dir"/* "$@"; do [ -f "$f" ] && files+=("$f"); done
+  local asan ubsan trap
+  asan=$(cat "${files[@]}" /dev/null | grep -cE 'ERROR: AddressSanitizer|AddressSanitizer: CHECK failed')
+  ubsan=$(cat "${files[@]}" /dev/null | grep -c 'runtime error:')
+  trap=$(cat "$@" /dev/null 2>/dev/null | grep -c '^TRAP:')
+  for f in "${files[@]}"; do
+    grep -qE 'AddressSanitizer|runtime error:|^TRAP:' "$f" || continue
+    echo "--- $f"
+    # Each report line and the stack frames that follow it (up to 14 lines).
+    grep -A14 -E 'AddressSanitizer|runtime error:|^TRAP:' "$f" | head -120
+  done
+  echo "AddressSanitizer reports: $asan; UBSan runtime errors: $ubsan; assertion failures (TRAP): $trap"
+  [ "$asan" = 0 ] && [ "$ubsan" = 0 ] && [ "$trap" = 0 ]
 }

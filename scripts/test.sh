@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: bootstrap, build, install, a throwaway cluster, pg_regress, GoogleTest
-# (ctest), runtime-js's node tests and a short fuzz run of the parsers of untrusted text. Always
-# stops the cluster. Exits non-zero on any failure.
+# (ctest, then its slow suites one at a time), runtime-js's node tests and a short fuzz run of the
+# parsers of untrusted text; then the same suite again in the hardened configuration
+# (scripts/test-hardened.sh: an --enable-cassert PostgreSQL, our code under ASan + UBSan).
+# Always stops the cluster. Exits non-zero on any failure.
+#   PLTS_HARDENED=0   skip the hardened pass (a quicker loop while developing)
+# Environment read by the hardened pass (see scripts/lib.sh for PG_CONFIG, BUILD_DIR, ...):
+#   TEST_RUNTIME_JS=0         skip runtime-js's node tests (they do not touch PostgreSQL)
+#   TEST_FUZZ=0               skip the fuzz run (its targets are built with sanitizers anyway)
+#   SANITIZER_LOG_DIR=dir     count ASan/UBSan reports written there and assertion failures (TRAP:)
+#                             in the server's output as a suite of their own
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -23,7 +31,7 @@ record() {  # record NAME STATUS
 echo "== pg_regress"
 regress_out="$BUILD_DIR/regress"
 rm -rf "$regress_out"; mkdir -p "$regress_out"
-PG_REGRESS="$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress"
+PG_REGRESS="$(dirname "$("$PG_CONFIG" --pgxs)")/../test/regress/pg_regress"
 psql -qX -c "CREATE DATABASE plts_regress" >/dev/null || exit 1
 "$PG_REGRESS" --use-existing --host="$PGHOST" --port="$PGPORT" --user="$PGUSER" \
   --inputdir="$ROOT/test/regress" --outputdir="$regress_out" \
@@ -34,44 +42,67 @@ record pg_regress "${PIPESTATUS[0]}"
 echo "== ctest (GoogleTest)"
 psql -qX -c "CREATE DATABASE plts_test" >/dev/null &&
   psql -qX -d plts_test -c "CREATE EXTENSION stopgap CASCADE" >/dev/null || exit 1
-(cd "$BUILD_DIR" && PGDATABASE=plts_test ctest --output-on-failure -j2 --timeout 300 -LE slow) | tee "$logs/ctest.log"
+ctest_log=()  # every test's output, passing ones too, for the sanitizer count
+[ -z "${SANITIZER_LOG_DIR:-}" ] || ctest_log=(--output-log "$SANITIZER_LOG_DIR/ctest-output.log")
+(cd "$BUILD_DIR" && PGDATABASE=plts_test ctest --output-on-failure -j2 --timeout 300 -LE slow "${ctest_log[@]}") | tee "$logs/ctest.log"
 record ctest "${PIPESTATUS[0]}"
 # The conversion matrix, unkillable code and the long-lived backend run alone: they measure time
 # and memory, and a hung case is ended with kill -9 (which restarts the cluster under any other).
 echo "== ctest, slow suites (one at a time)"
-(cd "$BUILD_DIR" && PGDATABASE=plts_test ctest --output-on-failure -j1 --timeout 1800 -L slow) | tee "$logs/ctest-slow.log"
+[ -z "${SANITIZER_LOG_DIR:-}" ] || ctest_log=(--output-log "$SANITIZER_LOG_DIR/ctest-slow-output.log")
+(cd "$BUILD_DIR" && PGDATABASE=plts_test ctest --output-on-failure -j1 --timeout 1800 -L slow "${ctest_log[@]}") | tee "$logs/ctest-slow.log"
 record ctest-slow "${PIPESTATUS[0]}"
 
-echo "== runtime-js (node --test)"
-(cd "$ROOT/runtime-js" && npm test --silent) | tee "$logs/node.log"
-record runtime-js "${PIPESTATUS[0]}"
+suites=(pg_regress ctest ctest-slow)
+if [ "${TEST_RUNTIME_JS:-1}" != 0 ]; then
+  echo "== runtime-js (node --test)"
+  (cd "$ROOT/runtime-js" && npm test --silent) | tee "$logs/node.log"
+  record runtime-js "${PIPESTATUS[0]}"
+  suites+=(runtime-js)
+else
+  : >"$logs/node.log"
+fi
 
 # The parsers of untrusted text under libFuzzer (clang, ASan + UBSan): a fixed seed and a fixed
 # number of inputs per target; scripts/fuzz.sh --long runs them longer.
-echo "== fuzz (short run)"
-"$ROOT/scripts/fuzz.sh" | tee "$logs/fuzz.log"
-record fuzz "${PIPESTATUS[0]}"
+if [ "${TEST_FUZZ:-1}" != 0 ]; then
+  echo "== fuzz (short run)"
+  "$ROOT/scripts/fuzz.sh" | tee "$logs/fuzz.log"
+  record fuzz "${PIPESTATUS[0]}"
+  suites+=(fuzz)
+else
+  : >"$logs/fuzz.log"
+fi
 
 echo "== server log"
 crashes="$(cluster_crashes)"
 if [ -n "$crashes" ]; then echo "$crashes"; record server-log 1; else echo "no crash or restart"; record server-log 0; fi
+suites+=(server-log single-user)
 
 # A single-user backend (postgres --single, used for recovery) runs plts too. It has no stack base
 # set by a postmaster: every call once failed with "Maximum call stack size exceeded".
 echo "== single-user backend"
-(cd "$CLUSTER_DIR" && as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null)
+(cd "$CLUSTER_DIR" && as_server "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null)
 single_out="$(printf '%s\n' \
   'CREATE FUNCTION single_user_probe(x int) RETURNS int LANGUAGE plts AS $$ export default (ctx) => ctx.args.x * 2 $$;' \
   'SELECT single_user_probe(21);' |
-  (cd "$CLUSTER_DIR" && as_cluster_user "$PG_BINDIR/postgres" --single -D "$CLUSTER_DIR/data" plts_test) 2>&1)"
+  (cd "$CLUSTER_DIR" && as_server "$PG_BINDIR/postgres" --single -D "$CLUSTER_DIR/data" plts_test) 2>&1)"
 if grep -q 'single_user_probe = "42"' <<<"$single_out" && ! grep -qE 'ERROR|FATAL' <<<"$single_out"; then
   echo "ok: plts call in postgres --single"; record single-user 0
 else
   echo "$single_out" | head -20; echo "FAILED: plts call in postgres --single"; record single-user 1
 fi
 
+if [ -n "${SANITIZER_LOG_DIR:-}" ]; then
+  echo "== sanitizer reports and assertion failures"
+  echo "$single_out" >"$logs/single-user.out"
+  sanitizer_reports "$SANITIZER_LOG_DIR" "$CLUSTER_LOG" "$logs/single-user.out"
+  record sanitizers "$?"
+  suites+=(sanitizers)
+fi
+
 echo
-for k in pg_regress ctest ctest-slow runtime-js fuzz server-log single-user; do
+for k in "${suites[@]}"; do
   printf '  %-12s %s\n' "$k" "$([ "${result[$k]}" = 0 ] && echo ok || echo FAILED)"
 done
 # Individual tests over all runners: pg_regress files, ctest cases, node tests, fuzz targets.
@@ -93,6 +124,25 @@ t_fail=$((t_fail + $(grep -oE '^# fail [0-9]+' "$logs/node.log" | awk '{s+=$3} E
 t_pass=$((t_pass + $(grep -cE '^  ok ' "$logs/fuzz.log")))
 t_fail=$((t_fail + $(grep -cE '^  CRASH ' "$logs/fuzz.log")))
 if [ "${result[single-user]}" = 0 ]; then t_pass=$((t_pass + 1)); else t_fail=$((t_fail + 1)); fi
+[ "${result[sanitizers]:-0}" = 0 ] || t_fail=$((t_fail + 1))
 echo "suites: $passed passed, $failed failed"
 echo "tests: $t_pass passed, $t_fail failed"
-[ "$failed" = 0 ] && [ "$t_fail" = 0 ]
+echo "$passed $failed $t_pass $t_fail" >"$BUILD_DIR/test-counts"
+status=0
+[ "$failed" = 0 ] && [ "$t_fail" = 0 ] || status=1
+
+if [ "${PLTS_HARDENED:-1}" != 0 ] && [ -z "${PLTS_HARDENED_PASS:-}" ]; then
+  cluster_stop
+  echo
+  echo "==== hardened pass: cassert PostgreSQL, plts + stopgap under ASan + UBSan"
+  hardened_counts="$ROOT/build-hardened/test-counts"
+  rm -f "$hardened_counts"
+  "$ROOT/scripts/test-hardened.sh" || status=1
+  read -r h_passed h_failed h_t_pass h_t_fail <"$hardened_counts" 2>/dev/null \
+    || { h_passed=0; h_failed=1; h_t_pass=0; h_t_fail=1; }
+  echo
+  echo "regular + hardened:"
+  echo "suites: $((passed + h_passed)) passed, $((failed + h_failed)) failed"
+  echo "tests: $((t_pass + h_t_pass)) passed, $((t_fail + h_t_fail)) failed"
+fi
+exit "$status"
