@@ -47,9 +47,11 @@ server_reachable() {
   as_cluster_user test -x "$PG_BINDIR/postgres" && return 0
   PG_RUN_COPY="$(mktemp -d /tmp/plts-pg.XXXXXX)"
   chmod 755 "$PG_RUN_COPY"
-  cp -a "$PG_BINDIR/../." "$PG_RUN_COPY/" || return 1
+  local prefix
+  prefix="$(cd "$PG_BINDIR/.." && pwd)"
+  cp -a "$prefix/." "$PG_RUN_COPY/" || return 1
   PG_BINDIR="$PG_RUN_COPY/bin"
-  echo "server: running a copy of $(dirname "$PG_BINDIR") from $PG_RUN_COPY (the cluster user cannot reach it)"
+  echo "server: running a copy of $prefix from $PG_RUN_COPY (the cluster user cannot reach it)"
 }
 
 free_port() {
@@ -108,8 +110,11 @@ sanitizer_reports() {
   for f in "${files[@]}"; do
     grep -qE 'AddressSanitizer|runtime error:|^TRAP:' "$f" || continue
     echo "--- $f"
-    # Each report line and the stack frames that follow it (up to 14 lines).
-    grep -A14 -E 'AddressSanitizer|runtime error:|^TRAP:' "$f" | head -120
+    # A sanitizer's own log file is all report: its head. In other output: each report line and the
+    # stack frames (#N ...) that follow it.
+    if [ "$(dirname "$f")" = "$dir" ] && [[ "$(basename "$f")" == asan.* ]]; then head -60 "$f"; continue; fi
+    awk '/AddressSanitizer|runtime error:|^TRAP:/ { print; n = 40; next }
+         n > 0 && /^ +#[0-9]+ |^SUMMARY/ { print; n--; next } { n = 0 }' "$f" | head -150
   done
   echo "AddressSanitizer reports: $asan; UBSan runtime errors: $ubsan; assertion failures (TRAP): $trap"
   [ "$asan" = 0 ] && [ "$ubsan" = 0 ] && [ "$trap" = 0 ]
