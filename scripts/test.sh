@@ -19,7 +19,7 @@ build_and_install || exit 1
 logs="$(mktemp -d)"
 trap 'cluster_stop; rm -rf "$logs"' EXIT
 trap 'echo "interrupted"; exit 130' INT TERM
-cluster_start "shared_preload_libraries = 'plts'" || exit 1
+cluster_start "shared_preload_libraries = 'plts'" ${PG_SERVER_CONF:+"$PG_SERVER_CONF"} || exit 1
 
 declare -A result
 passed=0 failed=0

@@ -185,7 +185,7 @@ Datum array_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv
     int dims[1] = {static_cast<int>(n)};
     int lbs[1] = {1};
     d = PointerGetDatum(construct_md_array(values.data(), nulls, n ? 1 : 0, dims, lbs,
-                                           tc.elem->type, tc.elmlen, tc.elmbyval, tc.elmalign));
+                                           tc.elem_type, tc.elmlen, tc.elmbyval, tc.elmalign));
   });
   return d;
 }
@@ -198,7 +198,7 @@ v8::Local<v8::Value> array_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, c
   int n = 0;
   pg_guard([&] {
     a = DatumGetArrayTypeP(value);
-    deconstruct_array(a, tc.elem->type, tc.elmlen, tc.elmbyval, tc.elmalign, &elems, &nulls, &n);
+    deconstruct_array(a, tc.elem_type, tc.elmlen, tc.elmbyval, tc.elmalign, &elems, &nulls, &n);
   });
   int ndim = ARR_NDIM(a);
   StopPoll poll(iso);
@@ -347,7 +347,10 @@ std::unique_ptr<TypeConv> resolve_type(Oid type, int32 typmod) {
     getTypeOutputInfo(type, &out_fn, &varlena);
     fmgr_info_cxt(out_fn, &tc->out_fn, tc->mcxt);
   });
-  if (tc->kind == TypeKind::kArray) tc->elem = resolve_type(elem);
+  if (tc->kind == TypeKind::kArray) {
+    tc->elem_type = elem;  // as declared: a domain's array holds the domain, not its base type
+    tc->elem = resolve_type(elem);
+  }
   return tc;
 }
 

@@ -56,6 +56,7 @@ struct TypeConv {
   int16 elmlen = 0;
   bool elmbyval = false;
   char elmalign = 'i';
+  Oid elem_type = InvalidOid;
   std::unique_ptr<TypeConv> elem;
 };
 

@@ -132,6 +132,9 @@ CREATE FUNCTION r_nn() RETURNS nn_text LANGUAGE plts AS $$ export default () => 
 CREATE FUNCTION r_dom_arr() RETURNS posint[] LANGUAGE plts AS $$ export default () => [1, -1] $$;
 SELECT dom(5), r_dom(3), sqlstate_of('select hv.r_dom(-3)'), sqlstate_of('select hv.r_nn()'),
        sqlstate_of('select hv.r_dom_arr()');
+-- an array of a domain holds the domain (assert builds check the element type both ways)
+CREATE FUNCTION echo_dom_arr(a posint[]) RETURNS posint[] LANGUAGE plts AS $$ export default (ctx) => ctx.args.a $$;
+SELECT echo_dom_arr('{1,2}');
 -- dates beyond a JavaScript Date's range are an error on the way in (never an Invalid Date)
 CREATE FUNCTION show_date(d date) RETURNS text LANGUAGE plts AS $$ export default (ctx) => ctx.args.d.toISOString() $$;
 SELECT sqlstate_of($q$select hv.show_date('5874897-12-31')$q$), show_date('275000-01-01');
