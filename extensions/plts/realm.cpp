@@ -1,5 +1,7 @@
 #include "extensions/plts/realm.h"
 
+#include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 #include "extensions/plts/convert.h"
@@ -40,6 +42,94 @@ std::shared_ptr<v8::BackingStore> new_cell() {
   return std::shared_ptr<v8::BackingStore>(std::move(bs));
 }
 
+// Array.prototype.fill over more than kFillInBuiltin elements. V8's builtin fills a sparse
+// (dictionary-mode) array or an array-like in a C++ loop that never checks for termination:
+// `new Array(1e8).fill(1.5)` ran a minute past any limit. This loop does the same steps (the
+// specification's, with `this` and the relative start and end) and stops when the call must,
+// so heap exhaustion there is a 53200 like any other. Smaller fills take the builtin.
+constexpr double kFillInBuiltin = 1 << 20;
+
+double relative_index(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, double len, double dflt,
+                      bool* ok) {
+  if (v->IsUndefined()) return dflt;
+  double rel = 0;
+  if (!v->NumberValue(ctx).To(&rel)) {
+    *ok = false;
+    return 0;
+  }
+  rel = std::isnan(rel) ? 0 : std::trunc(rel);
+  return rel < 0 ? std::max(len + rel, 0.0) : std::min(rel, len);
+}
+
+void array_fill(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* iso = info.GetIsolate();
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  v8::Local<v8::Object> o;
+  if (!info.This()->ToObject(ctx).ToLocal(&o)) return;
+  v8::Local<v8::Value> len_v;
+  double len = 0;
+  if (!o->Get(ctx, js_name(iso, "length")).ToLocal(&len_v) || !len_v->NumberValue(ctx).To(&len))
+    return;
+  len = std::isnan(len) || len <= 0 ? 0 : std::min(std::trunc(len), 9007199254740991.0);
+  // Data: [the builtin fill, Object.isExtensible], as they were before any user code ran.
+  v8::Local<v8::Array> data = info.Data().As<v8::Array>();
+  v8::Local<v8::Value> builtin, is_extensible, extensible;
+  if (!data->Get(ctx, 0).ToLocal(&builtin) || !data->Get(ctx, 1).ToLocal(&is_extensible))
+    return;
+  v8::Local<v8::Value> target = o;
+  if (len > kFillInBuiltin &&
+      !is_extensible.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 1, &target).ToLocal(&extensible))
+    return;
+  // Small fills, and frozen or sealed objects (whose errors the builtin reports), take the builtin.
+  if (len <= kFillInBuiltin || !extensible->IsTrue()) {
+    v8::Local<v8::Value> args[3] = {info[0], info[1], info[2]};
+    v8::Local<v8::Value> r;
+    if (builtin.As<v8::Function>()->Call(ctx, info.This(), 3, args).ToLocal(&r))
+      info.GetReturnValue().Set(r);
+    return;
+  }
+  bool ok = true;
+  double k = relative_index(ctx, info[1], len, 0, &ok);
+  double end = ok ? relative_index(ctx, info[2], len, len, &ok) : 0;
+  if (!ok) return;
+  StopPoll poll(iso);
+  for (; k < end; k++) {
+    try {
+      poll.check();
+    } catch (const JsException&) {
+      return;  // termination is requested: it takes effect as soon as JavaScript resumes
+    }
+    v8::Maybe<bool> set = k <= 4294967294.0
+                              ? o->Set(ctx, static_cast<uint32_t>(k), info[0])
+                              : o->Set(ctx, v8::Number::New(iso, k), info[0]);
+    if (set.IsNothing()) return;
+  }
+  info.GetReturnValue().Set(o);
+}
+
+void replace_array_fill(v8::Isolate* iso, v8::Local<v8::Context> ctx) {
+  v8::Local<v8::Value> array, proto, fill, object, is_extensible;
+  v8::Local<v8::Object> global = ctx->Global();
+  if (!global->Get(ctx, js_name(iso, "Array")).ToLocal(&array) || !array->IsObject() ||
+      !array.As<v8::Object>()->Get(ctx, js_name(iso, "prototype")).ToLocal(&proto) ||
+      !proto->IsObject() || !proto.As<v8::Object>()->Get(ctx, js_name(iso, "fill")).ToLocal(&fill) ||
+      !fill->IsFunction() || !global->Get(ctx, js_name(iso, "Object")).ToLocal(&object) ||
+      !object->IsObject() ||
+      !object.As<v8::Object>()->Get(ctx, js_name(iso, "isExtensible")).ToLocal(&is_extensible) ||
+      !is_extensible->IsFunction())
+    throw JsException();
+  v8::Local<v8::Value> parts[2] = {fill, is_extensible};
+  v8::Local<v8::Array> data = v8::Array::New(iso, parts, 2);
+  v8::Local<v8::Function> f;
+  if (!v8::Function::New(ctx, array_fill, data, 1, v8::ConstructorBehavior::kThrow).ToLocal(&f))
+    throw JsException();
+  f->SetName(js_name(iso, "fill"));
+  if (proto.As<v8::Object>()
+          ->DefineOwnProperty(ctx, js_name(iso, "fill"), f, v8::DontEnum)
+          .IsNothing())
+    throw JsException();
+}
+
 Realm* create_realm(v8::Isolate* iso, Oid role) {
   std::unique_ptr<Realm> r(new Realm());
   r->role = role;
@@ -55,6 +145,7 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   v8::Local<v8::Object> global = ctx->Global();
   for (const char* name : {"SharedArrayBuffer", "Atomics"})
     ignore_result(global->Delete(ctx, js_name(iso, name)));
+  replace_array_fill(iso, ctx);
   r->cell = new_cell();
   v8::Local<v8::ArrayBuffer> cell = v8::ArrayBuffer::New(iso, r->cell);
   r->clock = static_cast<double*>(r->cell->Data());

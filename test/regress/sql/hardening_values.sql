@@ -110,6 +110,19 @@ SET statement_timeout = '200ms';
 SELECT loop_after();
 RESET statement_timeout;
 
+-- Array.prototype.fill: past 1M elements plts's interruptible loop, the same results as V8's
+CREATE FUNCTION fills() RETURNS jsonb LANGUAGE plts AS $$
+export default () => {
+  const big = new Array(2_000_001).fill(7, -2);
+  const like = Array.prototype.fill.call({ length: 3_000_000 }, 'x', 2_999_999, 5_000_000) as any;
+  let frozen = 'no error';
+  try { Object.freeze(new Array(2_000_000)).fill(1); } catch (e: any) { frozen = e.constructor.name; }
+  return { small: [1, 2, 3].fill(0, 1), big: [big.length, big[1_999_998], big[1_999_999], big[2_000_000]],
+    like: [like[2_999_998] ?? null, like[2_999_999]], frozen, name: [].fill.name, len: [].fill.length };
+};
+$$;
+SELECT fills();
+
 -- arrays: a lower bound other than 1 is not kept (JavaScript arrays start at 0)
 CREATE FUNCTION echo_arr(a int[]) RETURNS int[] LANGUAGE plts AS $$ export default (ctx) => ctx.args.a $$;
 SELECT echo_arr('[3:4]={7,8}'::int[]);
