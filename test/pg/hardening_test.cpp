@@ -157,6 +157,28 @@ TEST_F(Hardening, NestedCallKeepsTheOuterDeadline) {
   EXPECT_EQ(c.scalar(call("ok()")), "1");
 }
 
+// Contexts of roles unused for 100k calls are dropped (their globals with them): a pooled backend
+// that served many roles once does not keep them all.
+TEST_F(Hardening, ContextsOfIdleRolesAreCollected) {
+  def("remember() returns int", R"JS(export default () => {
+    const g = globalThis as any; g.n = (g.n ?? 0) + 1; return g.n; })JS");
+  Connection c;
+  for (int i = 0; i < 5; i++) {
+    std::string r = role(fmt::format("r{}", i));
+    c.query("set role " + r);
+    EXPECT_EQ(c.scalar(call("remember()")), "1");
+    EXPECT_EQ(c.scalar(call("remember()")), "2");
+    c.query("reset role");
+  }
+  EXPECT_EQ(std::stoi(c.scalar("select plts.metrics()->>'contexts'")), 5);
+  c.query("select count(" + schema_ + ".ok()) from generate_series(1, 110000)");
+  EXPECT_LE(std::stoi(c.scalar("select plts.metrics()->>'contexts'")), 2);
+  // A role whose context was dropped starts afresh.
+  c.query("set role " + roles_[0]);
+  EXPECT_EQ(c.scalar(call("remember()")), "1");
+  c.query("reset role");
+}
+
 // An Error whose message getter loops, thrown from an async function, stops on cancel.
 TEST_F(Hardening, LoopingErrorGetterStopsOnCancel) {
   def("evil() returns int", R"JS(export default async () => {
