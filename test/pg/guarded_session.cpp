@@ -125,14 +125,16 @@ void GuardedSession::after_loss(Outcome& o) {
     started_ = inc;
   }
   // The server may still be restarting (a crash is noticed a moment after the connection drops).
-  eventually([&] {
-    try {
-      reconnect();
-      return true;
-    } catch (...) {
-      return false;
-    }
-  }, std::chrono::seconds(90));
+  eventually(
+      [&] {
+        try {
+          reconnect();
+          return true;
+        } catch (...) {
+          return false;
+        }
+      },
+      std::chrono::seconds(90));
   if (!conn_) throw std::runtime_error("could not reconnect after a lost connection");
   inc = wait_for_server();
   if (inc != started_ && !o.server_restarted) {
@@ -173,8 +175,8 @@ Outcome GuardedSession::run_impl(const std::string& sql, const std::vector<std::
     try {
       conn_->query("select 1");
     } catch (const SqlError& e) {
-      const bool lost = e.sqlstate == "08006" || e.sqlstate.rfind("57P", 0) == 0 ||
-                        e.sqlstate.empty();
+      const bool lost =
+          e.sqlstate == "08006" || e.sqlstate.rfind("57P", 0) == 0 || e.sqlstate.empty();
       if (lost) {
         after_loss(o);
       } else {

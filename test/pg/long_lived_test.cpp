@@ -85,7 +85,8 @@ class LongLivedSlow : public ::testing::Test {
       for (const auto& role : roles_) c.query("drop role if exists " + role);
       // CREATE FUNCTION stored each ~100 kB version as an artifact (content-addressed, kept after
       // the function is gone): ours are marked by the schema's name.
-      c.query("delete from plts.artifact where source_ts like $1", {"// " + schema_ + " version %"});
+      c.query("delete from plts.artifact where source_ts like $1",
+              {"// " + schema_ + " version %"});
     } catch (const std::exception& e) {
       ADD_FAILURE() << "cleanup of " << schema_ << " failed: " << e.what();
     }
@@ -130,10 +131,10 @@ class LongLivedSlow : public ::testing::Test {
 
 TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles) {
   const std::string S = schema_;
-  admin_->query(fmt::format(
-      "create function {}.f(i int) returns int language plts as "
-      "$js$export default (ctx) => ctx.args.i + 1$js$",
-      S));
+  admin_->query(
+      fmt::format("create function {}.f(i int) returns int language plts as "
+                  "$js$export default (ctx) => ctx.args.i + 1$js$",
+                  S));
   // 300 distinct SQL texts (the statement number is part of the text), cycling with i.
   admin_->query(fmt::format(
       "create function {}.q(i int) returns int language plts as $js$"
@@ -141,8 +142,8 @@ TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles)
       " const rows = await ctx.db.query('select $1::int + ' + k + ' as v', [ctx.args.i]);"
       " return rows[0].v - k; }}$js$",
       S));
-  admin_->query(fmt::format(
-      "create function {}.big(i int) returns int language plts as $js${}$js$", S, big_body(0)));
+  admin_->query(fmt::format("create function {}.big(i int) returns int language plts as $js${}$js$",
+                            S, big_body(0)));
 
   Connection c;  // the long-lived backend
   const int pid = c.backend_pid();
@@ -162,7 +163,8 @@ TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles)
       calls += n;
       const long long lo = from, hi = from + n - 1;
       const long long expect = (lo + hi) * (hi - lo + 1) / 2 + (fn == "f" ? n : 0);
-      if (got != std::to_string(expect)) errors += fmt::format("{} batch at {}: {}\n", fn, from, got);
+      if (got != std::to_string(expect))
+        errors += fmt::format("{} batch at {}: {}\n", fn, from, got);
     } catch (const SqlError& e) {
       errors += fmt::format("{} batch at {}: {} {}\n", fn, from, e.sqlstate, e.what());
     }
@@ -175,11 +177,16 @@ TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles)
 
   const auto t0 = Clock::now();
   // Warm-up: every role's context, every statement's plan once, one replace.
-  for (int r = 0; r < kRoles; r++) as_role(r, [&] { batch("f", 1, 10); batch("q", 0, 300); });
+  for (int r = 0; r < kRoles; r++)
+    as_role(r, [&] {
+      batch("f", 1, 10);
+      batch("q", 0, 300);
+    });
   batch("q", 0, 300);
-  c.query(fmt::format("create or replace function {}.big(i int) returns int language plts as "
-                      "$js${}$js$",
-                      S, big_body(1)));
+  c.query(
+      fmt::format("create or replace function {}.big(i int) returns int language plts as "
+                  "$js${}$js$",
+                  S, big_body(1)));
   c.scalar(fmt::format("select {}.big(1)", S));
   // PostgreSQL's own memory in this backend (memory contexts), to tell it apart from V8's heap.
   auto pg_memory = [&] {
@@ -209,9 +216,10 @@ TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles)
   // 500 CREATE OR REPLACEs, each followed by a call under one of the 10 roles.
   for (int n = 2; n < 502; n++) {
     try {
-      c.query(fmt::format("create or replace function {}.big(i int) returns int language plts as "
-                          "$js${}$js$",
-                          S, big_body(n)));
+      c.query(
+          fmt::format("create or replace function {}.big(i int) returns int language plts as "
+                      "$js${}$js$",
+                      S, big_body(n)));
       as_role(n % kRoles, [&] {
         const std::string got = c.scalar(fmt::format("select {}.big({})", S, n));
         if (got != std::to_string(70000 + n)) errors += fmt::format("big {}: {}\n", n, got);
