@@ -513,14 +513,8 @@ Datum from_js_base(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv&
       bool have = false;
       double ms = date_ms(iso, ctx, tc, value, &have);
       if (!have) return text_in(tc, pg_text(iso, value));
-      if (std::isinf(ms) && value->IsNumber()) {
-        DateADT d;
-        if (ms < 0)
-          DATE_NOBEGIN(d);
-        else
-          DATE_NOEND(d);
-        return DateADTGetDatum(d);
-      }
+      if (std::isinf(ms) && value->IsNumber())
+        return DateADTGetDatum(ms < 0 ? DATEVAL_NOBEGIN : DATEVAL_NOEND);
       if (!std::isfinite(ms)) mismatch(tc, "an invalid Date");
       double days = std::floor((ms - kPgEpochMs) / kMsPerDay);
       if (!(days >= static_cast<double>(DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE) &&
@@ -533,14 +527,8 @@ Datum from_js_base(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv&
       bool have = false;
       double ms = date_ms(iso, ctx, tc, value, &have);
       if (!have) return text_in(tc, pg_text(iso, value));
-      if (std::isinf(ms) && value->IsNumber()) {
-        Timestamp t;
-        if (ms < 0)
-          TIMESTAMP_NOBEGIN(t);
-        else
-          TIMESTAMP_NOEND(t);
-        return TimestampGetDatum(t);
-      }
+      if (std::isinf(ms) && value->IsNumber())
+        return TimestampGetDatum(ms < 0 ? DT_NOBEGIN : DT_NOEND);
       if (!std::isfinite(ms)) mismatch(tc, "an invalid Date");
       double us = std::round((ms - kPgEpochMs) * 1000.0);
       if (!(us >= static_cast<double>(MIN_TIMESTAMP) && us < static_cast<double>(END_TIMESTAMP)))
