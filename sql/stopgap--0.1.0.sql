@@ -60,6 +60,9 @@ CREATE FUNCTION stopgap._log(level text, message text) RETURNS void
 -- user, which SECURITY DEFINER calls do not change).
 CREATE FUNCTION stopgap._calling_role() RETURNS name
   LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'stopgap_calling_role';
+-- stopgap.live_schema, checked (also when it was set before stopgap.so was loaded).
+CREATE FUNCTION stopgap._live_schema_setting() RETURNS text
+  LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'stopgap_live_schema_setting';
 
 -- ---------------------------------------------------------------------------------------------
 -- Catalog.
@@ -233,10 +236,18 @@ CREATE FUNCTION stopgap._identity_types(fn oid) RETURNS text
   RETURN (SELECT coalesce(string_agg(format_type(a.t, NULL), ',' ORDER BY a.o), '')
             FROM pg_proc p, unnest(p.proargtypes) WITH ORDINALITY AS a(t, o) WHERE p.oid = fn);
 
--- Escapes regular-expression metacharacters.
-CREATE FUNCTION stopgap._regex_escape(s text) RETURNS text
-  LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp
-  RETURN regexp_replace(s, '([\\^$.|?*+()\[\]{}])', '\\\1', 'g');
+-- A pause point of the fault tests: with stopgap.pause_at (superuser only) set to phase, the
+-- deploy or rollback waits here for an advisory lock the test holds, so the test can kill it in a
+-- known phase. One GUC read otherwise.
+CREATE FUNCTION stopgap._pause_point(phase text) RETURNS void
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF current_setting('stopgap.pause_at', true) = phase THEN
+    PERFORM pg_advisory_xact_lock(hashtext('stopgap.pause_at'), hashtext(phase));
+  END IF;
+END
+$$;
 
 -- Serializes everything that changes one environment (deploy, rollback) until the transaction ends.
 CREATE FUNCTION stopgap._lock(env text) RETURNS void
@@ -295,7 +306,7 @@ BEGIN
     RAISE EXCEPTION 'environment "%" does not exist', env
       USING ERRCODE = 'undefined_object', HINT = 'An environment is created by its first stopgap.deploy.';
   END IF;
-  live := coalesce(current_setting('stopgap.live_schema', true), 'live_deployment');
+  live := stopgap._live_schema_setting();
   SELECT e.env INTO other FROM stopgap.environment e WHERE e.live_schema = live;
   IF FOUND THEN
     RAISE EXCEPTION 'live schema "%" already belongs to environment "%"', live, other
@@ -460,9 +471,24 @@ BEGIN
     IF body_at = 0 THEN
       RAISE EXCEPTION 'unexpected definition of %.%', src_name, f.proname USING ERRCODE = 'internal_error';
     END IF;
-    -- Imports of other deployed functions: "@stopgap/<schema>/<fn>" string literals.
-    SELECT coalesce(array_agg(DISTINCT m[1] ORDER BY m[1]), '{}') INTO refs
-      FROM regexp_matches(f.prosrc, '[''"]' || stopgap._regex_escape(prefix) || '([^''"]+)[''"]', 'g') AS m;
+    -- Imports of other deployed functions: the specifiers "@stopgap/<schema>/<fn>" with the names
+    -- as they are in the catalog, read by the compiler (string escapes decoded: any name can be
+    -- written). Other "@stopgap/" specifiers than the runtime resolve to nothing: refused here, so
+    -- that diff reports what deploy would fail on.
+    r := plts._transpile(f.prosrc, opts);
+    SELECT string_agg(format('"%s"', i), ', ' ORDER BY i) INTO bad
+      FROM jsonb_array_elements_text(r->'imports') AS i
+     WHERE starts_with(i, '@stopgap/') AND i <> '@stopgap/runtime' AND NOT starts_with(i, prefix);
+    IF bad IS NOT NULL THEN
+      RAISE EXCEPTION 'cannot deploy %.%: it imports %, which is neither @stopgap/runtime nor a function of schema "%"',
+                      src_name, f.proname, bad, src_name
+        USING ERRCODE = 'undefined_function',
+              DETAIL = format('Deployed functions import each other as "%s<function>", with the schema and '
+                              'function names exactly as in the catalog (case and quotes included).', prefix);
+    END IF;
+    SELECT coalesce(array_agg(x.fn ORDER BY x.fn), '{}') INTO refs
+      FROM (SELECT DISTINCT substr(i, length(prefix) + 1) AS fn
+              FROM jsonb_array_elements_text(r->'imports') AS i WHERE starts_with(i, prefix)) x;
     fns := fns || jsonb_build_object(f.proname, jsonb_build_object(
       'fn_name', f.proname,
       'signature', format('%s(%s)', f.proname, f.ident),
@@ -505,6 +531,7 @@ BEGIN
       baked := stopgap._bake_import_map(e->>'source', map, format('%s.%s', src_name, name_));
       -- Transpiled here, stored below in hash order (plts caches the transpile for that).
       r := plts._transpile(baked, opts);
+      PERFORM stopgap._pause_point('compile');
       hash := r->>'artifact_hash';
       SELECT jsonb_build_object('line', (d->>'line')::int, 'column', (d->>'column')::int, 'message', d->>'message')
         INTO err FROM jsonb_array_elements(r->'diagnostics') AS d WHERE d->>'category' = 'error' LIMIT 1;
@@ -541,6 +568,7 @@ BEGIN
       IF plts.compile_and_store(baked, opts) IS DISTINCT FROM hash THEN
         RAISE EXCEPTION 'stopgap: storing artifact % gave another hash', hash;
       END IF;
+      PERFORM stopgap._pause_point('store');
     END LOOP;
   END IF;
 
@@ -585,10 +613,20 @@ BEGIN
     SELECT x.oid INTO fn FROM pg_proc x
      WHERE x.pronamespace = live AND x.proname = v.fn_name AND stopgap._identity_types(x.oid) = v.identity_types;
     EXECUTE format('ALTER FUNCTION %s OWNER TO stopgap_owner', fn);
-    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
+    -- Privileges are stopgap's too: a replaced function keeps its ACL, so grants made by hand since
+    -- the last activation (see stopgap._privilege_drift) are revoked, whoever they went to.
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC CASCADE', fn);
+    FOR p IN
+      SELECT DISTINCT a.grantee::regrole AS grantee
+        FROM pg_proc x, aclexplode(x.proacl) a
+       WHERE x.oid = fn AND a.grantee NOT IN (0, x.proowner)
+    LOOP
+      EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %s CASCADE', fn, p.grantee);
+    END LOOP;
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO app_user', fn);
     EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn, v.comment);
     defs := defs || jsonb_build_object(v.fn_name, pg_get_functiondef(fn));
+    PERFORM stopgap._pause_point('materialize');
   END LOOP;
   RETURN defs;
 END
@@ -687,6 +725,7 @@ BEGIN
               HINT = 'A plts function''s module must export default the function (or a query/mutation).';
     END IF;
     kinds := kinds || jsonb_build_object(f->>'fn_name', kind);
+    PERFORM stopgap._pause_point('load');
     pointer := format('{"plts":1,"kind":"artifact_ptr","artifact_hash":%s,"export":"default","import_map":%s}',
                       to_json(f->>'artifact_hash'), f->'import_map');
     INSERT INTO stopgap.fn_version (deployment_id, fn_name, signature, identity_types, arguments, result,
@@ -724,6 +763,7 @@ BEGIN
   UPDATE stopgap.deployment SET status = 'active' WHERE deployment.id = dep_id;
   UPDATE stopgap.environment SET active_deployment_id = dep_id, updated_at = now()
    WHERE environment.env = e;
+  PERFORM stopgap._pause_point('activate');
   INSERT INTO stopgap.activation_log (env, action, from_deployment_id, to_deployment_id, actor, detail)
   VALUES (e, 'deploy', prev, dep_id, caller,
           jsonb_build_object('functions', jsonb_array_length(plan), 'prune', prune));
@@ -816,6 +856,7 @@ BEGIN
    WHERE d.env = e AND d.id > target.id AND d.status IN ('active', 'superseded');
   UPDATE stopgap.deployment d SET status = 'active' WHERE d.id = target.id;
   UPDATE stopgap.environment x SET active_deployment_id = target.id, updated_at = now() WHERE x.env = e;
+  PERFORM stopgap._pause_point('activate');
   INSERT INTO stopgap.activation_log (env, action, from_deployment_id, to_deployment_id, actor, detail)
   VALUES (e, 'rollback', active, target.id, caller,
           jsonb_build_object('steps', CASE WHEN to_id IS NULL THEN steps END, 'to_id', to_id, 'prune', prune));
@@ -938,74 +979,125 @@ COMMENT ON FUNCTION stopgap.diff(text, text) IS
 -- ---------------------------------------------------------------------------------------------
 -- Introspection (SECURITY INVOKER: needs SELECT on the catalog, granted to stopgap_deployer).
 
+-- How a live function's privileges differ from what stopgap grants (EXECUTE to its owner and to
+-- app_user, nothing else): {granted: [...], revoked: [...]}, or NULL when they do not.
+CREATE FUNCTION stopgap._privilege_drift(fn oid) RETURNS jsonb
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  WITH actual AS (
+    SELECT a.grantee, a.privilege_type, a.is_grantable
+      FROM pg_proc x, aclexplode(coalesce(x.proacl, acldefault('f', x.proowner))) a WHERE x.oid = fn
+  ), expected AS (
+    SELECT x.proowner AS grantee, 'EXECUTE'::text AS privilege_type, false AS is_grantable
+      FROM pg_proc x WHERE x.oid = fn
+    UNION
+    SELECT r.oid, 'EXECUTE', false FROM pg_roles r WHERE r.rolname = 'app_user'
+  ), diff AS (
+    SELECT 'granted' AS side, * FROM (SELECT * FROM actual EXCEPT SELECT * FROM expected) g
+    UNION ALL
+    SELECT 'revoked', * FROM (SELECT * FROM expected EXCEPT SELECT * FROM actual) r
+  )
+  SELECT CASE WHEN count(*) > 0 THEN jsonb_build_object(
+           'granted', coalesce(jsonb_agg(d.item ORDER BY d.item) FILTER (WHERE d.side = 'granted'), '[]'),
+           'revoked', coalesce(jsonb_agg(d.item ORDER BY d.item) FILTER (WHERE d.side = 'revoked'), '[]')) END
+    FROM (SELECT diff.side,
+                 format('%s: %s%s', CASE WHEN diff.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(diff.grantee)::text END,
+                        diff.privilege_type, CASE WHEN diff.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) AS item
+            FROM diff) d;
+END;
+
+-- What differs in an environment's live schema from what its active deployment wrote:
+-- {drift: [{fn_name, signature, problem, ...}], retained: [signature]}. Problems: live_schema_missing,
+-- missing, artifact_missing, modified, owner_changed, privileges_changed, unexpected. Retained
+-- functions are earlier deployments' pointers left in place (stopgap.prune off).
+CREATE FUNCTION stopgap._drift(env text) RETURNS jsonb
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  er stopgap.environment;
+  live oid;
+  v stopgap.fn_version;
+  fn oid;
+  def text;
+  privileges jsonb;
+  drift jsonb := '[]';
+  retained jsonb := '[]';
+  p record;
+BEGIN
+  SELECT * INTO er FROM stopgap.environment x WHERE x.env = _drift.env;
+  SELECT n.oid INTO live FROM pg_namespace n WHERE n.nspname = er.live_schema;
+  IF live IS NULL THEN
+    RETURN jsonb_build_object(
+      'drift', jsonb_build_array(jsonb_build_object('problem', 'live_schema_missing', 'schema', er.live_schema)),
+      'retained', retained);
+  END IF;
+  -- What stopgap wrote, compared with what is there.
+  FOR v IN SELECT * FROM stopgap.fn_version x WHERE x.deployment_id = er.active_deployment_id ORDER BY x.fn_name LOOP
+    SELECT x.oid INTO fn FROM pg_proc x
+     WHERE x.pronamespace = live AND x.proname = v.fn_name AND stopgap._identity_types(x.oid) = v.identity_types;
+    IF fn IS NULL THEN
+      drift := drift || jsonb_build_array(jsonb_build_object('fn_name', v.fn_name, 'signature', v.signature,
+                                                             'problem', 'missing'));
+      CONTINUE;
+    END IF;
+    def := pg_get_functiondef(fn);
+    IF NOT EXISTS (SELECT FROM plts.artifact a WHERE a.artifact_hash = v.artifact_hash) THEN
+      drift := drift || jsonb_build_array(jsonb_build_object('fn_name', v.fn_name, 'signature', v.signature,
+                                                             'problem', 'artifact_missing'));
+    ELSIF def IS DISTINCT FROM v.definition THEN
+      drift := drift || jsonb_build_array(jsonb_build_object(
+        'fn_name', v.fn_name, 'signature', v.signature, 'problem', 'modified',
+        'body_changed', (SELECT x.prosrc FROM pg_proc x WHERE x.oid = fn) IS DISTINCT FROM v.pointer));
+    ELSIF (SELECT x.proowner FROM pg_proc x WHERE x.oid = fn) <> 'stopgap_owner'::regrole THEN
+      drift := drift || jsonb_build_array(jsonb_build_object('fn_name', v.fn_name, 'signature', v.signature,
+                                                             'problem', 'owner_changed'));
+    END IF;
+    privileges := stopgap._privilege_drift(fn);
+    IF privileges IS NOT NULL THEN
+      drift := drift || jsonb_build_array(jsonb_build_object('fn_name', v.fn_name, 'signature', v.signature,
+                                                             'problem', 'privileges_changed') || privileges);
+    END IF;
+  END LOOP;
+  -- Live functions the active deployment lacks: left by earlier deployments (not pruned), or
+  -- never written by stopgap.
+  FOR p IN
+    SELECT x.proname, format('%s(%s)', x.proname, pg_get_function_identity_arguments(x.oid)) AS signature,
+           EXISTS (SELECT FROM stopgap.fn_version w JOIN stopgap.deployment y ON y.id = w.deployment_id
+                    WHERE y.env = er.env AND w.fn_name = x.proname AND w.pointer = x.prosrc) AS known
+      FROM pg_proc x
+     WHERE x.pronamespace = live
+       AND NOT EXISTS (SELECT FROM stopgap.fn_version w
+                        WHERE w.deployment_id = er.active_deployment_id AND w.fn_name = x.proname
+                          AND w.identity_types = stopgap._identity_types(x.oid))
+     ORDER BY 1, 2
+  LOOP
+    IF p.known THEN
+      retained := retained || to_jsonb(p.signature);
+    ELSE
+      drift := drift || jsonb_build_array(jsonb_build_object('fn_name', p.proname, 'signature', p.signature,
+                                                             'problem', 'unexpected'));
+    END IF;
+  END LOOP;
+  RETURN jsonb_build_object('drift', drift, 'retained', retained);
+END
+$$;
+
 CREATE FUNCTION stopgap.status(env text DEFAULT NULL) RETURNS jsonb
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   e text := stopgap._env_name(env);
   er stopgap.environment;
-  live oid;
   d stopgap.deployment;
-  v stopgap.fn_version;
-  fn oid;
-  def text;
-  drift jsonb := '[]';
-  retained jsonb := '[]';
-  p record;
+  drift jsonb;
 BEGIN
   SELECT * INTO er FROM stopgap.environment x WHERE x.env = e;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'environment "%" does not exist', e
       USING ERRCODE = 'undefined_object', HINT = 'An environment is created by its first stopgap.deploy.';
   END IF;
-  SELECT n.oid INTO live FROM pg_namespace n WHERE n.nspname = er.live_schema;
   SELECT * INTO d FROM stopgap.deployment x WHERE x.id = er.active_deployment_id;
-  IF live IS NULL THEN
-    drift := jsonb_build_array(jsonb_build_object('problem', 'live_schema_missing', 'schema', er.live_schema));
-  ELSE
-    -- What stopgap wrote, compared with what is there.
-    FOR v IN SELECT * FROM stopgap.fn_version x WHERE x.deployment_id = d.id ORDER BY x.fn_name LOOP
-      SELECT x.oid INTO fn FROM pg_proc x
-       WHERE x.pronamespace = live AND x.proname = v.fn_name AND stopgap._identity_types(x.oid) = v.identity_types;
-      IF fn IS NULL THEN
-        drift := drift || jsonb_build_array(jsonb_build_object('fn_name', v.fn_name, 'signature', v.signature,
-                                                               'problem', 'missing'));
-        CONTINUE;
-      END IF;
-      def := pg_get_functiondef(fn);
-      IF NOT EXISTS (SELECT FROM plts.artifact a WHERE a.artifact_hash = v.artifact_hash) THEN
-        drift := drift || jsonb_build_array(jsonb_build_object('fn_name', v.fn_name, 'signature', v.signature,
-                                                               'problem', 'artifact_missing'));
-      ELSIF def IS DISTINCT FROM v.definition THEN
-        drift := drift || jsonb_build_array(jsonb_build_object(
-          'fn_name', v.fn_name, 'signature', v.signature, 'problem', 'modified',
-          'body_changed', (SELECT x.prosrc FROM pg_proc x WHERE x.oid = fn) IS DISTINCT FROM v.pointer));
-      ELSIF (SELECT x.proowner FROM pg_proc x WHERE x.oid = fn) <> 'stopgap_owner'::regrole THEN
-        drift := drift || jsonb_build_array(jsonb_build_object('fn_name', v.fn_name, 'signature', v.signature,
-                                                               'problem', 'owner_changed'));
-      END IF;
-    END LOOP;
-    -- Live functions the active deployment lacks: left by earlier deployments (not pruned), or
-    -- never written by stopgap.
-    FOR p IN
-      SELECT x.proname, format('%s(%s)', x.proname, pg_get_function_identity_arguments(x.oid)) AS signature,
-             EXISTS (SELECT FROM stopgap.fn_version w JOIN stopgap.deployment y ON y.id = w.deployment_id
-                      WHERE y.env = e AND w.fn_name = x.proname AND w.pointer = x.prosrc) AS known
-        FROM pg_proc x
-       WHERE x.pronamespace = live
-         AND NOT EXISTS (SELECT FROM stopgap.fn_version w
-                          WHERE w.deployment_id = d.id AND w.fn_name = x.proname
-                            AND w.identity_types = stopgap._identity_types(x.oid))
-       ORDER BY 1, 2
-    LOOP
-      IF p.known THEN
-        retained := retained || to_jsonb(p.signature);
-      ELSE
-        drift := drift || jsonb_build_array(jsonb_build_object('fn_name', p.proname, 'signature', p.signature,
-                                                               'problem', 'unexpected'));
-      END IF;
-    END LOOP;
-  END IF;
+  drift := stopgap._drift(e);
   RETURN jsonb_build_object(
     'env', e,
     'live_schema', er.live_schema,
@@ -1015,13 +1107,102 @@ BEGIN
         'activated_at', (SELECT max(l.activated_at) FROM stopgap.activation_log l
                           WHERE l.env = e AND l.to_deployment_id = d.id)) END,
     'function_count', (SELECT count(*) FROM stopgap.fn_version x WHERE x.deployment_id = d.id),
-    'drifted', jsonb_array_length(drift) > 0,
-    'drift', drift,
-    'retained', retained);
+    'drifted', jsonb_array_length(drift->'drift') > 0,
+    'drift', drift->'drift',
+    'retained', drift->'retained');
 END
 $$;
 COMMENT ON FUNCTION stopgap.status(text) IS
-  'an environment''s live schema, active deployment, function count and drift';
+  'an environment''s live schema, active deployment, function count and drift (privileges included)';
+
+-- The catalog's invariants, one row per violation (none: healthy). For operators after an
+-- incident and for the project's tests after load, races and killed deploys.
+CREATE FUNCTION stopgap.check(environment text DEFAULT NULL)
+  RETURNS TABLE (env text, problem text, detail jsonb)
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  e text;
+  er stopgap.environment;
+  active_ids bigint[];
+  last_log stopgap.activation_log;
+  item jsonb;
+BEGIN
+  IF environment IS NOT NULL THEN
+    e := stopgap._env_name(environment);
+    IF NOT EXISTS (SELECT FROM stopgap.environment x WHERE x.env = e) THEN
+      RAISE EXCEPTION 'environment "%" does not exist', e USING ERRCODE = 'undefined_object';
+    END IF;
+  END IF;
+  -- Deployments left between open and active: a deploy commits all of it or nothing.
+  FOR env, detail IN
+    SELECT d.env, jsonb_build_object('deployment_id', d.id, 'status', d.status)
+      FROM stopgap.deployment d
+     WHERE d.status IN ('open', 'sealed') AND (e IS NULL OR d.env = e) ORDER BY d.id
+  LOOP
+    problem := 'unfinished_deployment';
+    RETURN NEXT;
+  END LOOP;
+  FOR er IN SELECT * FROM stopgap.environment x WHERE e IS NULL OR x.env = e ORDER BY x.env LOOP
+    env := er.env;
+    SELECT coalesce(array_agg(d.id ORDER BY d.id), '{}') INTO active_ids
+      FROM stopgap.deployment d WHERE d.env = er.env AND d.status = 'active';
+    IF active_ids IS DISTINCT FROM ARRAY[er.active_deployment_id]
+       AND NOT (er.active_deployment_id IS NULL AND cardinality(active_ids) = 0) THEN
+      problem := 'active_deployment_mismatch';
+      detail := jsonb_build_object('environment_says', er.active_deployment_id, 'active_deployments', active_ids);
+      RETURN NEXT;
+    END IF;
+    IF er.active_deployment_id IS NULL AND EXISTS (SELECT FROM stopgap.deployment d WHERE d.env = er.env) THEN
+      problem := 'no_active_deployment';
+      detail := jsonb_build_object('deployments', (SELECT count(*) FROM stopgap.deployment d WHERE d.env = er.env));
+      RETURN NEXT;
+    END IF;
+    SELECT * INTO last_log FROM stopgap.activation_log l WHERE l.env = er.env ORDER BY l.id DESC LIMIT 1;
+    IF last_log.to_deployment_id IS DISTINCT FROM er.active_deployment_id THEN
+      problem := 'activation_log_mismatch';
+      detail := jsonb_build_object('last_activation', last_log.id, 'activated', last_log.to_deployment_id,
+                                   'active_deployment_id', er.active_deployment_id);
+      RETURN NEXT;
+    END IF;
+    -- Every function version keeps its artifact: rollback may need any superseded one.
+    FOR detail IN
+      SELECT jsonb_build_object('deployment_id', v.deployment_id, 'fn_name', v.fn_name,
+                                'artifact_hash', v.artifact_hash)
+        FROM stopgap.fn_version v JOIN stopgap.deployment d ON d.id = v.deployment_id
+       WHERE d.env = er.env AND NOT EXISTS (SELECT FROM plts.artifact a WHERE a.artifact_hash = v.artifact_hash)
+       ORDER BY v.deployment_id, v.fn_name
+    LOOP
+      problem := 'artifact_missing';
+      RETURN NEXT;
+    END LOOP;
+    -- The live pointers are the recorded stubs, and those name the recorded artifacts.
+    FOR detail IN
+      SELECT jsonb_build_object('fn_name', v.fn_name, 'artifact_hash', v.artifact_hash,
+                                'live_artifact_hash', x.stub->>'artifact_hash', 'live_export', x.stub->>'export')
+        FROM stopgap.fn_version v
+        JOIN pg_namespace n ON n.nspname = er.live_schema
+        JOIN pg_proc p ON p.pronamespace = n.oid AND p.proname = v.fn_name
+                      AND stopgap._identity_types(p.oid) = v.identity_types
+        CROSS JOIN LATERAL (SELECT v.pointer::jsonb AS stub) x
+       WHERE v.deployment_id = er.active_deployment_id
+         AND (p.prosrc IS DISTINCT FROM v.pointer OR x.stub->>'artifact_hash' IS DISTINCT FROM v.artifact_hash
+              OR x.stub->>'export' IS DISTINCT FROM 'default')
+       ORDER BY v.fn_name
+    LOOP
+      problem := 'pointer_mismatch';
+      RETURN NEXT;
+    END LOOP;
+    FOR item IN SELECT * FROM jsonb_array_elements(stopgap._drift(er.env)->'drift') LOOP
+      problem := 'drift_' || (item->>'problem');
+      detail := item - 'problem';
+      RETURN NEXT;
+    END LOOP;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stopgap.check(text) IS
+  'violations of stopgap''s catalog invariants, one row each (none: healthy); NULL env: every environment';
 
 CREATE FUNCTION stopgap.deployments(env text DEFAULT NULL) RETURNS jsonb
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
@@ -1046,21 +1227,23 @@ COMMENT ON FUNCTION stopgap.deployments(text) IS 'an environment''s deployments,
 
 REVOKE ALL ON FUNCTION
   stopgap._record_metric(text, timestamptz, text), stopgap._log(text, text), stopgap._calling_role(),
+  stopgap._live_schema_setting(),
   stopgap._deployment_guard(), stopgap._fn_version_guard(), stopgap._env_name(text),
-  stopgap._identity_types(oid), stopgap._regex_escape(text), stopgap._lock(text),
+  stopgap._identity_types(oid), stopgap._pause_point(text), stopgap._lock(text),
   stopgap._authorize(name, text, text), stopgap._environment(text, boolean, name),
   stopgap._ensure_live_schema(text, name), stopgap._bake_import_map(text, jsonb, text),
   stopgap._plan(oid, boolean), stopgap._export_kinds(text), stopgap._materialize(oid, bigint),
   stopgap._prune(oid, bigint), stopgap._deploy(name, text, text, text),
   stopgap._rollback(name, text, integer, bigint), stopgap._diff(name, text, text),
+  stopgap._privilege_drift(oid), stopgap._drift(text),
   stopgap.deploy(text, text, text), stopgap.rollback(text, integer, bigint), stopgap.diff(text, text),
-  stopgap.status(text), stopgap.deployments(text)
+  stopgap.status(text), stopgap.deployments(text), stopgap.check(text)
 FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
   stopgap.deploy(text, text, text), stopgap.rollback(text, integer, bigint), stopgap.diff(text, text),
-  stopgap.status(text), stopgap.deployments(text),
-  stopgap._env_name(text), stopgap._identity_types(oid)
+  stopgap.status(text), stopgap.deployments(text), stopgap.check(text),
+  stopgap._env_name(text), stopgap._identity_types(oid), stopgap._privilege_drift(oid), stopgap._drift(text)
 TO stopgap_deployer;
 
 GRANT SELECT ON stopgap.environment, stopgap.deployment, stopgap.fn_version, stopgap.activation_log,

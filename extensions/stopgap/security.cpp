@@ -6,6 +6,7 @@
 // PostgreSQL itself checks EXECUTE on stopgap.deploy/rollback/diff (granted to stopgap_deployer
 // only) for whichever role makes the call, so both must be allowed.
 #include "common/error_boundary.h"
+#include "extensions/stopgap/settings.h"
 
 // stopgap._calling_role() -> name
 PGX_FUNCTION(stopgap_calling_role) {
@@ -14,5 +15,14 @@ PGX_FUNCTION(stopgap_calling_role) {
     char* role = GetUserNameFromId(GetOuterUserId(), false);
     d = DirectFunctionCall1(namein, CStringGetDatum(role));
   });
+  return d;
+}
+
+// stopgap._live_schema_setting() -> text: the live schema a first deploy creates; refuses a
+// value that stopgap.so could check only when it loaded (see settings.cpp).
+PGX_FUNCTION(stopgap_live_schema_setting) {
+  std::string live = stopgap::live_schema_setting();
+  Datum d = 0;
+  pgx::pg_guard([&] { d = PointerGetDatum(cstring_to_text_with_len(live.data(), live.size())); });
   return d;
 }

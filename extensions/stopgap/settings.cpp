@@ -1,7 +1,10 @@
 #include "extensions/stopgap/settings.h"
 
+#include <cctype>
 #include <cstring>
+#include <string>
 
+#include "common/error_boundary.h"
 #include "common/log_level.h"
 #include "common/pg.h"
 
@@ -13,22 +16,43 @@ namespace {
 
 // GUC check hooks run inside PostgreSQL's GUC machinery: plain C, no exceptions.
 
+// Why a live schema name is refused, or "" when it is not. Names that only look like another
+// schema (PG_CATALOG, "public ", a name with a newline) are refused with the reserved ones.
+std::string live_schema_problem(const char* s) {
+  size_t n = s == nullptr ? 0 : strlen(s);
+  if (n == 0) return "The live schema name must not be empty.";
+  if (n >= NAMEDATALEN)
+    return "The live schema name must be shorter than " + std::to_string(NAMEDATALEN) + " bytes.";
+  for (size_t i = 0; i < n; i++) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return "The live schema name must not contain control characters.";
+  }
+  if (isspace(static_cast<unsigned char>(s[0])) || isspace(static_cast<unsigned char>(s[n - 1])))
+    return "The live schema name must not begin or end with white space.";
+  if (pg_strncasecmp(s, "pg_", 3) == 0)
+    return "Schema names beginning with \"pg_\" (in any case) are reserved for the system.";
+  for (const char* reserved : {"stopgap", "plts", "public", "information_schema"})
+    if (pg_strcasecmp(s, reserved) == 0)
+      return std::string("\"") + s + "\" is reserved or looks like a reserved schema; choose a schema " +
+             "that only stopgap writes to.";
+  return "";
+}
+
+// A value SET before stopgap.so was loaded is a placeholder, checked only when the library loads:
+// PostgreSQL then warns and keeps the default. It is kept here so that a deploy refuses it
+// instead of silently using the default; the next accepted value clears it.
+std::string* rejected_live_schema = nullptr;
+
 bool check_live_schema(char** newval, void**, GucSource) {
-  const char* s = *newval;
-  if (s == nullptr || s[0] == '\0') {
-    GUC_check_errdetail("The live schema name must not be empty.");
-    return false;
-  }
-  if (strlen(s) >= NAMEDATALEN) {
-    GUC_check_errdetail("The live schema name must be shorter than %d bytes.", NAMEDATALEN);
-    return false;
-  }
-  if (strncmp(s, "pg_", 3) == 0 || strcmp(s, "stopgap") == 0 || strcmp(s, "plts") == 0 ||
-      strcmp(s, "public") == 0 || strcmp(s, "information_schema") == 0) {
-    GUC_check_errdetail("\"%s\" is reserved; choose a schema that only stopgap writes to.", s);
-    return false;
-  }
-  return true;
+  std::string problem = live_schema_problem(*newval);
+  if (problem.empty()) return true;
+  GUC_check_errdetail("%s", problem.c_str());
+  return false;
+}
+
+void assign_live_schema(const char*, void*) {
+  delete rejected_live_schema;
+  rejected_live_schema = nullptr;
 }
 
 bool check_env_name(char** newval, void**, GucSource) {
@@ -44,13 +68,39 @@ bool check_env_name(char** newval, void**, GucSource) {
   return ok;
 }
 
+const struct config_enum_entry pause_phase_options[] = {
+    {"", 0, false},          {"compile", 1, false},  {"store", 2, false},
+    {"load", 3, false},      {"materialize", 4, false}, {"activate", 5, false},
+    {nullptr, 0, false}};
+
 }  // namespace
 
+std::string live_schema_setting() {
+  if (rejected_live_schema != nullptr)
+    throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                       "invalid value for parameter \"stopgap.live_schema\": \"" +
+                           *rejected_live_schema + "\"",
+                       live_schema_problem(rejected_live_schema->c_str()),
+                       "It was set before stopgap was loaded in this session, so it was checked "
+                       "only now. SET stopgap.live_schema to another name.");
+  return settings.live_schema;
+}
+
 void define_settings() {
+  const char* placeholder = GetConfigOption("stopgap.live_schema", true, false);
+  std::string before = placeholder == nullptr ? "" : placeholder;
   DefineCustomStringVariable(
       "stopgap.live_schema", "Live schema of an environment created by its first deploy.",
       "Read once, when stopgap.deploy creates the environment; the environment keeps it.",
-      &settings.live_schema, "live_deployment", PGC_USERSET, 0, check_live_schema, nullptr,
+      &settings.live_schema, "live_deployment", PGC_USERSET, 0, check_live_schema,
+      assign_live_schema, nullptr);
+  if (placeholder != nullptr && before != settings.live_schema)
+    rejected_live_schema = new std::string(before);
+  DefineCustomEnumVariable(
+      "stopgap.pause_at", "Phase of deploy or rollback that waits for a test's advisory lock.",
+      "For fault-injection tests only: the deploy waits in that phase on "
+      "pg_advisory_xact_lock(hashtext('stopgap.pause_at'), hashtext(phase)).",
+      &settings.pause_at, 0, pause_phase_options, PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr,
       nullptr);
   DefineCustomStringVariable(
       "stopgap.default_env", "Environment used when stopgap functions are given env => NULL.",

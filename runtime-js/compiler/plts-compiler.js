@@ -68,7 +68,10 @@
     // transpileModule appends a sourceMappingURL comment: the map is stored beside the code.
     js = js.replace(/\n?\/\/# sourceMappingURL=[^\n]*\s*$/, "\n");
     const diagnostics = (r.diagnostics || []).map(toDiagnostic);
-    return JSON.stringify({ js, source_map: r.sourceMapText || null, diagnostics });
+    // The module specifiers as the module loader will see them (string escapes decoded): stopgap
+    // finds a function's imports of other deployed functions here, not in the source text.
+    const imports = ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName);
+    return JSON.stringify({ js, source_map: r.sourceMapText || null, diagnostics, imports });
   }
 
   let current = "";

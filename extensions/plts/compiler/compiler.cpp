@@ -329,9 +329,10 @@ TranspileResult transpile_ts(const std::string& source, const nlohmann::json& ef
   out.js = r.value("js", "");
   if (r.contains("source_map") && r["source_map"].is_string()) out.source_map = r["source_map"];
   out.diagnostics = r.value("diagnostics", nlohmann::json::array());
+  out.imports = r.value("imports", nlohmann::json::array());
   for (const auto& d : out.diagnostics)
     if (d.value("category", "") == "error") out.has_errors = true;
-  size_t bytes = key.size() + out.js.size() + out.source_map.size() + 256;
+  size_t bytes = key.size() + out.js.size() + out.source_map.size() + out.imports.dump().size() + 256;
   if (bytes <= kTranspileCacheMaxBytes / 4) {
     transpile_cache->push_front({std::move(key), out, bytes});
     transpile_cache_bytes += bytes;

@@ -13,6 +13,7 @@ struct TranspileResult {
   std::string js;
   std::string source_map;      // "" when not requested
   nlohmann::json diagnostics;  // [{code, category, message, line, column, end_line, end_column}]
+  nlohmann::json imports;      // module specifiers (import, export from, import()), decoded
   bool has_errors = false;
 };
 

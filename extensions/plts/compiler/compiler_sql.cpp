@@ -62,6 +62,7 @@ PGX_FUNCTION(plts_transpile) {
       {"compiled_js", r.js},
       {"source_map", r.source_map.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.source_map)},
       {"diagnostics", r.diagnostics},
+      {"imports", r.imports},
       {"compiler_fingerprint", fp},
       {"compiler_opts", eff},
       {"artifact_hash", plts::artifact_hash(fp, eff, source)},
