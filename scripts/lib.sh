@@ -84,6 +84,7 @@ cluster_start() {
 
 cluster_stop() {
   [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/data" ] || return 0
+  standby_stop
   as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
   if [ "${KEEP_CLUSTER_LOG:-}" != "" ]; then cp "$CLUSTER_LOG" "$KEEP_CLUSTER_LOG" 2>/dev/null || true; fi
   rm -rf "$CLUSTER_DIR"
@@ -118,4 +119,84 @@ sanitizer_reports() {
   done
   echo "AddressSanitizer reports: $asan; UBSan runtime errors: $ubsan; assertion failures (TRAP): $trap"
   [ "$asan" = 0 ] && [ "$ubsan" = 0 ] && [ "$trap" = 0 ]
+}
+
+# A hot standby of the cluster, for the standby suite (test/pg/stopgap_standby_test.cpp).
+#
+# standby_start [extra postgresql.conf lines...]: a streaming replica of the running cluster
+# (cluster_start first): pg_basebackup -R over the cluster's unix socket, as the cluster user, into
+# $CLUSTER_DIR/standby, with a physical replication slot (plts_standby) so the primary keeps the WAL
+# it has not received however far it falls behind; its own port, the primary's socket directory, its
+# log in $STANDBY_LOG. Returns once it accepts read-only connections, streams from the primary and
+# has replayed everything the primary had written when it started. Exports STANDBY_PGHOST and
+# STANDBY_PGPORT (connect with psql -h "$STANDBY_PGHOST" -p "$STANDBY_PGPORT").
+standby_start() {
+  [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/data" ] \
+    || { echo "standby_start: no cluster running (cluster_start first)" >&2; return 1; }
+  [ -z "${STANDBY_DIR:-}" ] || { echo "standby_start: a standby is running already" >&2; return 1; }
+  local dir="$CLUSTER_DIR/standby" port
+  port="$(free_port)"
+  STANDBY_LOG="$CLUSTER_DIR/standby.log"
+  as_cluster_user "$PG_BINDIR/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -D "$dir" \
+    -R -X stream -C -S plts_standby -c fast -N >"$CLUSTER_DIR/basebackup.log" 2>&1 \
+    || { cat "$CLUSTER_DIR/basebackup.log"; return 1; }
+  # The copied postgresql.conf is the primary's; later lines win.
+  {
+    echo "port = $port"
+    echo "hot_standby = on"
+    for line in "$@"; do echo "$line"; done
+  } | as_cluster_user tee -a "$dir/postgresql.conf" >/dev/null
+  STANDBY_DIR="$dir"
+  # pg_ctl -w returns when the standby accepts (read-only) connections.
+  as_server "$PG_BINDIR/pg_ctl" -D "$dir" -l "$STANDBY_LOG" -w -t 60 start >/dev/null \
+    || { cat "$STANDBY_LOG"; return 1; }
+  export STANDBY_PGHOST="$PGHOST" STANDBY_PGPORT="$port"
+  standby_poll "select pg_is_in_recovery() and exists (select from pg_stat_wal_receiver where status = 'streaming')" 60 \
+    || { echo "standby_start: the standby does not stream from the primary" >&2; cat "$STANDBY_LOG"; return 1; }
+  standby_wait_replay 60 || return 1
+}
+
+# standby_poll SQL SECONDS: runs SQL (a boolean) on the standby every 20 ms until it returns true;
+# fails after SECONDS.
+standby_poll() {
+  local deadline=$((SECONDS + $2))
+  until [ "$(psql -XAtq -h "$STANDBY_PGHOST" -p "$STANDBY_PGPORT" -d postgres -c "$1" 2>/dev/null)" = t ]; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.02
+  done
+}
+
+# standby_wait_replay [SECONDS]: waits until the standby has replayed the primary's WAL up to the
+# primary's current write position (everything committed on the primary before the call).
+standby_wait_replay() {
+  local lsn
+  lsn="$(psql -XAtq -d postgres -c 'select pg_current_wal_lsn()')" || return 1
+  standby_poll "select pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn" "${1:-60}" \
+    || { echo "standby_wait_replay: the standby did not replay up to $lsn within ${1:-60} s" >&2; return 1; }
+}
+
+# standby_stop: stops the standby (if one runs) and drops its replication slot on the primary. Its
+# log stays in $STANDBY_LOG until cluster_stop removes the cluster directory.
+standby_stop() {
+  [ -n "${STANDBY_DIR:-}" ] || return 0
+  as_cluster_user "$PG_BINDIR/pg_ctl" -D "$STANDBY_DIR" -m fast -w stop >/dev/null 2>&1 || true
+  if [ "${KEEP_STANDBY_LOG:-}" != "" ]; then cp "$STANDBY_LOG" "$KEEP_STANDBY_LOG" 2>/dev/null || true; fi
+  # The slot is dropped once the primary's walsender for it has exited.
+  psql -XAtq -d postgres -c "do \$\$ begin
+      for i in 1..500 loop
+        exit when not exists (select from pg_replication_slots where slot_name = 'plts_standby' and active);
+        perform pg_sleep(0.01);
+      end loop;
+      perform pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = 'plts_standby';
+    end \$\$" >/dev/null 2>&1 || true
+  STANDBY_DIR=""
+  unset STANDBY_PGHOST STANDBY_PGPORT
+}
+
+# Lines of the standby's server log that show a crashed process, a restart or a failed assertion
+# (sanitizer reports are counted by sanitizer_reports). Kept apart from cluster_crashes: nothing is
+# ever killed on purpose on the standby, so any of these is a failure.
+standby_crashes() {
+  [ -n "${STANDBY_LOG:-}" ] && [ -f "$STANDBY_LOG" ] || return 0
+  grep -E 'terminated by signal|was terminated by exception|server process .* exited with exit code [^01]|all server processes terminated|PANIC|^TRAP:' "$STANDBY_LOG" || true
 }

@@ -12,9 +12,10 @@ std::string state_of(const PGresult* r) {
 
 }  // namespace
 
-Connection::Connection(const std::string& options) {
+Connection::Connection(const std::string& options, const std::string& extra) {
   std::string conninfo = "application_name=plts_tests";
   if (!options.empty()) conninfo += " options='" + options + "'";
+  if (!extra.empty()) conninfo += " " + extra;
   conn_ = PQconnectdb(conninfo.c_str());
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(conn_);

@@ -24,7 +24,8 @@ using Row = std::vector<std::optional<std::string>>;
 class Connection {
  public:
   // Connects with the PG* environment (PGHOST, PGPORT, PGDATABASE, PGUSER set by scripts/test.sh).
-  explicit Connection(const std::string& options = "");
+  // conninfo: libpq keywords that override it, e.g. "host=/tmp/x port=5433" for another server.
+  explicit Connection(const std::string& options = "", const std::string& conninfo = "");
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
