@@ -20,6 +20,9 @@ logs="$(mktemp -d)"
 trap 'cluster_stop; rm -rf "$logs"' EXIT
 trap 'echo "interrupted"; exit 130' INT TERM
 cluster_start "shared_preload_libraries = 'plts'" ${PG_SERVER_CONF:+"$PG_SERVER_CONF"} || exit 1
+# A hot standby of it (scripts/lib.sh): it replays everything the suites do; the standby suite runs
+# on it after ctest and stops it.
+standby_start || exit 1
 
 declare -A result
 passed=0 failed=0
@@ -54,6 +57,18 @@ echo "== ctest, slow suites (one at a time)"
 record ctest-slow "${PIPESTATUS[0]}"
 
 suites=(pg_regress ctest ctest-slow)
+
+# plts and stopgap on the hot standby (test/pg/stopgap_standby_test.cpp, its own executable); then
+# the standby is stopped and its server log checked for crashes.
+echo "== standby (hot standby of the cluster)"
+(cd "$BUILD_DIR" && PGDATABASE=plts_test test/pg/plts_standby_tests 2>&1) |
+  tee "$logs/standby.log" ${SANITIZER_LOG_DIR:+"$SANITIZER_LOG_DIR/standby-output.log"}
+standby_status="${PIPESTATUS[0]}"
+standby_stop
+standby_log="$(standby_crashes)"
+if [ -n "$standby_log" ]; then echo "$standby_log"; echo "FAILED: the standby's server log shows a crash"; standby_status=1; fi
+record standby "$standby_status"
+suites+=(standby)
 if [ "${TEST_RUNTIME_JS:-1}" != 0 ]; then
   echo "== runtime-js (node --test)"
   (cd "$ROOT/runtime-js" && npm test --silent) | tee "$logs/node.log"
@@ -96,7 +111,7 @@ fi
 if [ -n "${SANITIZER_LOG_DIR:-}" ]; then
   echo "== sanitizer reports and assertion failures"
   echo "$single_out" >"$logs/single-user.out"
-  sanitizer_reports "$SANITIZER_LOG_DIR" "$CLUSTER_LOG" "$logs/single-user.out"
+  sanitizer_reports "$SANITIZER_LOG_DIR" "$CLUSTER_LOG" "$logs/single-user.out" ${STANDBY_LOG:+"$STANDBY_LOG"}
   record sanitizers "$?"
   suites+=(sanitizers)
 fi
@@ -122,6 +137,11 @@ done
 t_pass=$((t_pass + $(grep -oE '^# pass [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
 t_fail=$((t_fail + $(grep -oE '^# fail [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
 t_pass=$((t_pass + $(grep -cE '^  ok ' "$logs/fuzz.log")))
+# The standby suite's GoogleTest summary; a failure without one (no standby, a crash) counts as one.
+sb_pass=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?\.$/\1/p' "$logs/standby.log")
+sb_fail=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) tests?, listed below:$/\1/p' "$logs/standby.log")
+t_pass=$((t_pass + ${sb_pass:-0})); t_fail=$((t_fail + ${sb_fail:-0}))
+[ "${result[standby]}" = 0 ] || [ "${sb_fail:-0}" != 0 ] || t_fail=$((t_fail + 1))
 t_fail=$((t_fail + $(grep -cE '^  CRASH ' "$logs/fuzz.log")))
 if [ "${result[single-user]}" = 0 ]; then t_pass=$((t_pass + 1)); else t_fail=$((t_fail + 1)); fi
 [ "${result[sanitizers]:-0}" = 0 ] || t_fail=$((t_fail + 1))
