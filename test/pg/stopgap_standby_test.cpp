@@ -263,6 +263,14 @@ TEST_F(Standby, IntrospectionWorks) {
   const std::string diff = fmt::format("stopgap.diff('{}', '{}')", env(), src());
   expect_eq(s.scalar("select " + diff + "->'summary'->>'unchanged'"), "3", "diff: all unchanged");
   expect_eq(s.scalar("select " + diff + "->'summary'->>'errors'"), "0", "diff: no errors");
+  expect_eq(s.scalar("select active_deployment_id::text || ' ' || function_count from "
+                     "stopgap.environment_overview where env = $1",
+                     {env()}),
+            first_id_ + " 3", "the environment_overview view");
+  expect_eq(s.scalar("select count(*) from stopgap.activation_audit where env = $1", {env()}), "1",
+            "the activation_audit view");
+  expect_true(std::stoi(s.scalar("select stopgap.metrics()->'diff'->>'calls'")) >= 1,
+              "stopgap.metrics() counts this standby backend's diffs");
   if (s.scalar("select to_regprocedure('stopgap.check(text)') is not null") == "t") {
     expect_eq(s.scalar(fmt::format("select count(*) from stopgap.check('{}')", env())), "0",
               "stopgap.check: healthy");
@@ -363,6 +371,23 @@ TEST_F(Standby, AFunctionNeverCompiledOnThePrimaryCompilesInEachStandbyBackend) 
   expect_eq(c->scalar(call), expected, "a standby backend after the primary stored it");
   expect_eq(c->scalar("select plts.metrics()->>'compiler'"), "",
             "no compiler started: the stored artifact was replayed");
+
+  // Without calling it: plts.validator(oid) on the primary compiles and stores (the remedy
+  // docs/SCALING.md gives after a restore).
+  const std::string fn2 = plain() + ".lazy_too";
+  primary_->query("set check_function_bodies = off");
+  primary_->query(fmt::format(
+      "create function {}(x int) returns text language plts as "
+      "$js$ export default (ctx: {{ args: {{ x: number }} }}): string => '{} too:' + ctx.args.x $js$",
+      fn2, marker));
+  primary_->query("reset check_function_bodies");
+  expect_eq(primary_->scalar(stored), "1", "the second function is not stored yet");
+  primary_->query(fmt::format("select plts.validator('{}(int)'::regprocedure)", fn2));
+  expect_eq(primary_->scalar(stored), "2", "plts.validator stored it");
+  wait_for_replay();
+  auto d = connect_standby();
+  expect_eq(d->scalar(fmt::format("select {}(5)", fn2)), marker + " too:5", "called on the standby");
+  expect_eq(d->scalar("select plts.metrics()->>'compiler'"), "", "without compiling");
 }
 
 }  // namespace
