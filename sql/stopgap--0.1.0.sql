@@ -254,6 +254,22 @@ CREATE FUNCTION stopgap._lock(env text) RETURNS void
   LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
   RETURN pg_advisory_xact_lock(hashtext('stopgap'), hashtext(env));
 
+-- Refuses a deploy or rollback where nothing can be written: a standby, or a read-only transaction.
+CREATE FUNCTION stopgap._require_writable(action text) RETURNS void
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF pg_is_in_recovery() THEN
+    RAISE EXCEPTION 'cannot % on a standby: this server is in recovery', action
+      USING ERRCODE = 'read_only_sql_transaction',
+            HINT = 'Deploy and roll back on the primary; standbys see the result once they replay it.';
+  ELSIF current_setting('transaction_read_only') = 'on' THEN
+    RAISE EXCEPTION 'cannot % in a read-only transaction', action
+      USING ERRCODE = 'read_only_sql_transaction';
+  END IF;
+END
+$$;
+
 -- Checks the calling role; returns the source schema's oid (NULL when from_schema is NULL).
 CREATE FUNCTION stopgap._authorize(caller name, action text, from_schema text) RETURNS oid
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
@@ -698,6 +714,7 @@ DECLARE
   msg text;
   detail text;
 BEGIN
+  PERFORM stopgap._require_writable('deploy');
   src := stopgap._authorize(caller, 'deploy', from_schema);
   PERFORM stopgap._lock(e);
   er := stopgap._environment(e, true, caller);
@@ -811,6 +828,7 @@ DECLARE
   live oid;
   prune jsonb;
 BEGIN
+  PERFORM stopgap._require_writable('roll back');
   PERFORM stopgap._authorize(caller, 'roll back', NULL);
   PERFORM stopgap._lock(e);
   er := stopgap._environment(e, false, caller);
@@ -1230,6 +1248,7 @@ REVOKE ALL ON FUNCTION
   stopgap._live_schema_setting(),
   stopgap._deployment_guard(), stopgap._fn_version_guard(), stopgap._env_name(text),
   stopgap._identity_types(oid), stopgap._pause_point(text), stopgap._lock(text),
+  stopgap._require_writable(text),
   stopgap._authorize(name, text, text), stopgap._environment(text, boolean, name),
   stopgap._ensure_live_schema(text, name), stopgap._bake_import_map(text, jsonb, text),
   stopgap._plan(oid, boolean), stopgap._export_kinds(text), stopgap._materialize(oid, bigint),
