@@ -116,6 +116,14 @@ DELETE FROM stopgap.deployment WHERE env = 'sgc' AND status = 'open';
 SELECT count(*) AS problems FROM stopgap.check('sgc');
 SELECT * FROM stopgap.check('no_such_env');
 
+-- Nothing can be written in a read-only transaction (or on a standby: test/pg/stopgap_standby_test.cpp).
+BEGIN READ ONLY;
+SELECT stopgap.deploy('sgc', 'sgc_src');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT stopgap.rollback('sgc');
+ROLLBACK;
+
 -- Live schema names that look like others are refused when set, and a value set before stopgap
 -- was loaded in a session (a placeholder, checked only when the library loads) fails the deploy
 -- instead of being replaced by the default.
