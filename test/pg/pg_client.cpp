@@ -88,6 +88,11 @@ std::string Connection::finish() {
   return state;
 }
 
+bool Connection::busy() {
+  if (!PQconsumeInput(conn_)) return false;  // the connection is gone: nothing runs any more
+  return PQisBusy(conn_) != 0;
+}
+
 int Connection::backend_pid() { return PQbackendPID(conn_); }
 
 bool Connection::alive() {

@@ -38,6 +38,8 @@ class Connection {
   // Sends sql without waiting (for cancel/terminate tests); collect with finish().
   void send(const std::string& sql);
   std::string finish();  // SQLSTATE of the sent query's error, or ""
+  // Whether a query sent with send() is still running (reads what has arrived, never blocks).
+  bool busy();
   int backend_pid();
   bool alive();
 
