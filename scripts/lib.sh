@@ -93,8 +93,26 @@ cluster_stop() {
 }
 
 # Lines of the server log that show a crashed backend or a cluster restart.
+# Tests that SIGKILL a backend on purpose (test/pg/stopgap_reliability_test.cpp) append its pid to
+# the file PLTS_EXPECTED_KILLS names (default $CLUSTER_DIR/expected-kills) before the signal. Such
+# a kill's "server process (PID n) was terminated by signal 9" line and the "terminating any other
+# active server processes" / "all server processes terminated; reinitializing" lines of the
+# restart it causes are not reported; each listed pid excuses one kill, and anything else between
+# the kill and the restart (another crash, a PANIC) is reported with the restart's lines.
 cluster_crashes() {
-  grep -E 'terminated by signal|was terminated by exception|server process .* exited with exit code [^01]|all server processes terminated|PANIC' "$CLUSTER_LOG" || true
+  local expected="${PLTS_EXPECTED_KILLS:-${CLUSTER_DIR:-}/expected-kills}"
+  [ -f "$expected" ] || expected=/dev/null
+  awk -v expected="$expected" '
+    BEGIN { while ((getline pid < expected) > 0) if (pid ~ /^[0-9]+$/) kills[pid]++ }
+    /server process \(PID [0-9]+\) was terminated by signal 9: / {
+      match($0, /PID [0-9]+/); pid = substr($0, RSTART + 4, RLENGTH - 4)
+      if (kills[pid] > 0 && !restarting) { kills[pid]--; restarting = 1; next }
+    }
+    restarting && /terminating any other active server processes/ { next }
+    restarting && /all server processes terminated; reinitializing/ { restarting = 0; next }
+    /terminated by signal|was terminated by exception|server process .* exited with exit code [^01]|all server processes terminated|PANIC/ {
+      print; restarting = 0
+    }' "$CLUSTER_LOG"
 }
 
 # sanitizer_reports DIR OUTPUT...: ASan/UBSan reports in DIR (their log_path files) and in the

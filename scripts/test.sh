@@ -53,7 +53,8 @@ record ctest "${PIPESTATUS[0]}"
 # and memory, and a hung case is ended with kill -9 (which restarts the cluster under any other).
 echo "== ctest, slow suites (one at a time)"
 [ -z "${SANITIZER_LOG_DIR:-}" ] || ctest_log=(--output-log "$SANITIZER_LOG_DIR/ctest-slow-output.log")
-(cd "$BUILD_DIR" && PGDATABASE=plts_test ctest --output-on-failure -j1 --timeout 1800 -L slow "${ctest_log[@]}") | tee "$logs/ctest-slow.log"
+# The stopgap reliability suites SIGKILL backends on purpose and list their pids here for cluster_crashes.
+(cd "$BUILD_DIR" && PGDATABASE=plts_test PLTS_EXPECTED_KILLS="$CLUSTER_DIR/expected-kills" ctest --output-on-failure -j1 --timeout 1800 -L slow "${ctest_log[@]}") | tee "$logs/ctest-slow.log"
 record ctest-slow "${PIPESTATUS[0]}"
 
 suites=(pg_regress ctest ctest-slow)
