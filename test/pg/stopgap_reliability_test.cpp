@@ -480,7 +480,12 @@ TEST_F(StopgapReliabilitySlow, ACallAfterADeployCommittedMidStatement) {
                      "  await ctx.db.query('select count(*) from {1}.t');\n"
                      "  return 1;\n}}",
                      key, src));
-  define(*admin_, src, "second()", "text", "export default () => 'v1'");
+  // Sources new to plts.artifact (artifacts stay): the deploy stores their artifacts.
+  auto second = [&](const std::string& v) {
+    define(*admin_, src, "second()", "text",
+           fmt::format("// {}\nexport default () => '{}'", name_, v));
+  };
+  second("v1");
   admin_->query(fmt::format("set stopgap.live_schema = '{}'", live));
   admin_->scalar(fmt::format("select stopgap.deploy('{}', '{}', 'v1')", env, src));
 
@@ -493,7 +498,7 @@ TEST_F(StopgapReliabilitySlow, ACallAfterADeployCommittedMidStatement) {
                           {std::to_string(holder.backend_pid()),
                            std::to_string(caller.backend_pid())}) == "true";
   }));
-  define(*admin_, src, "second()", "text", "export default () => 'v2'");
+  second("v2");
   admin_->scalar(fmt::format("select stopgap.deploy('{}', '{}', 'v2')", env, src));
   holder.query(fmt::format("select pg_advisory_unlock({})", key));
   std::string state = caller.finish();
@@ -502,7 +507,7 @@ TEST_F(StopgapReliabilitySlow, ACallAfterADeployCommittedMidStatement) {
   // The same in a REPEATABLE READ transaction that began before the deploy.
   caller.query("begin isolation level repeatable read");
   EXPECT_EQ(caller.scalar(fmt::format("select {}.second()", live)), "v2");
-  define(*admin_, src, "second()", "text", "export default () => 'v3'");
+  second("v3");
   admin_->scalar(fmt::format("select stopgap.deploy('{}', '{}', 'v3')", env, src));
   caller.query(fmt::format("select count(*) from {}.t", src));  // takes in the invalidation
   state = "";
@@ -569,12 +574,17 @@ TEST_F(StopgapReliabilitySlow, RacingSessions) {
   const unsigned seed = static_cast<unsigned>(env_long("STOPGAP_RACE_SEED", 12345));
   const std::string src = name_ + "_src", live = name_ + "_live", env = name_;
   admin_->query("create schema " + src);
+  // Session k's function at iteration i (new to plts.artifact: the test's name is in it).
+  auto body = [&](int k, int i, bool as_int) {
+    return as_int ? fmt::format("// {}\nexport default () => {}", name_, i)
+                  : fmt::format("// {}\nexport default () => 's{} i{}'", name_, k, i);
+  };
   // One function per session (each session rewrites only its own: two sessions replacing one
   // function at once is PostgreSQL's "tuple concurrently updated", not stopgap's business), and
   // one that imports all of them.
   std::string imports, calls;
   for (int k = 0; k < sessions; k++) {
-    define(*admin_, src, fmt::format("s{}()", k), "text", fmt::format("export default () => 's{} i0'", k));
+    define(*admin_, src, fmt::format("s{}()", k), "text", body(k, 0, false));
     imports += fmt::format("import s{0} from '@stopgap/{1}/s{0}';\n", k, src);
     calls += fmt::format("{}s{}()", k ? " + ',' + " : "", k);
   }
@@ -607,18 +617,14 @@ TEST_F(StopgapReliabilitySlow, RacingSessions) {
         std::string sql;
         switch (op) {
           case kDeploy:
-            define(c, src, fmt::format("s{}()", k), as_int ? "int" : "text",
-                   as_int ? fmt::format("export default () => {}", i)
-                          : fmt::format("export default () => 's{} i{}'", k, i));
+            define(c, src, fmt::format("s{}()", k), as_int ? "int" : "text", body(k, i, as_int));
             sql = fmt::format("select stopgap.deploy('{}', '{}', 's{} i{}')", env, src, k, i);
             break;
           case kRetype:  // drop + create in the source: the live function is dropped and created
             as_int = !as_int;
             c.query("begin");
             c.query(fmt::format("drop function {}.s{}()", src, k));
-            define(c, src, fmt::format("s{}()", k), as_int ? "int" : "text",
-                   as_int ? fmt::format("export default () => {}", i)
-                          : fmt::format("export default () => 's{} i{}'", k, i));
+            define(c, src, fmt::format("s{}()", k), as_int ? "int" : "text", body(k, i, as_int));
             c.query("commit");
             sql = fmt::format("select stopgap.deploy('{}', '{}', 's{} i{} retyped')", env, src, k, i);
             break;
@@ -803,7 +809,8 @@ class FaultFixture : public StopgapReliabilitySlow {
   }
 
   // The environment of one case, named after `tag`: v1 deployed, and for a rollback v2 on top of
-  // it (the rollback goes back to v1); v2's source (new artifacts: salted with the tag) ready.
+  // it (the rollback goes back to v1); v2's source ready (salted with the environment's name, so
+  // its artifacts are new).
   struct Prepared {
     std::string env, live, v2, prev_id, prev_version, op_sql;
   };
@@ -813,7 +820,7 @@ class FaultFixture : public StopgapReliabilitySlow {
     p.live = p.env + "_live";
     p.v2 = p.env + "_v2";
     admin_->query("create schema " + p.v2);
-    write_version(*admin_, p.v2, 2, tag);
+    write_version(*admin_, p.v2, 2, p.env);  // new to plts.artifact: the deploy stores them
     auto d = deployer(p.live);
     p.prev_id = d->scalar(fmt::format("select stopgap.deploy('{}', '{}_v1', 'v1')", p.env, name_));
     p.prev_version = "v1";
