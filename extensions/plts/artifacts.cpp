@@ -51,8 +51,11 @@ Oid artifact_relid() {
 
 // Every function's first call in a backend looks its artifact up: by the primary key index
 // directly, without SPI's parse, analysis and planning (a fresh backend would pay ~1 ms for them).
-// Reads see what the statement's snapshot sees, as a read-only SPI query did; SELECT on the table is
-// granted to PUBLIC.
+// SELECT on the table is granted to PUBLIC. The statement's snapshot is tried first; an artifact it
+// cannot see may still be committed: a pointer read from the (always current) catalog can name an
+// artifact stored by a deploy that committed after this statement or REPEATABLE READ transaction
+// took its snapshot. Artifacts never change once stored (their key is their content's hash), so the
+// latest snapshot's row is the same artifact, and it is looked up there.
 std::optional<Artifact> find_artifact(const std::string& hash) {
   std::optional<Artifact> out;
   std::vector<std::optional<std::string>> cols;
@@ -63,36 +66,47 @@ std::optional<Artifact> find_artifact(const std::string& hash) {
     Relation rel = table_open(artifact_relid(), AccessShareLock);
     Oid index = RelationGetPrimaryKeyIndex(rel);
     if (!OidIsValid(index)) elog(ERROR, "plts.artifact has no primary key");
-    bool own_snapshot = !ActiveSnapshotSet();
-    Snapshot snap = own_snapshot ? RegisterSnapshot(GetTransactionSnapshot()) : GetActiveSnapshot();
-    ScanKeyData key;
-    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(hash.c_str()));
-    SysScanDesc scan = systable_beginscan(rel, index, true, snap, 1, &key);
-    if (HeapTuple tup = systable_getnext(scan)) {
-      TupleDesc desc = RelationGetDescr(rel);
-      for (const char* name : kColumns) {
-        int attnum = 0;
-        for (int i = 0; i < desc->natts; i++) {
-          Form_pg_attribute att = TupleDescAttr(desc, i);
-          if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0) attnum = i + 1;
+    auto scan_with = [&](Snapshot snap) {
+      ScanKeyData key;
+      ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(hash.c_str()));
+      SysScanDesc scan = systable_beginscan(rel, index, true, snap, 1, &key);
+      if (HeapTuple tup = systable_getnext(scan)) {
+        TupleDesc desc = RelationGetDescr(rel);
+        for (const char* name : kColumns) {
+          int attnum = 0;
+          for (int i = 0; i < desc->natts; i++) {
+            Form_pg_attribute att = TupleDescAttr(desc, i);
+            if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0) attnum = i + 1;
+          }
+          if (attnum == 0) elog(ERROR, "plts.artifact has no column %s", name);
+          bool isnull = false;
+          Datum v = heap_getattr(tup, attnum, desc, &isnull);
+          if (isnull) {
+            cols.emplace_back(std::nullopt);
+            continue;
+          }
+          Oid out_fn = InvalidOid;
+          bool varlena = false;
+          getTypeOutputInfo(TupleDescAttr(desc, attnum - 1)->atttypid, &out_fn, &varlena);
+          char* text = OidOutputFunctionCall(out_fn, v);
+          cols.emplace_back(std::string(text));
+          pfree(text);
         }
-        if (attnum == 0) elog(ERROR, "plts.artifact has no column %s", name);
-        bool isnull = false;
-        Datum v = heap_getattr(tup, attnum, desc, &isnull);
-        if (isnull) {
-          cols.emplace_back(std::nullopt);
-          continue;
-        }
-        Oid out_fn = InvalidOid;
-        bool varlena = false;
-        getTypeOutputInfo(TupleDescAttr(desc, attnum - 1)->atttypid, &out_fn, &varlena);
-        char* text = OidOutputFunctionCall(out_fn, v);
-        cols.emplace_back(std::string(text));
-        pfree(text);
       }
+      systable_endscan(scan);
+    };
+    if (ActiveSnapshotSet()) {
+      scan_with(GetActiveSnapshot());
+    } else {
+      Snapshot snap = RegisterSnapshot(GetTransactionSnapshot());
+      scan_with(snap);
+      UnregisterSnapshot(snap);
     }
-    systable_endscan(scan);
-    if (own_snapshot) UnregisterSnapshot(snap);
+    if (cols.empty()) {
+      Snapshot latest = RegisterSnapshot(GetLatestSnapshot());
+      scan_with(latest);
+      UnregisterSnapshot(latest);
+    }
     table_close(rel, NoLock);
   });
   if (cols.empty()) return out;

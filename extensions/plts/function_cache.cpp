@@ -14,7 +14,12 @@
 #include "extensions/plts/realm.h"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/pg_proc.h"
+#include "utils/fmgroids.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_namespace.h"
 #include "access/xact.h"
 #include "mb/pg_wchar.h"
@@ -139,13 +144,46 @@ void retire(FunctionInfo* fi) {
   free_retired();
 }
 
-HeapTuple proc_tuple(Oid fn_oid) {
+// A function's pg_proc row: the catalog's current one (syscache), or, when a concurrent
+// transaction has dropped the function since this statement resolved it by oid (a deploy that
+// re-creates a live function with another result type), the row as the statement's snapshot sees
+// it, so that the call completes with the version the statement resolved.
+struct ProcRow {
   HeapTuple tup = nullptr;
-  pg_guard([&] { tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid)); });
-  if (!HeapTupleIsValid(tup))
+  bool from_syscache = false;  // else a copy
+};
+
+ProcRow proc_row(Oid fn_oid) {
+  ProcRow row;
+  pg_guard([&] {
+    HeapTuple t = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+    if (HeapTupleIsValid(t)) {
+      row = {t, true};
+      return;
+    }
+    if (!ActiveSnapshotSet()) return;
+    Relation rel = table_open(ProcedureRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_proc_oid, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(fn_oid));
+    SysScanDesc scan =
+        systable_beginscan(rel, ProcedureOidIndexId, true, GetActiveSnapshot(), 1, &key);
+    if (HeapTuple found = systable_getnext(scan)) row = {heap_copytuple(found), false};
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+  });
+  if (row.tup == nullptr)
     throw PgError(ERRCODE_UNDEFINED_FUNCTION,
                   "cache lookup failed for function " + std::to_string(fn_oid));
-  return tup;
+  return row;
+}
+
+void release(const ProcRow& row) {
+  pg_guard([&] {
+    if (row.from_syscache)
+      ReleaseSysCache(row.tup);
+    else
+      heap_freetuple(row.tup);
+  });
 }
 
 // Stores a lazily compiled artifact if this transaction can; a failure (read-only transaction,
@@ -221,13 +259,13 @@ void prepare_module(FunctionInfo& fi, bool store) {
 }
 
 std::unique_ptr<FunctionInfo> describe_function(Oid fn_oid) {
-  HeapTuple tup = proc_tuple(fn_oid);
+  ProcRow row = proc_row(fn_oid);
   try {
-    auto fi = build(tup, fn_oid);
-    pg_guard([&] { ReleaseSysCache(tup); });
+    auto fi = build(row.tup, fn_oid);
+    release(row);
     return fi;
   } catch (...) {
-    pg_guard([&] { ReleaseSysCache(tup); });
+    release(row);
     throw;
   }
 }
@@ -243,12 +281,13 @@ FunctionInfo* lookup_function(Oid fn_oid) {
     return it->second;
   }
   uint64 generation = proc_generation;
-  HeapTuple tup = proc_tuple(fn_oid);
+  ProcRow row = proc_row(fn_oid);
+  HeapTuple tup = row.tup;
   if (it != cache->end()) {
     FunctionInfo* fi = it->second;
     if (fi->xmin == HeapTupleHeaderGetRawXmin(tup->t_data) &&
         ItemPointerEquals(&fi->tid, &tup->t_self)) {
-      pg_guard([&] { ReleaseSysCache(tup); });
+      release(row);
       fi->validated_generation = generation;
       stats.hits++;
       return fi;
@@ -261,10 +300,10 @@ FunctionInfo* lookup_function(Oid fn_oid) {
   try {
     fi = build(tup, fn_oid);
   } catch (...) {
-    pg_guard([&] { ReleaseSysCache(tup); });
+    release(row);
     throw;
   }
-  pg_guard([&] { ReleaseSysCache(tup); });
+  release(row);
   prepare_module(*fi, false);
   fi->validated_generation = generation;
   FunctionInfo* raw = fi.release();
