@@ -478,6 +478,15 @@ BEGIN
     -- The live function's clauses are the source's, as pg_get_functiondef prints them (it quotes
     -- SET values correctly): everything between the signature and the body.
     def := pg_get_functiondef(f.oid);
+    -- The list above is read with the statement's snapshot, definitions from the current catalog:
+    -- a source function dropped or replaced by a concurrent transaction since then no longer
+    -- agrees. Deploying it would mix two versions; the deploy is refused as a serialization failure.
+    IF def IS NULL OR f.args IS NULL OR f.result IS NULL OR f.ident IS NULL OR strpos(def, f.prosrc) = 0 THEN
+      RAISE EXCEPTION 'cannot deploy %.%: it was dropped or replaced by another transaction during the deploy',
+                      src_name, f.proname
+        USING ERRCODE = 'serialization_failure',
+              HINT = 'Nothing was deployed. Deploy again once the source schema stopped changing.';
+    END IF;
     head := format(E'CREATE OR REPLACE FUNCTION %I.%I(%s)\n', src_name, f.proname, f.args);
     IF left(def, length(head)) <> head THEN
       RAISE EXCEPTION 'unexpected definition of %.%', src_name, f.proname USING ERRCODE = 'internal_error';
