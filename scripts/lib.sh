@@ -93,7 +93,7 @@ cluster_stop() {
 }
 
 # Lines of the server log that show a crashed backend or a cluster restart.
-# Tests that SIGKILL a backend on purpose (test/pg/stopgap_reliability_test.cpp) append its pid to
+# Tests that SIGKILL a backend on purpose (test/pg/stopgap_fault_test.cpp) append its pid to
 # the file PLTS_EXPECTED_KILLS names (default $CLUSTER_DIR/expected-kills) before the signal. Such
 # a kill's "server process (PID n) was terminated by signal 9" line and the "terminating any other
 # active server processes" / "all server processes terminated; reinitializing" lines of the
