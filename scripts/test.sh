@@ -52,10 +52,12 @@ record ctest "${PIPESTATUS[0]}"
 # The conversion matrix, unkillable code and the long-lived backend run alone: they measure time
 # and memory, and a hung case is ended with kill -9 (which restarts the cluster under any other).
 echo "== ctest, slow suites (one at a time)"
-[ -z "${SANITIZER_LOG_DIR:-}" ] || ctest_log=(--output-log "$SANITIZER_LOG_DIR/ctest-slow-output.log")
+slow_output="${SANITIZER_LOG_DIR:-$logs}/ctest-slow-output.log"  # every test's output, for the figures
 # The stopgap reliability suites SIGKILL backends on purpose and list their pids here for cluster_crashes.
-(cd "$BUILD_DIR" && PGDATABASE=plts_test PLTS_EXPECTED_KILLS="$CLUSTER_DIR/expected-kills" ctest --output-on-failure -j1 --timeout 1800 -L slow "${ctest_log[@]}") | tee "$logs/ctest-slow.log"
+(cd "$BUILD_DIR" && PGDATABASE=plts_test PLTS_EXPECTED_KILLS="$CLUSTER_DIR/expected-kills" ctest --output-on-failure -j1 --timeout 1800 -L slow --output-log "$slow_output") | tee "$logs/ctest-slow.log"
 record ctest-slow "${PIPESTATUS[0]}"
+echo "== stopgap reliability figures (load, race, faults)"
+grep -E '^(load|race|faults): ' "$slow_output" || echo "(none printed)"
 
 suites=(pg_regress ctest ctest-slow)
 

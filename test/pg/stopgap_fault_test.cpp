@@ -340,6 +340,12 @@ TEST_F(StopgapReliabilityFaultSlow, KilledAtEachPausePoint) {
                     ms_since(t0) / 1000),
         results);
   auto problems = check_problems(*admin_, "", name_ + "_");
+  std::cout << fmt::format("faults: {}: {} cases, {} failed, {} invariant violations\n", "at pause points",
+                           results.size(),
+                           std::count_if(results.begin(), results.end(),
+                                         [](const Result& r) { return !r.ok; }),
+                           problems.size())
+            << std::flush;
   EXPECT_TRUE(problems.empty()) << "stopgap.check() over the environments of every case:\n"
                                 << join(problems);
 }
@@ -397,6 +403,12 @@ TEST_F(StopgapReliabilityFaultSlow, KilledAtAnyMoment) {
   // Most kills land before the commit (the one at 0 ms always does).
   EXPECT_GT(undone, 0);
   auto problems = check_problems(*admin_, "", name_ + "_");
+  std::cout << fmt::format("faults: {}: {} cases, {} failed, {} invariant violations\n", "at measured moments",
+                           results.size(),
+                           std::count_if(results.begin(), results.end(),
+                                         [](const Result& r) { return !r.ok; }),
+                           problems.size())
+            << std::flush;
   EXPECT_TRUE(problems.empty()) << "stopgap.check() over the environments of every case:\n"
                                 << join(problems);
 }
