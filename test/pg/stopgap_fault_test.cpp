@@ -311,6 +311,19 @@ class FaultFixture : public StopgapReliabilitySlow {
     write_version(*admin_, name_ + "_v1", 1, "");
   }
 
+  // The one-line figures scripts/test.sh repeats, and stopgap.check() over every case's
+  // environment.
+  void summarize(const char* kind, const std::vector<Result>& results) {
+    auto problems = check_problems(*admin_, "", name_ + "_");
+    const auto failed =
+        std::count_if(results.begin(), results.end(), [](const Result& r) { return !r.ok; });
+    std::cout << fmt::format("faults: {}: {} cases, {} failed, {} invariant violations\n", kind,
+                             results.size(), failed, problems.size())
+              << std::flush;
+    EXPECT_TRUE(problems.empty()) << "stopgap.check() over the environments of every case:\n"
+                                  << join(problems);
+  }
+
   static void print(const std::string& title, const std::vector<Result>& results) {
     std::ostringstream out;
     out << title << "\n";
@@ -338,15 +351,7 @@ TEST_F(StopgapReliabilityFaultSlow, KilledAtEachPausePoint) {
   print(fmt::format("faults at pause points: {} cases in {:.1f} s", cases.size(),
                     ms_since(t0) / 1000),
         results);
-  auto problems = check_problems(*admin_, "", name_ + "_");
-  std::cout << fmt::format("faults: {}: {} cases, {} failed, {} invariant violations\n", "at pause points",
-                           results.size(),
-                           std::count_if(results.begin(), results.end(),
-                                         [](const Result& r) { return !r.ok; }),
-                           problems.size())
-            << std::flush;
-  EXPECT_TRUE(problems.empty()) << "stopgap.check() over the environments of every case:\n"
-                                << join(problems);
+  summarize("at pause points", results);
 }
 
 TEST_F(StopgapReliabilityFaultSlow, KilledAtAnyMoment) {
@@ -401,15 +406,7 @@ TEST_F(StopgapReliabilityFaultSlow, KilledAtAnyMoment) {
         results);
   // Most kills land before the commit (the one at 0 ms always does).
   EXPECT_GT(undone, 0);
-  auto problems = check_problems(*admin_, "", name_ + "_");
-  std::cout << fmt::format("faults: {}: {} cases, {} failed, {} invariant violations\n", "at measured moments",
-                           results.size(),
-                           std::count_if(results.begin(), results.end(),
-                                         [](const Result& r) { return !r.ok; }),
-                           problems.size())
-            << std::flush;
-  EXPECT_TRUE(problems.empty()) << "stopgap.check() over the environments of every case:\n"
-                                << join(problems);
+  summarize("at measured moments", results);
 }
 
 }  // namespace

@@ -268,6 +268,24 @@ TEST_F(StopgapReliabilitySlow, LoadWithDeploys) {
             std::to_string(1 + deploys + rollbacks));
 }
 
+// The source schema of the in-flight tests, with first(): a function that waits for advisory lock
+// `key` (held by the test while it deploys) and then reads a table, which takes in the deploy's
+// catalog invalidation before the statement's next call.
+class StopgapReliabilityInFlightSlow : public StopgapReliabilitySlow {
+ protected:
+  void define_first(const std::string& src, const std::string& key) {
+    admin_->query("create schema " + src);
+    admin_->query(fmt::format("create table {}.t(x int)", src));
+    define(*admin_, src, "first()", "int",
+           fmt::format("export default async (ctx: any) => {{\n"
+                       "  await ctx.db.query('select pg_advisory_lock({0})');\n"
+                       "  await ctx.db.query('select pg_advisory_unlock({0})');\n"
+                       "  await ctx.db.query('select count(*) from {1}.t');\n"
+                       "  return 1;\n}}",
+                       key, src));
+  }
+};
+
 // What LoadWithDeploys finds: a statement (or a REPEATABLE READ transaction) that began before a
 // deploy committed and takes in the deploy's catalog invalidation before it calls a redeployed
 // function (here: the SQL of an earlier call in the statement; any first access to another table
@@ -275,18 +293,10 @@ TEST_F(StopgapReliabilitySlow, LoadWithDeploys) {
 // "plts function ... points to artifact sha256:..., which does not exist". Artifacts are
 // immutable and content-addressed: a pointer read from the catalog should find its artifact with a
 // snapshot as new as the catalog's. The call must complete with either version.
-TEST_F(StopgapReliabilitySlow, ACallAfterADeployCommittedMidStatement) {
+TEST_F(StopgapReliabilityInFlightSlow, ACallAfterADeployCommittedMidStatement) {
   const std::string src = name_ + "_src", live = name_ + "_live", env = name_;
   const std::string key = std::to_string(::getpid());
-  admin_->query("create schema " + src);
-  admin_->query(fmt::format("create table {}.t(x int)", src));
-  define(*admin_, src, "first()", "int",
-         fmt::format("export default async (ctx: any) => {{\n"
-                     "  await ctx.db.query('select pg_advisory_lock({0})');\n"
-                     "  await ctx.db.query('select pg_advisory_unlock({0})');\n"
-                     "  await ctx.db.query('select count(*) from {1}.t');\n"
-                     "  return 1;\n}}",
-                     key, src));
+  define_first(src, key);
   // Sources new to plts.artifact (artifacts stay): the deploy stores their artifacts.
   auto second = [&](const std::string& v) {
     define(*admin_, src, "second()", "text",
@@ -340,18 +350,10 @@ TEST_F(StopgapReliabilitySlow, ACallAfterADeployCommittedMidStatement) {
 // failed for function <oid>". PostgreSQL resolves calls by oid, and PL/pgSQL fails the same way
 // (XX000). plts now reads a dropped function's row as the statement's snapshot sees it: the call
 // completes with the version the statement resolved.
-TEST_F(StopgapReliabilitySlow, ACallInFlightOfARetypedFunction) {
+TEST_F(StopgapReliabilityInFlightSlow, ACallInFlightOfARetypedFunction) {
   const std::string src = name_ + "_src", live = name_ + "_live", env = name_;
   const std::string key = std::to_string(::getpid());
-  admin_->query("create schema " + src);
-  admin_->query(fmt::format("create table {}.t(x int)", src));
-  define(*admin_, src, "first()", "int",
-         fmt::format("export default async (ctx: any) => {{\n"
-                     "  await ctx.db.query('select pg_advisory_lock({0})');\n"
-                     "  await ctx.db.query('select pg_advisory_unlock({0})');\n"
-                     "  await ctx.db.query('select count(*) from {1}.t');\n"
-                     "  return 1;\n}}",
-                     key, src));
+  define_first(src, key);
   define(*admin_, src, "retyped()", "int", "export default () => 1");
   admin_->query(fmt::format("set stopgap.live_schema = '{}'", live));
   admin_->scalar(fmt::format("select stopgap.deploy('{}', '{}', 'v1')", env, src));
