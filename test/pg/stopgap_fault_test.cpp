@@ -317,9 +317,8 @@ class FaultFixture : public StopgapReliabilitySlow {
     auto problems = check_problems(*admin_, "", name_ + "_");
     const auto failed =
         std::count_if(results.begin(), results.end(), [](const Result& r) { return !r.ok; });
-    std::cout << fmt::format("faults: {}: {} cases, {} failed, {} invariant violations\n", kind,
-                             results.size(), failed, problems.size())
-              << std::flush;
+    report_figures(fmt::format("faults: {}: {} cases, {} failed, {} invariant violations", kind,
+                               results.size(), failed, problems.size()));
     EXPECT_TRUE(problems.empty()) << "stopgap.check() over the environments of every case:\n"
                                   << join(problems);
   }

@@ -241,14 +241,13 @@ TEST_F(StopgapReliabilitySlow, LoadWithDeploys) {
   const long long counter =
       std::stoll(admin_->scalar(fmt::format("select n from {}.counter where id = 1", data)));
   const auto problems = check_problems(*admin_, env);
-  std::cout << fmt::format(
-                   "load: {:.0f} s, {} clients, {} transactions, {} failed, {} deploys, {} "
-                   "rollbacks, {} invariant violations; shape(): {} calls, {} lost to a "
-                   "concurrent drop",
-                   elapsed, clients, transactions ? std::to_string(*transactions) : "?",
-                   failed ? std::to_string(*failed) : "?", deploys, rollbacks, problems.size(),
-                   shape_calls, shape_lookup_failures)
-            << std::endl;
+  report_figures(
+      fmt::format("load: {:.0f} s, {} clients, {} transactions, {} failed, {} deploys, {} "
+                  "rollbacks, {} invariant violations; shape(): {} calls, {} lost to a "
+                  "concurrent drop",
+                  elapsed, clients, transactions ? std::to_string(*transactions) : "?",
+                  failed ? std::to_string(*failed) : "?", deploys, rollbacks, problems.size(),
+                  shape_calls, shape_lookup_failures));
 
   EXPECT_EQ(status, 0) << "pgbench:\n" << out;
   ASSERT_TRUE(transactions.has_value()) << "pgbench:\n" << out;

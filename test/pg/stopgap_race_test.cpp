@@ -170,11 +170,10 @@ TEST_F(StopgapReliabilitySlow, RacingSessions) {
   std::string counts;
   for (const auto& [k, n] : outcomes)
     counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", k, n);
-  std::cout << fmt::format(
-                   "race: {} sessions x {} operations in {:.1f} s (seed {}): {}; {} "
-                   "unexpected, {} invariant violations",
-                   sessions, iterations, elapsed, seed, counts, unexpected.size(), problems.size())
-            << std::endl;
+  report_figures(
+      fmt::format("race: {} sessions x {} operations in {:.1f} s (seed {}): {}; {} "
+                  "unexpected, {} invariant violations",
+                  sessions, iterations, elapsed, seed, counts, unexpected.size(), problems.size()));
   EXPECT_TRUE(unexpected.empty()) << join(unexpected);
   EXPECT_TRUE(problems.empty()) << join(problems);
   EXPECT_GT(outcomes["deploy: ok"], 0);

@@ -161,4 +161,12 @@ std::optional<long long> number_after(const std::string& text, const std::string
   return std::stoll(text.substr(at, end - at));
 }
 
+void report_figures(const std::string& line) {
+  std::cout << line << std::endl;
+  if (const char* path = std::getenv("PLTS_FIGURES"); path && *path) {
+    std::ofstream f(path, std::ios::app);
+    f << line << "\n";
+  }
+}
+
 }  // namespace sgrel

@@ -90,6 +90,10 @@ std::pair<int, std::string> run_command(const std::string& cmd);
 
 std::optional<long long> number_after(const std::string& text, const std::string& label);
 
+// Prints one line of a suite's figures, and appends it to the file $PLTS_FIGURES names (ctest
+// shows a passing test's output nowhere; scripts/test.sh prints that file after the slow suites).
+void report_figures(const std::string& line);
+
 class StopgapReliabilitySlow : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -86,7 +86,9 @@ class Standby : public ::testing::Test {
   }
 
   // Every test fails at once when the suite's setup did.
-  void SetUp() override { ASSERT_TRUE(ready_) << "setup on the primary and standby failed: " << setup_error_; }
+  void SetUp() override {
+    ASSERT_TRUE(ready_) << "setup on the primary and standby failed: " << setup_error_;
+  }
 
   static void set_up() {
     name_ = fmt::format("sgs_{}", ::getpid());
@@ -103,23 +105,24 @@ class Standby : public ::testing::Test {
     p.query(fmt::format("create table {}.items(id int primary key, label text not null)", src()));
     p.query(fmt::format("insert into {}.items values (1, 'one'), (2, 'two')", src()));
     define_get_item("v1");
-    p.query(fmt::format(R"sql(create function {}.add_item(args jsonb) returns jsonb language plts as $js$
+    p.query(fmt::format(
+        R"sql(create function {}.add_item(args jsonb) returns jsonb language plts as $js$
 import {{ mutation, v }} from "@stopgap/runtime";
 export default mutation(v.object({{ id: v.int(), label: v.string() }}), async ({{ id, label }}, ctx) => {{
   const r = await ctx.db.exec("insert into {}.items values ($1, $2)", [id, label]);
   return {{ added: r.rowCount }};
 }});
 $js$)sql",
-                        src(), src()));
-    p.query(fmt::format(
-        "create function {}.greet(name text) returns text language plts as "
-        "$js$ export default (ctx: any): string => 'hello ' + ctx.args.name $js$",
-        src()));
+        src(), src()));
+    p.query(
+        fmt::format("create function {}.greet(name text) returns text language plts as "
+                    "$js$ export default (ctx: any): string => 'hello ' + ctx.args.name $js$",
+                    src()));
     // A plts function that stopgap does not deploy (compiled and stored at CREATE).
-    p.query(fmt::format(
-        "create function {}.twice(x int) returns int language plts as "
-        "$js$ export default (ctx: {{ args: {{ x: number }} }}) => 2 * ctx.args.x $js$",
-        plain()));
+    p.query(
+        fmt::format("create function {}.twice(x int) returns int language plts as "
+                    "$js$ export default (ctx: {{ args: {{ x: number }} }}) => 2 * ctx.args.x $js$",
+                    plain()));
     p.query(fmt::format("set stopgap.live_schema = '{}'", live()));
     first_id_ = p.scalar(fmt::format("select stopgap.deploy('{}', '{}', 'v1')", env(), src()));
     wait_for_replay();
@@ -145,14 +148,15 @@ $js$)sql",
   static std::string env() { return name_; }
 
   static void define_get_item(const std::string& version) {
-    primary_->query(fmt::format(R"sql(create or replace function {}.get_item(args jsonb) returns jsonb language plts as $js$
+    primary_->query(fmt::format(
+        R"sql(create or replace function {}.get_item(args jsonb) returns jsonb language plts as $js$
 import {{ query, v }} from "@stopgap/runtime";
 export default query(v.object({{ id: v.int() }}), async ({{ id }}, ctx) => {{
   const rows = await ctx.db.query("select label from {}.items where id = $1", [id]);
   return {{ label: rows[0]?.label ?? null, version: "{}" }};
 }});
 $js$)sql",
-                                src(), src(), version));
+        src(), src(), version));
   }
 
   // Waits until the standby has replayed what the primary had written when this was called (its
@@ -170,8 +174,9 @@ $js$)sql",
     replay_ms_total += ms;
     if (ms > replay_ms_max) replay_ms_max = ms;
     if (!replayed)
-      throw std::runtime_error(fmt::format("the standby did not replay up to {} within 60 s (at {})",
-                                           lsn, standby_->scalar("select pg_last_wal_replay_lsn()::text")));
+      throw std::runtime_error(
+          fmt::format("the standby did not replay up to {} within 60 s (at {})", lsn,
+                      standby_->scalar("select pg_last_wal_replay_lsn()::text")));
   }
 
   std::string get_item(Connection& c, int id, const std::string& field) {
@@ -227,25 +232,31 @@ TEST_F(Standby, DoBlocksAndTheCompilerWork) {
   Connection& s = *standby_;
   // A DO block runs (TypeScript, compiled in this backend) and reads; its own error shows it ran.
   EXPECT_NO_THROW(s.query(fmt::format(
-      "do $js$ export default async (ctx: any) => {{ const r = await ctx.db.query('select count(*)::int "
+      "do $js$ export default async (ctx: any) => {{ const r = await ctx.db.query('select "
+      "count(*)::int "
       "as n from {}.items'); if (r[0].n !== 2) throw new Error('saw ' + r[0].n + ' rows'); }} $js$ "
       "language plts",
       src())));
   ++checks;
   expect_error(s, "do $js$ throw new Error('ran on the standby') $js$ language plts", "P0001",
                {"ran on the standby"});
-  expect_error(s,
-               fmt::format("do $js$ export default async (ctx: any) => {{ await ctx.db.exec('insert "
-                           "into {}.items values (5, $$five$$)'); }} $js$ language plts",
-                           src()),
-               "25006", {"read-only"});
-  expect_eq(s.scalar("select compiled_js from plts.compile_ts('export default (x: number): number => x + 1;')"),
+  expect_error(
+      s,
+      fmt::format("do $js$ export default async (ctx: any) => {{ await ctx.db.exec('insert "
+                  "into {}.items values (5, $$five$$)'); }} $js$ language plts",
+                  src()),
+      "25006", {"read-only"});
+  expect_eq(s.scalar("select compiled_js from plts.compile_ts('export default (x: number): number "
+                     "=> x + 1;')"),
             "export default (x) => x + 1;\n", "plts.compile_ts");
-  expect_eq(s.scalar("select count(*) from jsonb_array_elements(plts.typecheck_ts("
-                     "'const n: number = \"text\"; export default n;')) d where d->>'category' = 'error'"),
-            "1", "plts.typecheck_ts finds the type error");
-  expect_eq(s.scalar("select jsonb_array_length(plts.typecheck_ts('export default (x: number) => x;'))"),
-            "0", "plts.typecheck_ts on correct code");
+  expect_eq(
+      s.scalar(
+          "select count(*) from jsonb_array_elements(plts.typecheck_ts("
+          "'const n: number = \"text\"; export default n;')) d where d->>'category' = 'error'"),
+      "1", "plts.typecheck_ts finds the type error");
+  expect_eq(
+      s.scalar("select jsonb_array_length(plts.typecheck_ts('export default (x: number) => x;'))"),
+      "0", "plts.typecheck_ts on correct code");
   // Storing is a write.
   expect_error(s, "select plts.compile_and_store('export default 1')", "25006", {"read-only"});
 }
@@ -279,7 +290,8 @@ TEST_F(Standby, DeployAndRollbackAreRefused) {
   Connection& s = *standby_;
   expect_error(s, fmt::format("select stopgap.deploy('{}', '{}', 'on the standby')", env(), src()),
                "25006", {"cannot deploy on a standby", "in recovery"});
-  expect_error(s, fmt::format("select stopgap.deploy('{}_new', '{}', 'on the standby')", env(), src()),
+  expect_error(s,
+               fmt::format("select stopgap.deploy('{}_new', '{}', 'on the standby')", env(), src()),
                "25006", {"cannot deploy on a standby"});
   expect_error(s, fmt::format("select stopgap.rollback('{}')", env()), "25006",
                {"cannot roll back on a standby"});
@@ -332,13 +344,14 @@ TEST_F(Standby, AFunctionNeverCompiledOnThePrimaryCompilesInEachStandbyBackend) 
   const std::string fn = plain() + ".lazy";
   const std::string marker = name_ + " lazy";
   primary_->query("set check_function_bodies = off");
-  primary_->query(fmt::format(
-      "create function {}(x int) returns text language plts as "
-      "$js$ export default (ctx: {{ args: {{ x: number }} }}): string => '{}:' + 3 * ctx.args.x $js$",
-      fn, marker));
+  primary_->query(
+      fmt::format("create function {}(x int) returns text language plts as "
+                  "$js$ export default (ctx: {{ args: {{ x: number }} }}): string => '{}:' + 3 * "
+                  "ctx.args.x $js$",
+                  fn, marker));
   primary_->query("reset check_function_bodies");
-  const std::string stored = fmt::format(
-      "select count(*) from plts.artifact where strpos(source_ts, '{}') > 0", marker);
+  const std::string stored =
+      fmt::format("select count(*) from plts.artifact where strpos(source_ts, '{}') > 0", marker);
   expect_eq(primary_->scalar(stored), "0", "nothing stored on the primary");
   wait_for_replay();
 
@@ -373,17 +386,19 @@ TEST_F(Standby, AFunctionNeverCompiledOnThePrimaryCompilesInEachStandbyBackend) 
   // docs/SCALING.md gives after a restore).
   const std::string fn2 = plain() + ".lazy_too";
   primary_->query("set check_function_bodies = off");
-  primary_->query(fmt::format(
-      "create function {}(x int) returns text language plts as "
-      "$js$ export default (ctx: {{ args: {{ x: number }} }}): string => '{} too:' + ctx.args.x $js$",
-      fn2, marker));
+  primary_->query(
+      fmt::format("create function {}(x int) returns text language plts as "
+                  "$js$ export default (ctx: {{ args: {{ x: number }} }}): string => '{} too:' + "
+                  "ctx.args.x $js$",
+                  fn2, marker));
   primary_->query("reset check_function_bodies");
   expect_eq(primary_->scalar(stored), "1", "the second function is not stored yet");
   primary_->query(fmt::format("select plts.validator('{}(int)'::regprocedure)", fn2));
   expect_eq(primary_->scalar(stored), "2", "plts.validator stored it");
   wait_for_replay();
   auto d = connect_standby();
-  expect_eq(d->scalar(fmt::format("select {}(5)", fn2)), marker + " too:5", "called on the standby");
+  expect_eq(d->scalar(fmt::format("select {}(5)", fn2)), marker + " too:5",
+            "called on the standby");
   expect_eq(d->scalar("select plts.metrics()->>'compiler'"), "", "without compiling");
 }
 
