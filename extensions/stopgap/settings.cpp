@@ -14,7 +14,7 @@ Settings settings;
 
 namespace {
 
-// GUC check hooks run inside PostgreSQL's GUC machinery: plain C, no exceptions.
+// GUC check hooks run inside PostgreSQL's GUC machinery: no exception may leave them.
 
 // Why a live schema name is refused, or "" when it is not. Names that only look like another
 // schema (PG_CATALOG, "public ", a name with a newline) are refused with the reserved ones.
@@ -44,9 +44,13 @@ std::string live_schema_problem(const char* s) {
 std::string* rejected_live_schema = nullptr;
 
 bool check_live_schema(char** newval, void**, GucSource) {
-  std::string problem = live_schema_problem(*newval);
-  if (problem.empty()) return true;
-  GUC_check_errdetail("%s", problem.c_str());
+  try {
+    std::string problem = live_schema_problem(*newval);
+    if (problem.empty()) return true;
+    GUC_check_errdetail("%s", problem.c_str());
+  } catch (...) {  // std::bad_alloc must not unwind through PostgreSQL's frames
+    GUC_check_errdetail("out of memory while checking the live schema name");
+  }
   return false;
 }
 
