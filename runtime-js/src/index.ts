@@ -33,6 +33,15 @@ export interface Db<M extends DbMode = DbMode> {
   query<R extends Row = Row>(input: SqlInput, params?: SqlParams): Promise<R[]>;
   /** Runs a statement for its effect and returns the number of rows it processed. */
   exec(input: SqlInput, params?: SqlParams): Promise<{ rowCount: number }>;
+  /**
+   * Commits the transaction and starts a new one, as PL/pgSQL's `COMMIT`. Only in a procedure
+   * called by `CALL` in a non-atomic context (not inside a transaction block, a function or a
+   * procedure with `SET` clauses); anywhere else it rejects with SQLSTATE 2D000
+   * (invalid transaction termination).
+   */
+  commit(): Promise<void>;
+  /** Rolls the transaction back and starts a new one, as PL/pgSQL's `ROLLBACK`: where `commit()` may. */
+  rollback(): Promise<void>;
 }
 
 export type DbMode = "ro" | "rw";
@@ -58,7 +67,112 @@ export interface PltsContext<A = any, D = Db> {
   fn: { oid: number; schema: string; name: string };
   /** Transaction timestamp (ISO 8601). */
   now: string;
+  /** In a `RETURNS trigger` function: the trigger that fired and its rows. Absent otherwise. */
+  trigger?: TriggerContext;
+  /** In a `RETURNS event_trigger` function: the event and the command tag. Absent otherwise. */
+  event?: EventTriggerContext;
+  /** In a window function (`CREATE FUNCTION ... WINDOW`): the partition and frame. Absent otherwise. */
+  window?: WindowContext;
 }
+
+export type TriggerOp = "INSERT" | "UPDATE" | "DELETE" | "TRUNCATE";
+export type TriggerWhen = "BEFORE" | "AFTER" | "INSTEAD OF";
+export type TriggerLevel = "ROW" | "STATEMENT";
+
+/**
+ * `ctx.trigger`: the trigger that fired. `R` is the table's row (column name → value, the same
+ * conversions as query rows). A BEFORE row trigger returns the row to store (`new`, possibly
+ * modified), `null` to skip the operation for this row, or `undefined` to keep it unchanged;
+ * what other triggers return is ignored. Transition tables (`REFERENCING NEW TABLE AS t`) are
+ * readable through `ctx.db` by their names.
+ */
+export interface TriggerContext<R extends Row = Row> {
+  /** The new row: INSERT and UPDATE row triggers; `null` otherwise. */
+  new: R | null;
+  /** The old row: UPDATE and DELETE row triggers; `null` otherwise. */
+  old: R | null;
+  op: TriggerOp;
+  when: TriggerWhen;
+  level: TriggerLevel;
+  /** The trigger's name. */
+  name: string;
+  /** The table (or view) the trigger is on. */
+  table: string;
+  /** The schema of `table`. */
+  schema: string;
+  /** The oid of `table`. */
+  relid: number;
+  /** The arguments of `EXECUTE FUNCTION f('a', 'b')`, as text. */
+  args: string[];
+}
+
+/** `ctx.event`: what fired an event trigger. */
+export interface EventTriggerContext {
+  /** `ddl_command_start`, `ddl_command_end`, `sql_drop` or `table_rewrite`. */
+  event: string;
+  /** The command tag, e.g. `CREATE TABLE`. */
+  tag: string;
+}
+
+/**
+ * Where `WindowContext.value` and `frameValue` count `offset` from: the current row (the
+ * default), the first row (`"head"`) or the last row (`"tail"`) of the partition or frame.
+ */
+export type WindowSeek = "current" | "head" | "tail";
+
+/** `ctx.window`: the current row's partition and frame in a window function. */
+export interface WindowContext {
+  /** The current row's position in its partition, from 0. */
+  readonly position: number;
+  /** The number of rows in the partition. */
+  rowCount(): number;
+  /**
+   * Argument `arg` (its 0-based index or its parameter name) of the partition's row at `offset`
+   * (default 0) from `seek` (default `"current"`); `undefined` when that row is outside the partition.
+   */
+  value<T = unknown>(arg: number | string, offset?: number, seek?: WindowSeek): T | undefined;
+  /** As `value`, within the current row's window frame; `undefined` outside the frame. */
+  frameValue<T = unknown>(arg: number | string, offset?: number, seek?: WindowSeek): T | undefined;
+  /** Whether the rows at positions `pos1` and `pos2` are peers (equal in the window's ORDER BY). */
+  peers(pos1: number, pos2: number): boolean;
+  /** Tells PostgreSQL that rows before position `pos` will not be read again (it may free them). */
+  setMark(pos: number): void;
+  /** One object per partition, kept across the partition's rows: state between calls. */
+  memory: Record<string, unknown>;
+}
+
+/** `ctx` of a trigger function: `ctx.trigger` is set. */
+export interface TriggerFunctionContext<R extends Row = Row> extends PltsContext {
+  trigger: TriggerContext<R>;
+}
+/** `ctx` of an event trigger function: `ctx.event` is set. */
+export interface EventTriggerFunctionContext extends PltsContext {
+  event: EventTriggerContext;
+}
+/** `ctx` of a window function: `ctx.window` is set. */
+export interface WindowFunctionContext<A = any> extends PltsContext<A> {
+  window: WindowContext;
+}
+
+/**
+ * What a set-returning function (`RETURNS SETOF t`, `RETURNS TABLE(...)`) returns, or its promise
+ * resolves to: an array, any iterable (a generator), or an async iterable (an async generator).
+ * Rows are objects (column name → value) for composite and TABLE results, plain values otherwise.
+ */
+export type SetResult<T = unknown> = readonly T[] | Iterable<T> | AsyncIterable<T>;
+
+/** A set-returning function's default export. */
+export type SetReturningFunction<T = unknown, C extends PltsContext = PltsContext> = (
+  ctx: C,
+) => SetResult<T> | Promise<SetResult<T>>;
+
+/**
+ * A trigger function's default export: a BEFORE row trigger returns the row to store, `null` to
+ * skip the row or `undefined` to keep it; other triggers' results are ignored.
+ */
+export type TriggerFunction<R extends Row = Row> = (
+  ctx: TriggerFunctionContext<R>,
+) => R | null | undefined | void | Promise<R | null | undefined | void>;
 
 /** What a `query(...)` handler receives as `ctx`. */
 export type QueryContext<A = any> = PltsContext<A, ReadonlyDb>;
@@ -817,6 +931,15 @@ class ReadonlyContext implements QueryContext {
   }
   get now(): string {
     return this.#ctx.now;
+  }
+  get trigger(): TriggerContext | undefined {
+    return this.#ctx.trigger;
+  }
+  get event(): EventTriggerContext | undefined {
+    return this.#ctx.event;
+  }
+  get window(): WindowContext | undefined {
+    return this.#ctx.window;
   }
   toJSON() {
     return { args: this.args, argv: this.argv, db: this.db, fn: this.fn, now: this.now };

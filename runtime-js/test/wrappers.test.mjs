@@ -166,6 +166,20 @@ test("query: ctx.now is read from plts's ctx only when the handler reads it", as
   assert.equal(reads, 1);
 });
 
+test("query: ctx.trigger, ctx.event and ctx.window are plts's, absent when plts sets none", async () => {
+  const { ctx } = fakeCtx({});
+  const see = query(v.object({}), (_a, c) => [c.trigger, c.event, c.window]);
+  assert.deepEqual(await see(ctx), [undefined, undefined, undefined]);
+  const trigger = { op: "INSERT", new: { id: 1 }, old: null };
+  const event = { event: "ddl_command_end", tag: "CREATE TABLE" };
+  const window = { position: 0, memory: {} };
+  Object.assign(ctx, { trigger, event, window });
+  const [t, e, w] = await see(ctx);
+  assert.equal(t, trigger);
+  assert.equal(e, event);
+  assert.equal(w, window);
+});
+
 test("mutation: writes go through to plts's db", async () => {
   const { ctx, calls } = fakeCtx({ id: 2 });
   const f = mutation(schema, async (args, c) => {
