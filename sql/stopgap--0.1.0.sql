@@ -7,7 +7,9 @@
 -- compiles every LANGUAGE plts function of a source schema into plts artifacts, records a
 -- deployment (open -> sealed -> active) with one fn_version per function, and (re)creates one
 -- pointer function per source function in the live schema: same signature and attributes, a body
--- that is a plts pointer stub naming the artifact. Rollback re-creates an earlier deployment's
+-- that is a plts pointer stub naming the artifact. Every kind of routine plts runs is deployed:
+-- functions (scalar, SETOF/TABLE, OUT/INOUT, polymorphic, VARIADIC, trigger, event_trigger),
+-- window functions and procedures, each live pointer of the same kind as its source. Rollback re-creates an earlier deployment's
 -- pointers from its fn_version rows. All of it happens in the caller's transaction, under a
 -- per-environment advisory lock: a failure leaves nothing behind.
 --
@@ -100,8 +102,11 @@ CREATE TABLE stopgap.fn_version (
   signature text NOT NULL,       -- name(identity arguments), for people
   identity_types text NOT NULL,  -- argument types, comma-separated: the function's identity
   arguments text NOT NULL,       -- pg_get_function_arguments: names, types, defaults
-  result text NOT NULL,          -- pg_get_function_result
-  clauses text NOT NULL,         -- RETURNS, LANGUAGE, volatility, strictness, parallel, cost, SET
+  routine text NOT NULL DEFAULT 'function'       -- pg_proc.prokind f, w, p: how it is created
+    CHECK (routine IN ('function', 'window', 'procedure')),
+  result text,                   -- pg_get_function_result; NULL for a procedure
+  clauses text NOT NULL,         -- RETURNS, LANGUAGE, WINDOW, volatility, strictness, parallel, cost,
+                                 -- ROWS, SET
   kind text NOT NULL,            -- the default export's kind: query, mutation, function, value
   artifact_hash text NOT NULL,   -- in plts.artifact (status reports it missing otherwise)
   source_sha256 text NOT NULL,   -- of the source function's body as written
@@ -231,6 +236,9 @@ END
 $$;
 
 -- A function's identity: its argument types, as format_type prints them under the pinned path.
+-- proargtypes is the same for every kind of routine: IN, INOUT and VARIADIC arguments (VARIADIC as
+-- its array type, or "any"), never OUT arguments or TABLE columns (pg_get_function_arguments and
+-- pg_get_function_result, compared besides, hold those).
 CREATE FUNCTION stopgap._identity_types(fn oid) RETURNS text
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
   RETURN (SELECT coalesce(string_agg(format_type(a.t, NULL), ',' ORDER BY a.o), '')
@@ -403,6 +411,11 @@ BEGIN
 END
 $$;
 
+-- The kind of routine, as stopgap records it (fn_version.routine) from pg_proc.prokind.
+CREATE FUNCTION stopgap._routine(prokind "char") RETURNS text
+  LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
+  RETURN CASE prokind WHEN 'f' THEN 'function' WHEN 'w' THEN 'window' WHEN 'p' THEN 'procedure' END;
+
 -- What a deploy (store) or a diff (dry run) would deploy from schema src: one entry per function,
 -- sorted by name, each compiled with its dependencies' artifacts baked in (dependencies first).
 -- Dry runs compile without storing and report diagnostics instead of failing.
@@ -460,15 +473,18 @@ BEGIN
      WHERE p.pronamespace = src
      ORDER BY p.proname
   LOOP
-    IF f.prokind <> 'f' THEN
-      RAISE EXCEPTION 'cannot deploy %.%: only functions are deployed, not procedures', src_name, f.proname
+    -- Functions, window functions and procedures (plts is no aggregate's language).
+    IF stopgap._routine(f.prokind) IS NULL THEN
+      RAISE EXCEPTION 'cannot deploy %.%: stopgap deploys functions, window functions and procedures, not routines of kind "%"',
+                      src_name, f.proname, f.prokind
         USING ERRCODE = 'feature_not_supported';
     END IF;
     IF f.prosecdef THEN
       RAISE EXCEPTION 'cannot deploy %.%: it is SECURITY DEFINER', src_name, f.proname
         USING ERRCODE = 'feature_not_supported',
               DETAIL = 'Live functions are owned by stopgap_owner and run as their caller.',
-              HINT = format('ALTER FUNCTION %I.%I(%s) SECURITY INVOKER;', src_name, f.proname, f.ident);
+              HINT = format('ALTER %s %I.%I(%s) SECURITY INVOKER;', CASE WHEN f.prokind = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                            src_name, f.proname, f.ident);
     END IF;
     IF f.prosrc ~ '^\s*\{' AND f.prosrc ~ '"kind"\s*:\s*"artifact_ptr"' THEN
       RAISE EXCEPTION 'cannot deploy %.%: its body is a pointer stub, not TypeScript', src_name, f.proname
@@ -476,18 +492,22 @@ BEGIN
               HINT = 'Deploy from the schema that holds the TypeScript source.';
     END IF;
     -- The live function's clauses are the source's, as pg_get_functiondef prints them (it quotes
-    -- SET values correctly): everything between the signature and the body.
+    -- SET values correctly): everything between the signature and the body. That is RETURNS (SETOF,
+    -- TABLE(...), record, trigger, event_trigger, polymorphic types: whatever the source says; none
+    -- for a procedure), LANGUAGE, WINDOW, volatility, strictness, parallel safety, COST, ROWS, SET.
     def := pg_get_functiondef(f.oid);
     -- The list above is read with the statement's snapshot, definitions from the current catalog:
     -- a source function dropped or replaced by a concurrent transaction since then no longer
     -- agrees. Deploying it would mix two versions; the deploy is refused as a serialization failure.
-    IF def IS NULL OR f.args IS NULL OR f.result IS NULL OR f.ident IS NULL OR strpos(def, f.prosrc) = 0 THEN
+    IF def IS NULL OR f.args IS NULL OR (f.result IS NULL AND f.prokind <> 'p') OR f.ident IS NULL
+       OR strpos(def, f.prosrc) = 0 THEN
       RAISE EXCEPTION 'cannot deploy %.%: it was dropped or replaced by another transaction during the deploy',
                       src_name, f.proname
         USING ERRCODE = 'serialization_failure',
               HINT = 'Nothing was deployed. Deploy again once the source schema stopped changing.';
     END IF;
-    head := format(E'CREATE OR REPLACE FUNCTION %I.%I(%s)\n', src_name, f.proname, f.args);
+    head := format(E'CREATE OR REPLACE %s %I.%I(%s)\n', CASE WHEN f.prokind = 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
+                   src_name, f.proname, f.args);
     IF left(def, length(head)) <> head THEN
       RAISE EXCEPTION 'unexpected definition of %.%', src_name, f.proname USING ERRCODE = 'internal_error';
     END IF;
@@ -518,6 +538,7 @@ BEGIN
       'fn_name', f.proname,
       'signature', format('%s(%s)', f.proname, f.ident),
       'identity_types', stopgap._identity_types(f.oid),
+      'routine', stopgap._routine(f.prokind),
       'arguments', f.args,
       'result', f.result,
       'clauses', left(rest, body_at - 1),
@@ -610,9 +631,10 @@ CREATE FUNCTION stopgap._export_kinds(artifact_hash text) RETURNS jsonb
   RETURN plts.artifact_exports(artifact_hash);
 ALTER FUNCTION stopgap._export_kinds(text) OWNER TO stopgap_owner;
 
--- Creates or replaces the live pointer function of every fn_version of deployment d in schema
--- live; returns {fn_name: pg_get_functiondef of the live function}.
-CREATE FUNCTION stopgap._materialize(live oid, d bigint) RETURNS jsonb
+-- Creates or replaces the live pointer of every fn_version of deployment d in schema live, as the
+-- routine kind it records; returns {fn_name: pg_get_functiondef of the live routine}. action
+-- ('deploy', 'roll back') names the operation in errors.
+CREATE FUNCTION stopgap._materialize(live oid, d bigint, action text) RETURNS jsonb
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -621,35 +643,63 @@ DECLARE
   p record;
   fn regprocedure;
   defs jsonb := '{}';
+  why text;
+  detail text;
 BEGIN
   FOR v IN SELECT * FROM stopgap.fn_version x WHERE x.deployment_id = d ORDER BY x.fn_name LOOP
-    -- CREATE OR REPLACE cannot change argument names, defaults or the result type: a live
-    -- function of this name with another shape is dropped first (failing if objects depend on it).
+    -- CREATE OR REPLACE keeps a live routine's oid, so what uses it (a table's trigger, an event
+    -- trigger, a view) goes on using it across deploys and rollbacks. It cannot change argument
+    -- names, types or defaults, the result type or the kind (function, window function,
+    -- procedure): a live routine of this name with another shape is dropped first. Never with
+    -- CASCADE: when objects depend on it, the deploy or rollback fails (2BP01) and changes nothing,
+    -- rather than silently drop a user's trigger or view.
     FOR p IN
-      SELECT x.oid::regprocedure AS fn FROM pg_proc x
+      SELECT x.oid::regprocedure AS fn, stopgap._routine(x.prokind) AS routine,
+             stopgap._identity_types(x.oid) AS identity_types,
+             pg_get_function_arguments(x.oid) AS arguments, pg_get_function_result(x.oid) AS result
+        FROM pg_proc x
        WHERE x.pronamespace = live AND x.proname = v.fn_name
-         AND (stopgap._identity_types(x.oid), pg_get_function_arguments(x.oid), pg_get_function_result(x.oid))
-             IS DISTINCT FROM (v.identity_types, v.arguments, v.result)
+         AND (stopgap._identity_types(x.oid), stopgap._routine(x.prokind), pg_get_function_arguments(x.oid),
+              pg_get_function_result(x.oid))
+             IS DISTINCT FROM (v.identity_types, v.routine, v.arguments, v.result)
     LOOP
-      EXECUTE format('DROP FUNCTION %s', p.fn);
+      BEGIN
+        EXECUTE format('DROP ROUTINE %s', p.fn);
+      EXCEPTION WHEN dependent_objects_still_exist THEN
+        GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+        why := CASE
+          WHEN p.routine IS DISTINCT FROM v.routine
+            THEN format('it changes from a %s to a %s', coalesce(p.routine, 'routine'), v.routine)
+          WHEN (p.identity_types, p.arguments) IS DISTINCT FROM (v.identity_types, v.arguments)
+            THEN format('its arguments change from (%s) to (%s)', p.arguments, v.arguments)
+          ELSE format('its result changes from %s to %s', p.result, v.result) END;
+        RAISE EXCEPTION 'cannot %: live % % must be dropped and re-created because %, and other objects depend on it',
+                        action, coalesce(p.routine, 'routine'), p.fn, why
+          USING ERRCODE = 'dependent_objects_still_exist', DETAIL = detail,
+                HINT = 'Nothing was changed: stopgap never drops dependent objects. Drop them and re-create them '
+                       'around the deploy in one transaction, or keep this function''s arguments, result type and '
+                       'kind and give the new shape another name.';
+      END;
     END LOOP;
-    EXECUTE format(E'CREATE OR REPLACE FUNCTION %I.%I(%s)\n%s\nAS %L',
+    EXECUTE format(E'CREATE OR REPLACE %s %I.%I(%s)\n%s\nAS %L',
+                   CASE WHEN v.routine = 'procedure' THEN 'PROCEDURE' ELSE 'FUNCTION' END,
                    live_name, v.fn_name, v.arguments, v.clauses, v.pointer);
     SELECT x.oid INTO fn FROM pg_proc x
      WHERE x.pronamespace = live AND x.proname = v.fn_name AND stopgap._identity_types(x.oid) = v.identity_types;
-    EXECUTE format('ALTER FUNCTION %s OWNER TO stopgap_owner', fn);
+    -- ROUTINE: the same statements for functions, window functions and procedures.
+    EXECUTE format('ALTER ROUTINE %s OWNER TO stopgap_owner', fn);
     -- Privileges are stopgap's too: a replaced function keeps its ACL, so grants made by hand since
     -- the last activation (see stopgap._privilege_drift) are revoked, whoever they went to.
-    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC CASCADE', fn);
+    EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC CASCADE', fn);
     FOR p IN
       SELECT DISTINCT a.grantee::regrole AS grantee
         FROM pg_proc x, aclexplode(x.proacl) a
        WHERE x.oid = fn AND a.grantee NOT IN (0, x.proowner)
     LOOP
-      EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %s CASCADE', fn, p.grantee);
+      EXECUTE format('REVOKE ALL ON ROUTINE %s FROM %s CASCADE', fn, p.grantee);
     END LOOP;
-    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO app_user', fn);
-    EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn, v.comment);
+    EXECUTE format('GRANT EXECUTE ON ROUTINE %s TO app_user', fn);
+    EXECUTE format('COMMENT ON ROUTINE %s IS %L', fn, v.comment);
     defs := defs || jsonb_build_object(v.fn_name, pg_get_functiondef(fn));
     PERFORM stopgap._pause_point('materialize');
   END LOOP;
@@ -657,8 +707,8 @@ BEGIN
 END
 $$;
 
--- With stopgap.prune on, drops the live functions that deployment d lacks, except those other
--- objects depend on (pg_depend). Returns {enabled, dropped: [signature], skipped: [{function,
+-- With stopgap.prune on, drops the live functions, window functions and procedures that deployment
+-- d lacks, except those other objects depend on (pg_depend: a trigger, a view, ...). Returns {enabled, dropped: [signature], skipped: [{function,
 -- dependents}]}.
 CREATE FUNCTION stopgap._prune(live oid, d bigint) RETURNS jsonb
   LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -677,7 +727,7 @@ BEGIN
     SELECT x.oid, x.oid::regprocedure AS fn,
            format('%s(%s)', x.proname, pg_get_function_identity_arguments(x.oid)) AS signature
       FROM pg_proc x
-     WHERE x.pronamespace = live AND x.prokind = 'f'
+     WHERE x.pronamespace = live AND x.prokind IN ('f', 'w', 'p')
        AND NOT EXISTS (SELECT FROM stopgap.fn_version v
                         WHERE v.deployment_id = d AND v.fn_name = x.proname
                           AND v.identity_types = stopgap._identity_types(x.oid))
@@ -689,7 +739,7 @@ BEGIN
     IF dependents IS NOT NULL THEN
       skipped := skipped || jsonb_build_array(jsonb_build_object('function', p.signature, 'dependents', dependents));
     ELSE
-      EXECUTE format('DROP FUNCTION %s', p.fn);
+      EXECUTE format('DROP ROUTINE %s', p.fn);
       dropped := dropped || to_jsonb(p.signature);
     END IF;
   END LOOP;
@@ -754,15 +804,15 @@ BEGIN
     PERFORM stopgap._pause_point('load');
     pointer := format('{"plts":1,"kind":"artifact_ptr","artifact_hash":%s,"export":"default","import_map":%s}',
                       to_json(f->>'artifact_hash'), f->'import_map');
-    INSERT INTO stopgap.fn_version (deployment_id, fn_name, signature, identity_types, arguments, result,
-                                    clauses, kind, artifact_hash, source_sha256, imports, import_map,
+    INSERT INTO stopgap.fn_version (deployment_id, fn_name, signature, identity_types, routine, arguments,
+                                    result, clauses, kind, artifact_hash, source_sha256, imports, import_map,
                                     pointer, comment)
-    VALUES (dep_id, f->>'fn_name', f->>'signature', f->>'identity_types', f->>'arguments', f->>'result',
-            f->>'clauses', kind, f->>'artifact_hash', f->>'source_sha256',
+    VALUES (dep_id, f->>'fn_name', f->>'signature', f->>'identity_types', f->>'routine', f->>'arguments',
+            f->>'result', f->>'clauses', kind, f->>'artifact_hash', f->>'source_sha256',
             ARRAY(SELECT jsonb_array_elements_text(f->'imports')), f->'import_map', pointer, f->>'comment');
   END LOOP;
 
-  defs := stopgap._materialize(live, dep_id);
+  defs := stopgap._materialize(live, dep_id, 'deploy');
   UPDATE stopgap.fn_version v SET definition = defs->>v.fn_name WHERE v.deployment_id = dep_id;
   prune := stopgap._prune(live, dep_id);
 
@@ -775,8 +825,8 @@ BEGIN
     'source_schema', from_schema,
     'live_schema', er.live_schema,
     'functions', (SELECT jsonb_agg(jsonb_build_object(
-                           'fn_name', x->>'fn_name', 'signature', x->>'signature', 'result', x->>'result',
-                           'kind', kinds->>(x->>'fn_name'), 'artifact_hash', x->>'artifact_hash',
+                           'fn_name', x->>'fn_name', 'signature', x->>'signature', 'routine', x->>'routine',
+                           'result', x->'result', 'kind', kinds->>(x->>'fn_name'), 'artifact_hash', x->>'artifact_hash',
                            'imports', x->'imports') ORDER BY x->>'fn_name')
                     FROM jsonb_array_elements(plan) AS x),
     'import_map', import_map,
@@ -877,7 +927,7 @@ BEGIN
     END IF;
   END IF;
 
-  PERFORM stopgap._materialize(live, target.id);
+  PERFORM stopgap._materialize(live, target.id, 'roll back');
   prune := stopgap._prune(live, target.id);
   UPDATE stopgap.deployment d SET status = 'rolled_back'
    WHERE d.env = e AND d.id > target.id AND d.status IN ('active', 'superseded');
@@ -941,7 +991,7 @@ BEGIN
     ELSE
       IF v.source_sha256 <> f->>'source_sha256' THEN reasons := reasons || 'body'::text; END IF;
       IF v.import_map <> f->'import_map' THEN reasons := reasons || 'imports'::text; END IF;
-      IF (v.arguments, v.result) IS DISTINCT FROM (f->>'arguments', f->>'result') THEN
+      IF (v.routine, v.arguments, v.result) IS DISTINCT FROM (f->>'routine', f->>'arguments', f->>'result') THEN
         reasons := reasons || 'signature'::text;
       ELSIF v.clauses <> f->>'clauses' THEN
         reasons := reasons || 'attributes'::text;
@@ -1239,7 +1289,8 @@ BEGIN ATOMIC
            'created_at', d.created_at, 'created_by', d.created_by,
            'is_active', d.id IS NOT DISTINCT FROM e.active_deployment_id,
            'functions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                                  'fn_name', v.fn_name, 'signature', v.signature, 'kind', v.kind,
+                                  'fn_name', v.fn_name, 'signature', v.signature, 'routine', v.routine,
+                                  'kind', v.kind,
                                   'artifact_hash', v.artifact_hash) ORDER BY v.fn_name), '[]')
                            FROM stopgap.fn_version v WHERE v.deployment_id = d.id))
            ORDER BY d.id DESC), '[]')
@@ -1260,7 +1311,8 @@ REVOKE ALL ON FUNCTION
   stopgap._require_writable(text),
   stopgap._authorize(name, text, text), stopgap._environment(text, boolean, name),
   stopgap._ensure_live_schema(text, name), stopgap._bake_import_map(text, jsonb, text),
-  stopgap._plan(oid, boolean), stopgap._export_kinds(text), stopgap._materialize(oid, bigint),
+  stopgap._plan(oid, boolean), stopgap._export_kinds(text), stopgap._materialize(oid, bigint, text),
+  stopgap._routine("char"),
   stopgap._prune(oid, bigint), stopgap._deploy(name, text, text, text),
   stopgap._rollback(name, text, integer, bigint), stopgap._diff(name, text, text),
   stopgap._privilege_drift(oid), stopgap._drift(text),
