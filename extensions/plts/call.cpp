@@ -12,9 +12,11 @@
 #include "extensions/plts/js_exception.h"
 #include "extensions/plts/metrics.h"
 #include "extensions/plts/realm.h"
+#include "extensions/plts/shapes.h"
 #include "extensions/plts/watchdog.h"
 
 extern "C" {
+#include "nodes/parsenodes.h"
 #include "executor/spi.h"
 #include "utils/jsonb.h"
 }
@@ -105,28 +107,67 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
     // A @stopgap/runtime query() reads only, whatever the function's volatility.
     if (is_query) frame.mode = DbMode::kReadOnly;
 
+    const CallShape& shape = frame.shape != nullptr ? *frame.shape : fi.shape;
     constexpr int kInline = 8;
-    int nargs = fcinfo ? fcinfo->nargs : 0;
-    v8::Local<v8::Value> inline_args[kInline];
     std::vector<v8::Local<v8::Value>> heap_args;
+    v8::Local<v8::Value> inline_args[kInline];
     v8::Local<v8::Value>* call_args = inline_args;
-    if (nargs > kInline) {
-      heap_args.resize(nargs);
+    int ninputs = static_cast<int>(fi.arg_names.size());
+    int nextra = fi.kind == FnKind::kWindow                                      ? 2
+                 : fi.kind == FnKind::kTrigger || fi.kind == FnKind::kEventTrigger ? 1
+                                                                                   : 0;
+    int ncall = fcinfo ? nextra + ninputs : 0;
+    if (ncall > kInline) {
+      heap_args.resize(ncall);
       call_args = heap_args.data();
     }
     *realm.clock = transaction_start_ms();
     *realm.token = static_cast<double>(frame.token);
-    for (int i = 0; i < nargs; i++)
-      call_args[i] =
-          to_js(iso, ctx, *fi.arg_conv[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
+    if (fcinfo != nullptr) {
+      v8::Local<v8::Value>* a = call_args + nextra;
+      if (fi.kind == FnKind::kTrigger) {
+        call_args[0] = trigger_to_js(iso, ctx, fi, frame.trigdata);
+      } else if (fi.kind == FnKind::kEventTrigger) {
+        call_args[0] = event_to_js(iso, ctx, reinterpret_cast<EventTriggerData*>(fcinfo->context));
+      } else if (fi.kind == FnKind::kWindow) {
+        // A window function's arguments are the current row's, read through its window object.
+        int64 pos = 0;
+        pg_guard([&] { pos = WinGetCurrentPosition(frame.winobj); });
+        call_args[0] = v8::Number::New(iso, static_cast<double>(pos));
+        call_args[1] = window_memory(iso, ctx, &realm, frame.winobj);
+        for (int i = 0; i < ninputs; i++) {
+          bool isnull = false;
+          Datum d = 0;
+          pg_guard([&] { d = WinGetFuncArgCurrent(frame.winobj, i, &isnull); });
+          a[i] = to_js(iso, ctx, *shape.arg_conv[i], d, isnull);
+        }
+      } else {
+        int fixed = fi.variadic_any >= 0 && !frame.variadic_array ? fi.variadic_any : ninputs;
+        for (int i = 0; i < fixed; i++)
+          a[i] = to_js(iso, ctx, *shape.arg_conv[i], fcinfo->args[i].value, fcinfo->args[i].isnull);
+        if (fixed < ninputs) {
+          // VARIADIC "any": the values it collected, each converted as its own type.
+          int n = fcinfo->nargs - fixed;
+          v8::Local<v8::Array> rest = v8::Array::New(iso, std::max(n, 0));
+          for (int i = 0; i < n; i++) {
+            const NullableDatum& arg = fcinfo->args[fixed + i];
+            if (rest->CreateDataProperty(ctx, i, to_js(iso, ctx, *shape.arg_conv[fixed + i],
+                                                       arg.value, arg.isnull))
+                    .IsNothing())
+              throw JsException();
+          }
+          a[fixed] = rest;
+        }
+      }
+    }
     v8::Local<v8::Value> result;
     if (!loaded->invoke.Get(iso)
-             ->Call(ctx, v8::Undefined(iso), nargs, call_args)
+             ->Call(ctx, v8::Undefined(iso), ncall, call_args)
              .ToLocal(&result))
       throw JsException();
     // What a jsonb function's invoker says it returned (see Realm::kit), read before any other
     // call of the realm (a microtask's nested call) can overwrite it.
-    uint8_t jsonb_form = fi.ret_conv->kind == TypeKind::kJsonb ? *realm.result_flag : 0;
+    uint8_t jsonb_form = invoker_stringifies_jsonb(fi) ? *realm.result_flag : 0;
     // Every job the call queued runs now, inside the call and its limits: none is left for the
     // next call (of this role or, through a shared queue, another one).
     drain_microtasks(iso, realm);
@@ -149,6 +190,21 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
     }
     check_unhandled(iso, ctx, frame, returned, site());
     MemoryContextSwitchTo(frame.call_mcxt);
+    if (fi.kind == FnKind::kTrigger) {
+      *isnull = false;
+      return trigger_result(iso, ctx, fi, frame.trigdata, result);
+    }
+    if (fi.kind == FnKind::kEventTrigger) {
+      *isnull = false;
+      return 0;
+    }
+    if (fi.retset) {
+      materialize_set(iso, ctx, realm, fi, shape, fcinfo, frame.call_mcxt, result);
+      // Rows produced by the set's iterator may have queued jobs and left rejections.
+      check_unhandled(iso, ctx, frame, returned, site());
+      *isnull = true;
+      return 0;
+    }
     try {
       if (jsonb_form == 1 && result->IsString()) {
         *isnull = false;
@@ -158,7 +214,7 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
         *isnull = false;
         return jsonb_by_walker(iso, ctx, result);
       }
-      return from_js(iso, ctx, *fi.ret_conv, result, isnull);
+      return result_datum(iso, ctx, fi, shape, result, isnull);
     } catch (const PgError& e) {
       throw e.with_prefix("plts function " + fi.qualified +
                           " returned a value that does not fit its return type: ");
@@ -379,10 +435,33 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
 Datum call_function(FunctionCallInfo fcinfo) {
   pg_guard([] { check_stack_depth(); });
   FunctionInfo* fi = lookup_function_for_call(fcinfo->flinfo);
+  bool as_trigger = CALLED_AS_TRIGGER(fcinfo), as_event = CALLED_AS_EVENT_TRIGGER(fcinfo);
+  if (fi->kind == FnKind::kTrigger && !as_trigger)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "trigger function " + fi->qualified + " can only be called as a trigger");
+  if (fi->kind == FnKind::kEventTrigger && !as_event)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "event trigger function " + fi->qualified +
+                      " can only be called as an event trigger");
+  CallShape& shape = shape_for_call(*fi, fcinfo);
+  if (fi->retset) check_set_context(*fi, fcinfo);
+  bool variadic_array = false;
+  if (fi->variadic_any >= 0)
+    pg_guard([&] { variadic_array = get_fn_expr_variadic(fcinfo->flinfo); });
+  bool nonatomic = fi->kind == FnKind::kProcedure && fcinfo->context != nullptr &&
+                   IsA(fcinfo->context, CallContext) &&
+                   !reinterpret_cast<CallContext*>(fcinfo->context)->atomic;
   bool isnull = false;
   Datum d = execute(
       *fi,
       [&](v8::Isolate* iso, Realm& realm, CallFrame& frame, bool* null, bool* terminated) {
+        frame.fi = fi;
+        frame.shape = &shape;
+        frame.nargs = fcinfo->nargs;
+        frame.nonatomic = nonatomic;
+        frame.variadic_array = variadic_array;
+        if (as_trigger) frame.trigdata = reinterpret_cast<TriggerData*>(fcinfo->context);
+        if (fi->kind == FnKind::kWindow) frame.winobj = PG_WINDOW_OBJECT();
         return run_in_v8(iso, realm, *fi, fcinfo, frame, null, terminated);
       },
       &isnull);
@@ -390,7 +469,7 @@ Datum call_function(FunctionCallInfo fcinfo) {
   return d;
 }
 
-void run_inline(const char* source) {
+void run_inline(const char* source, bool atomic) {
   pg_guard([] { check_stack_depth(); });
   FunctionInfo fi;
   fi.name = "inline code block";
@@ -398,12 +477,14 @@ void run_inline(const char* source) {
   fi.transient = true;
   fi.source = source;
   fi.mode = DbMode::kReadWrite;
-  fi.ret_conv = resolve_type(VOIDOID);
+  fi.shape.ret_conv = resolve_type(VOIDOID);
   prepare_module(fi, false);
   bool isnull = false;
   execute(
       fi,
       [&](v8::Isolate* iso, Realm& realm, CallFrame& frame, bool* null, bool* terminated) {
+        frame.fi = &fi;
+        frame.nonatomic = !atomic;
         return run_in_v8(iso, realm, fi, nullptr, frame, null, terminated);
       },
       &isnull);
@@ -419,7 +500,7 @@ nlohmann::json artifact_exports(const std::string& hash) {
   fi.source_map = a->source_map;
   fi.import_map = artifact_import_map(*a, fi.qualified);
   fi.mode = DbMode::kReadOnly;
-  fi.ret_conv = resolve_type(VOIDOID);
+  fi.shape.ret_conv = resolve_type(VOIDOID);
   nlohmann::json out = nlohmann::json::object();
   bool isnull = false;
   execute(

@@ -13,6 +13,9 @@
 #include "common/pg.h"
 #include "extensions/plts/function_cache.h"
 
+struct TriggerData;
+struct WindowObjectData;
+
 namespace plts {
 
 // The state of one call on the stack; ctx.db reaches the innermost one.
@@ -29,15 +32,30 @@ struct CallFrame {
   std::unique_ptr<pgx::PgError> uncatchable;
   // Promises rejected during the call with no handler (yet): the call fails if any is left.
   std::vector<v8::Global<v8::Promise>> unhandled;
+  // What the call is: its function, the shape its arguments converted with, and what the
+  // executor handed it (a trigger's data, a window function's window object).
+  const FunctionInfo* fi = nullptr;
+  const CallShape* shape = nullptr;
+  int nargs = 0;
+  ::TriggerData* trigdata = nullptr;
+  ::WindowObjectData* winobj = nullptr;
+  // A procedure called by CALL (or a DO block) outside a transaction block: ctx.db.commit() and
+  // rollback() may end the transaction (SPI connects non-atomic).
+  bool nonatomic = false;
+  bool variadic_array = false;  // VARIADIC "any" given as an explicit VARIADIC array
 };
+
+// The live call that made the ctx.db (or ctx.window) the token names, or null when that call
+// has ended.
+CallFrame* frame_of_token(double token);
 
 extern CallFrame* current_frame;
 
 // fmgr call of a plts function.
 Datum call_function(FunctionCallInfo fcinfo);
 
-// DO $$ ... $$ LANGUAGE plts
-void run_inline(const char* source);
+// DO $$ ... $$ LANGUAGE plts (atomic: inside a transaction block or a function).
+void run_inline(const char* source, bool atomic);
 
 // The exports of an artifact's module and their kinds ("query", "mutation", "function", "value"),
 // loading the module in the caller's realm under the usual limits.

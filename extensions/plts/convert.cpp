@@ -12,6 +12,8 @@
 #include "extensions/plts/convert_support.h"
 #include "extensions/plts/engine.h"
 #include "extensions/plts/js_exception.h"
+#include "extensions/plts/rows.h"
+#include "extensions/plts/gucs.h"
 
 extern "C" {
 #include "utils/array.h"
@@ -254,6 +256,8 @@ v8::Local<v8::String> js_string(v8::Isolate* iso, const char* data, int length) 
 }
 
 TypeConv::~TypeConv() {
+  row.reset();
+  elem.reset();
   if (mcxt != nullptr) MemoryContextDelete(mcxt);
 }
 
@@ -347,6 +351,11 @@ std::unique_ptr<TypeConv> resolve_type(Oid type, int32 typmod) {
     getTypeOutputInfo(type, &out_fn, &varlena);
     fmgr_info_cxt(out_fn, &tc->out_fn, tc->mcxt);
   });
+  if (tc->kind == TypeKind::kOther) {
+    bool composite = false;
+    pg_guard([&] { composite = type == RECORDOID || get_typtype(type) == TYPTYPE_COMPOSITE; });
+    if (composite) tc->kind = TypeKind::kComposite;
+  }
   if (tc->kind == TypeKind::kArray) {
     tc->elem_type = elem;  // as declared: a domain's array holds the domain, not its base type
     tc->elem = resolve_type(elem);
@@ -371,6 +380,7 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
     case TypeKind::kFloat8:
       return v8::Number::New(iso, DatumGetFloat8(value));
     case TypeKind::kInt8: {
+      if (settings.int8_bigint) return v8::BigInt::New(iso, DatumGetInt64(value));
       char buf[24];
       int len = snprintf(buf, sizeof buf, "%lld", static_cast<long long>(DatumGetInt64(value)));
       return js_string(iso, buf, len);
@@ -418,6 +428,8 @@ v8::Local<v8::Value> to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const T
     }
     case TypeKind::kArray:
       return array_to_js(iso, ctx, tc, value);
+    case TypeKind::kComposite:
+      return composite_to_js(iso, ctx, tc, value);
     case TypeKind::kVoid:
       return v8::Undefined(iso);
     case TypeKind::kNumeric:
@@ -552,6 +564,8 @@ Datum from_js_base(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv&
     }
     case TypeKind::kArray:
       return array_from_js(iso, ctx, tc, value);
+    case TypeKind::kComposite:
+      return composite_from_js(iso, ctx, tc, value);
     case TypeKind::kVoid:
       *isnull = true;
       return 0;

@@ -11,6 +11,8 @@
 
 namespace plts {
 
+struct RowConv;
+
 enum class TypeKind {
   kBool,
   kInt2,
@@ -29,7 +31,8 @@ enum class TypeKind {
   kTimestamptz,
   kBytea,
   kVoid,
-  kArray,  // one-dimensional arrays of any supported element type
+  kArray,      // arrays of any supported element type
+  kComposite,  // row types (named composite types, registered records): objects
   kOther,  // via the type's text input/output functions (uuid, interval, ...)
 };
 
@@ -58,6 +61,9 @@ struct TypeConv {
   char elmalign = 'i';
   Oid elem_type = InvalidOid;
   std::unique_ptr<TypeConv> elem;
+  // For composites: the row type's converter, resolved on first use and again when the type
+  // changes (ALTER TYPE) or a record value carries another registered type.
+  mutable std::unique_ptr<RowConv> row;
 };
 
 // Resolves how values of `type` convert (may ereport: PostgreSQL side, guarded by the caller).

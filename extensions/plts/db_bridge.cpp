@@ -201,8 +201,14 @@ Statement parse_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
 void ensure_spi(CallFrame* frame) {
   if (frame->spi_connected) return;
   pg_guard([&] {
-    int rc = SPI_connect();
+    int rc = SPI_connect_ext(frame->nonatomic ? SPI_OPT_NONATOMIC : 0);
     if (rc != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
+    // A trigger's transition tables (REFERENCING NEW TABLE AS ...) are readable by their names.
+    if (frame->trigdata != nullptr) {
+      rc = SPI_register_trigger_data(frame->trigdata);
+      if (rc != SPI_OK_TD_REGISTER)
+        elog(ERROR, "SPI_register_trigger_data failed: %s", SPI_result_code_string(rc));
+    }
   });
   frame->spi_connected = true;
   MemoryContextSwitchTo(frame->call_mcxt);
@@ -385,12 +391,6 @@ bool is_uncatchable(const PgError& e) {
          heap_limit_hit() || watchdog_stop_requested();
 }
 
-// The live call that made the ctx.db the token names, or null when that call has ended.
-CallFrame* frame_of_token(double token) {
-  for (CallFrame* f = current_frame; f != nullptr; f = f->outer)
-    if (static_cast<double>(f->token) == token) return f;
-  return nullptr;
-}
 
 void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
   v8::Isolate* iso = info.GetIsolate();
@@ -448,7 +448,68 @@ void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
 
 }  // namespace
 
+CallFrame* frame_of_token(double token) {
+  for (CallFrame* f = current_frame; f != nullptr; f = f->outer)
+    if (static_cast<double>(f->token) == token) return f;
+  return nullptr;
+}
+
 void db_query_callback(const v8::FunctionCallbackInfo<v8::Value>& info) { db_call(info, true); }
+
+void db_txn_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* iso = info.GetIsolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  bool rollback = info[1]->IsTrue();
+  const char* fn = rollback ? "ctx.db.rollback()" : "ctx.db.commit()";
+  v8::Local<v8::Promise::Resolver> resolver;
+  if (!v8::Promise::Resolver::New(ctx).ToLocal(&resolver)) return;
+  info.GetReturnValue().Set(resolver->GetPromise());
+  CallFrame* frame = current_frame;
+  CallFrame* owner = info[0]->IsNumber() ? frame_of_token(info[0].As<v8::Number>()->Value())
+                                         : nullptr;
+  MemoryContext entry_cxt = CurrentMemoryContext;
+  try {
+    if (frame == nullptr || owner == nullptr)
+      throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    std::string(fn) + " was called after its plts call ended");
+    if (owner != frame)
+      throw PgError(ERRCODE_INVALID_TRANSACTION_TERMINATION,
+                    std::string(fn) + " was called while another plts function call runs inside it");
+    if (!frame->nonatomic)
+      throw PgError(ERRCODE_INVALID_TRANSACTION_TERMINATION,
+                    std::string("invalid transaction termination: ") + fn +
+                        " is allowed only in a procedure called by CALL (or a DO block) outside a "
+                        "transaction block and outside any function",
+                    "", "Call the procedure with CALL at the top level, not inside BEGIN ... COMMIT, "
+                    "a function or a ctx.db statement.");
+    if (IsSubTransaction())
+      throw PgError(ERRCODE_INVALID_TRANSACTION_TERMINATION,
+                    std::string("cannot ") + (rollback ? "roll back" : "commit") +
+                        " while a subtransaction is active");
+    ensure_spi(frame);
+    metrics.db_calls++;
+    pg_guard([&] {
+      if (rollback)
+        SPI_rollback();
+      else
+        SPI_commit();
+    });
+    MemoryContextSwitchTo(entry_cxt);
+    ignore_result(resolver->Resolve(ctx, v8::Undefined(iso)));
+  } catch (const JsException&) {
+  } catch (const PgError& e) {
+    MemoryContextSwitchTo(entry_cxt);
+    metrics.db_errors++;
+    if (is_uncatchable(e) || (frame != nullptr && frame->uncatchable)) {
+      if (frame != nullptr && !frame->uncatchable)
+        frame->uncatchable = std::make_unique<PgError>(e);
+      iso->TerminateExecution();
+      return;
+    }
+    ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, e)));
+  }
+}
 void db_exec_callback(const v8::FunctionCallbackInfo<v8::Value>& info) { db_call(info, false); }
 
 size_t plan_cache_size() { return plans ? plans->lru.size() : 0; }

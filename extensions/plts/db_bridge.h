@@ -9,6 +9,8 @@ namespace plts {
 
 void db_query_callback(const v8::FunctionCallbackInfo<v8::Value>& info);
 void db_exec_callback(const v8::FunctionCallbackInfo<v8::Value>& info);
+// ctx.db.commit() / rollback() of a procedure: (token, rollback) => Promise<void>.
+void db_txn_callback(const v8::FunctionCallbackInfo<v8::Value>& info);
 
 // Called when the outermost frame ends (SPI is finished by the frame's owner).
 size_t plan_cache_size();

@@ -12,6 +12,8 @@
 #include "extensions/plts/parse/parse_error.h"
 #include "extensions/plts/parse/pointer_stub.h"
 #include "extensions/plts/realm.h"
+#include "extensions/plts/rows.h"
+#include "extensions/plts/shapes.h"
 
 extern "C" {
 #include "access/genam.h"
@@ -22,6 +24,8 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "catalog/pg_namespace.h"
 #include "access/xact.h"
+#include "funcapi.h"
+#include "utils/typcache.h"
 #include "mb/pg_wchar.h"
 #include "utils/inval.h"
 #include "utils/resowner.h"
@@ -51,6 +55,37 @@ struct CallSiteCache {
 
 bool is_polymorphic(Oid t) { return IsPolymorphicType(t); }
 
+// A parameter or result type resolved per call: polymorphic, "any".
+bool per_call_type(Oid t) { return is_polymorphic(t) || t == ANYOID; }
+
+// The result of a row-returning function whose row type is fixed: a named composite type
+// (possibly under a domain) or its OUT parameters.
+void resolve_row_result(FunctionInfo& fi, HeapTuple tup, Oid rettype) {
+  Oid base = rettype;
+  int32 base_typmod = -1;
+  char typtype = 0;
+  pg_guard([&] {
+    base = getBaseTypeAndTypmod(rettype, &base_typmod);
+    typtype = get_typtype(base);
+  });
+  if (typtype == TYPTYPE_COMPOSITE) {
+    fi.shape.ret_row = row_conv_for_type(base, -1);
+    fi.shape.ret_row->what = "the result of plts function " + fi.qualified;
+    if (base != rettype) fi.shape.ret_domain = rettype;
+    return;
+  }
+  TupleDesc desc = nullptr;
+  pg_guard([&] { desc = build_function_result_tupdesc_t(tup); });
+  if (desc == nullptr) {  // RETURNS record: the column definition list at the call site says
+    fi.per_call = true;
+    return;
+  }
+  for (int i = 0; i < desc->natts; i++)
+    if (per_call_type(TupleDescAttr(desc, i)->atttypid)) fi.per_call = true;
+  if (!fi.per_call)
+    fi.shape.ret_row = row_conv_for_desc(desc, "the result of plts function " + fi.qualified);
+}
+
 std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
   if (GetDatabaseEncoding() != PG_UTF8)
     throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "plts requires a UTF8 database", "",
@@ -62,8 +97,9 @@ std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
   fi->tid = tup->t_self;
   fi->name = NameStr(proc->proname);
   Oid rettype = proc->prorettype;
-  bool retset = proc->proretset;
+  fi->retset = proc->proretset;
   char volatility = proc->provolatile;
+  char prokind = proc->prokind;
   Oid nsp = proc->pronamespace;
 
   Oid* types = nullptr;
@@ -83,34 +119,56 @@ std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
   fi->qualified = fi->schema + "." + fi->name;
   fi->source = src;
 
-  if (retset)
+  if (prokind == PROKIND_PROCEDURE)
+    fi->kind = FnKind::kProcedure;
+  else if (prokind == PROKIND_WINDOW)
+    fi->kind = FnKind::kWindow;
+  else if (rettype == TRIGGEROID)
+    fi->kind = FnKind::kTrigger;
+  else if (rettype == EVENT_TRIGGEROID)
+    fi->kind = FnKind::kEventTrigger;
+  if (prokind == PROKIND_AGGREGATE)
     throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                  "plts functions cannot return sets (function " + fi->qualified + ")", "",
-                  "Return an array or jsonb instead.");
-  if (rettype == TRIGGEROID || rettype == EVENT_TRIGGEROID)
-    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                  "plts does not support trigger functions (function " + fi->qualified + ")");
-  if (is_polymorphic(rettype) || rettype == RECORDOID)
-    throw PgError(
-        ERRCODE_FEATURE_NOT_SUPPORTED,
-        "plts functions cannot return polymorphic or record types (function " + fi->qualified + ")",
-        "", "Return jsonb instead.");
+                  "plts functions cannot be aggregates (function " + fi->qualified + ")", "",
+                  "Write the state transition function in plts and CREATE AGGREGATE over it.");
+
+  int outs = 0;
   for (int i = 0; i < nargs; i++) {
     char mode = modes ? modes[i] : PROARGMODE_IN;
-    if (mode == PROARGMODE_OUT || mode == PROARGMODE_INOUT || mode == PROARGMODE_TABLE ||
-        mode == PROARGMODE_VARIADIC)
-      throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                    "plts functions support only IN parameters (function " + fi->qualified + ")");
-    if (is_polymorphic(types[i]))
-      throw PgError(
-          ERRCODE_FEATURE_NOT_SUPPORTED,
-          "plts functions cannot take polymorphic arguments (function " + fi->qualified + ")");
-    fi->arg_conv.push_back(resolve_type(types[i]));
-    std::string n = names && names[i] && names[i][0] ? names[i] : "$" + std::to_string(i + 1);
-    fi->arg_names.push_back(n);
+    std::string n = names && names[i] && names[i][0] ? names[i] : "";
+    if (mode == PROARGMODE_OUT || mode == PROARGMODE_TABLE || mode == PROARGMODE_INOUT) {
+      outs++;
+      fi->single_out_name = n;
+    }
+    if (mode == PROARGMODE_OUT || mode == PROARGMODE_TABLE) continue;
+    int pos = static_cast<int>(fi->arg_names.size());
+    fi->arg_names.push_back(n.empty() ? "$" + std::to_string(pos + 1) : n);
+    fi->arg_types.push_back(types[i]);
+    if (mode == PROARGMODE_VARIADIC && types[i] == ANYOID) fi->variadic_any = pos;
+    if (per_call_type(types[i])) fi->per_call = true;
   }
-  fi->single_jsonb_args = nargs == 1 && types[0] == JSONBOID && fi->arg_names[0] == "args";
-  fi->ret_conv = resolve_type(rettype);
+  if (outs != 1) fi->single_out_name.clear();
+  if (!fi->per_call)
+    for (Oid t : fi->arg_types) fi->shape.arg_conv.push_back(resolve_type(t));
+  fi->single_jsonb_args = fi->arg_types.size() == 1 && fi->arg_types[0] == JSONBOID &&
+                          fi->arg_names[0] == "args" && fi->kind == FnKind::kFunction;
+
+  if (fi->kind == FnKind::kTrigger || fi->kind == FnKind::kEventTrigger) {
+    // No result conversion: a trigger returns a row of its table, or nothing.
+  } else if (per_call_type(rettype)) {
+    fi->per_call = true;
+  } else {
+    char typtype = 0;
+    pg_guard([&] { typtype = get_typtype(getBaseType(rettype)); });
+    if (rettype == RECORDOID || typtype == TYPTYPE_COMPOSITE)
+      resolve_row_result(*fi, tup, rettype);
+    else if (typtype == TYPTYPE_PSEUDO && rettype != VOIDOID)
+      throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "plts functions cannot return type " + std::string(format_type_be(rettype)) +
+                        " (function " + fi->qualified + ")");
+    else
+      fi->shape.ret_conv = resolve_type(rettype);
+  }
   fi->mode = volatility == PROVOLATILE_VOLATILE ? DbMode::kReadWrite : DbMode::kReadOnly;
   return fi;
 }
@@ -312,6 +370,7 @@ FunctionInfo* lookup_function(Oid fn_oid) {
 }
 
 void drop_loaded_functions() {
+  forget_window_memory(nullptr);
   if (cache == nullptr) return;
   for (auto& [oid, fi] : *cache) fi->loaded.clear();
   if (retired != nullptr)
@@ -319,6 +378,7 @@ void drop_loaded_functions() {
 }
 
 void drop_loaded_for_realm(const Realm* realm) {
+  forget_window_memory(realm);
   auto drop = [&](FunctionInfo* fi) {
     auto& l = fi->loaded;
     l.erase(std::remove_if(l.begin(), l.end(), [&](const auto& x) { return x->realm == realm; }),
@@ -352,6 +412,100 @@ FunctionInfo* lookup_function_for_call(FmgrInfo* flinfo) {
   site->fi = fi;
   site->generation = generation;
   return fi;
+}
+
+FunctionInfo::FunctionInfo() = default;
+FunctionInfo::~FunctionInfo() = default;
+CallShape::CallShape() = default;
+CallShape::~CallShape() = default;
+
+namespace {
+
+void add_key(std::string& key, Oid t, int32 typmod) {
+  key.append(reinterpret_cast<const char*>(&t), sizeof t);
+  key.append(reinterpret_cast<const char*>(&typmod), sizeof typmod);
+}
+
+// A named composite result whose type changed since it was resolved (ALTER TYPE ... ADD
+// ATTRIBUTE): resolved again, so that the rows formed match what the caller expects.
+void refresh_row_result(FunctionInfo& fi, CallShape& shape) {
+  RowConv* rc = shape.ret_row.get();
+  if (rc == nullptr || rc->typid == RECORDOID || row_conv_current(*rc, rc->typid, -1)) return;
+  Oid typid = rc->typid;
+  std::string what = rc->what;
+  shape.ret_row.reset();
+  shape.ret_row = row_conv_for_type(typid, -1);
+  shape.ret_row->what = what;
+  (void)fi;
+}
+
+}  // namespace
+
+CallShape& shape_for_call(FunctionInfo& fi, FunctionCallInfo fcinfo) {
+  if (!fi.per_call) {
+    refresh_row_result(fi, fi.shape);
+    return fi.shape;
+  }
+  // The actual argument types, then the result's (scalar type, or the row's columns).
+  std::string key;
+  std::vector<Oid> actual(fcinfo->nargs);
+  TupleDesc desc = nullptr;
+  Oid rettype = InvalidOid;
+  TypeFuncClass cls = TYPEFUNC_OTHER;
+  pg_guard([&] {
+    for (int i = 0; i < fcinfo->nargs; i++) {
+      Oid declared = i < static_cast<int>(fi.arg_types.size()) ? fi.arg_types[i] : ANYOID;
+      actual[i] = per_call_type(declared) ? get_fn_expr_argtype(fcinfo->flinfo, i) : declared;
+      if (!OidIsValid(actual[i]))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("could not determine the actual type of argument %d of plts "
+                               "function %s", i + 1, fi.qualified.c_str())));
+    }
+    if (fi.kind != FnKind::kTrigger && fi.kind != FnKind::kEventTrigger)
+      cls = get_call_result_type(fcinfo, &rettype, &desc);
+  });
+  for (Oid t : actual) add_key(key, t, -1);
+  key.push_back('|');
+  if (cls == TYPEFUNC_SCALAR) {
+    add_key(key, rettype, -1);
+  } else if (cls == TYPEFUNC_COMPOSITE || cls == TYPEFUNC_COMPOSITE_DOMAIN) {
+    add_key(key, desc->tdtypeid, desc->tdtypmod);
+    for (int i = 0; i < desc->natts; i++) {
+      Form_pg_attribute a = TupleDescAttr(desc, i);
+      add_key(key, a->attisdropped ? InvalidOid : a->atttypid, a->atttypmod);
+      key.append(NameStr(a->attname));
+      key.push_back(0);
+    }
+  } else if (cls == TYPEFUNC_RECORD) {
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "plts function " + fi.qualified +
+                      " returns record and was called in a context that cannot accept type record",
+                  "", "Call it in FROM with a column definition list: FROM " + fi.name +
+                          "(...) AS t(a int, b text), or declare OUT parameters.");
+  } else if (cls == TYPEFUNC_OTHER && fi.kind != FnKind::kTrigger &&
+             fi.kind != FnKind::kEventTrigger) {
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "could not determine the actual result type of plts function " + fi.qualified);
+  }
+  for (auto& s : fi.shapes)
+    if (s->key == key) {
+      refresh_row_result(fi, *s);
+      return *s;
+    }
+  auto shape = std::make_unique<CallShape>();
+  shape->key = key;
+  for (Oid t : actual) shape->arg_conv.push_back(resolve_type(t));
+  if (cls == TYPEFUNC_SCALAR) {
+    shape->ret_conv = resolve_type(rettype);
+  } else if (cls == TYPEFUNC_COMPOSITE || cls == TYPEFUNC_COMPOSITE_DOMAIN) {
+    shape->ret_row = row_conv_for_desc(desc, "the result of plts function " + fi.qualified);
+    if (cls == TYPEFUNC_COMPOSITE_DOMAIN) shape->ret_domain = rettype;
+  }
+  // A call site's types rarely vary; a function called with very many type sets keeps the last
+  // few (a retired shape may still be in use by a call on the stack: only idle functions drop).
+  if (fi.shapes.size() >= 32 && fi.active_calls == 0) fi.shapes.erase(fi.shapes.begin());
+  fi.shapes.push_back(std::move(shape));
+  return *fi.shapes.back();
 }
 
 CacheStats function_cache_stats() { return stats; }

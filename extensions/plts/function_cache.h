@@ -19,16 +19,56 @@ struct Realm;
 
 enum class DbMode { kReadOnly, kReadWrite };
 
+struct RowConv;
+
+// What a pg_proc entry is, for the call handler.
+enum class FnKind { kFunction, kProcedure, kTrigger, kEventTrigger, kWindow };
+
+// How one call's arguments and result convert. A function with only concrete types has one,
+// resolved when its entry is built; a polymorphic one, one per set of actual types its call sites
+// resolved (a VARIADIC "any" parameter, RETURNS record with a column definition list too).
+struct CallShape {
+  CallShape();
+  ~CallShape();
+  CallShape(const CallShape&) = delete;
+  CallShape& operator=(const CallShape&) = delete;
+
+  std::string key;  // the actual types it was resolved for (per-call shapes)
+  // One per actual argument (for VARIADIC "any", one per value it collects).
+  std::vector<std::unique_ptr<TypeConv>> arg_conv;
+  // The result: a row (ret_row) or a scalar (ret_conv); neither for triggers.
+  std::unique_ptr<TypeConv> ret_conv;
+  std::unique_ptr<RowConv> ret_row;
+  Oid ret_domain = InvalidOid;  // a domain over a composite result type
+  mutable void* ret_domain_extra = nullptr;
+};
+
 struct FunctionInfo {
+  FunctionInfo();
+  ~FunctionInfo();
+  FunctionInfo(const FunctionInfo&) = delete;
+  FunctionInfo& operator=(const FunctionInfo&) = delete;
+
   Oid oid = InvalidOid;
   TransactionId xmin = InvalidTransactionId;
   ItemPointerData tid{};
   uint64 validated_generation = 0;  // pg_proc invalidation count when xmin/tid last matched
   std::string schema, name, qualified;  // qualified = schema.name, for messages
-  std::vector<std::unique_ptr<TypeConv>> arg_conv;
-  std::vector<std::string> arg_names;  // "$n" for unnamed parameters
+  FnKind kind = FnKind::kFunction;
+  bool retset = false;  // RETURNS SETOF / TABLE: materialized into a tuplestore
+  // Input parameters (IN, INOUT, VARIADIC): their names ("$n" for unnamed ones) and types.
+  std::vector<std::string> arg_names;
+  std::vector<Oid> arg_types;
+  int variadic_any = -1;               // the VARIADIC "any" parameter's position, if any
   bool single_jsonb_args = false;      // fn(args jsonb): ctx.args is the decoded value
-  std::unique_ptr<TypeConv> ret_conv;
+  // The name of the single OUT (or TABLE) parameter: a returned object with just that key gives
+  // its value.
+  std::string single_out_name;
+  bool per_call = false;  // the shape depends on the call site's types
+  CallShape shape;        // when !per_call
+  std::vector<std::unique_ptr<CallShape>> shapes;  // when per_call, by key
+  // A trigger function's converters for the rows of the tables it fired on, by row type.
+  std::vector<std::unique_ptr<RowConv>> trigger_rows;
   DbMode mode = DbMode::kReadWrite;
   std::string source;  // prosrc: TypeScript, or a pointer stub
   // The module that runs: compiled JavaScript, its artifact hash, source map, the export to call
@@ -72,6 +112,10 @@ void prepare_module(FunctionInfo& fi, bool store);
 // one ({"plts":1,...}) but is malformed.
 bool parse_pointer_stub(const std::string& prosrc, std::string* hash, std::string* export_name,
                         nlohmann::json* import_map, const std::string& fn);
+
+// The shape of a call of fi from fcinfo's call site (fi.shape unless fi is polymorphic); PostgreSQL
+// side, may throw PgError.
+CallShape& shape_for_call(FunctionInfo& fi, FunctionCallInfo fcinfo);
 
 // Forgets every loaded default export (before the isolate is disposed).
 void drop_loaded_functions();

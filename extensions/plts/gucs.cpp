@@ -14,6 +14,11 @@ const struct config_enum_entry typecheck_options[] = {
     {"error", kTypecheckError, false},
     {nullptr, 0, false},
 };
+const struct config_enum_entry int8_options[] = {
+    {"string", 0, false},
+    {"bigint", 1, false},
+    {nullptr, 0, false},
+};
 }  // namespace
 
 void define_settings() {
@@ -57,6 +62,11 @@ void define_settings() {
       "off (the default): such a number (12345678901234567890, 9007199254740993, 1e400) is an "
       "error 22003 rather than a silently different value.",
       &settings.lossy_jsonb_numbers, false, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomEnumVariable(
+      "plts.int8", "How bigint (int8) values reach JavaScript.",
+      "string (the default, as node-postgres): decimal text; bigint: a BigInt. Either way a BigInt, "
+      "a number or a string converts back. Set it per function with SET plts.int8 = 'bigint'.",
+      &settings.int8_bigint, 0, int8_options, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "plts.compiler_snapshot", "Compiler startup snapshot to use instead of the installed one.",
       "Read when a backend first compiles. A snapshot that does not match this "

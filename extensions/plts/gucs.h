@@ -14,6 +14,7 @@ struct Settings {
   int log_level;            // gates plts's own log lines (an elevel)
   int typecheck;            // kTypecheckOff | kTypecheckWarn | kTypecheckError
   bool lossy_jsonb_numbers;  // jsonb numbers convert to the nearest double (else exact or 22003)
+  int int8_bigint;           // plts.int8: 0 = 'string' (node-postgres), 1 = 'bigint'
   char* compiler_snapshot;  // path of the compiler snapshot; empty: the installed one
 };
 

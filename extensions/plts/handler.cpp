@@ -18,15 +18,11 @@ extern "C" {
 #include "utils/jsonb.h"
 }
 
-PGX_FUNCTION(plts_call_handler) {
-  if (CALLED_AS_TRIGGER(fcinfo) || CALLED_AS_EVENT_TRIGGER(fcinfo))
-    throw pgx::PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "plts does not support trigger functions");
-  return plts::call_function(fcinfo);
-}
+PGX_FUNCTION(plts_call_handler) { return plts::call_function(fcinfo); }
 
 PGX_FUNCTION(plts_inline_handler) {
   auto* block = reinterpret_cast<InlineCodeBlock*>(DatumGetPointer(PG_GETARG_DATUM(0)));
-  plts::run_inline(block->source_text);
+  plts::run_inline(block->source_text, block->atomic);
   PG_RETURN_VOID();
 }
 

@@ -8,6 +8,7 @@
 #include "extensions/plts/db_bridge.h"
 #include "extensions/plts/engine.h"
 #include "extensions/plts/modules.h"
+#include "extensions/plts/shapes.h"
 #include "invoker_prelude_js.h"
 
 extern "C" {
@@ -179,6 +180,14 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   r->exec_ro.Reset(iso, db_native(iso, ctx, DbMode::kReadOnly, "exec", db_exec_callback));
   r->query_rw.Reset(iso, db_native(iso, ctx, DbMode::kReadWrite, "query", db_query_callback));
   r->exec_rw.Reset(iso, db_native(iso, ctx, DbMode::kReadWrite, "exec", db_exec_callback));
+  r->txn.Reset(iso, db_native(iso, ctx, DbMode::kReadWrite, "commit", db_txn_callback));
+  v8::Local<v8::Value> window_fns[] = {
+      db_native(iso, ctx, DbMode::kReadOnly, "rowCount", window_row_count_callback),
+      db_native(iso, ctx, DbMode::kReadOnly, "value", window_value_callback),
+      db_native(iso, ctx, DbMode::kReadOnly, "peers", window_peers_callback),
+      db_native(iso, ctx, DbMode::kReadOnly, "setMark", window_mark_callback),
+  };
+  r->window_fns.Reset(iso, v8::Array::New(iso, window_fns, 4));
   r->context.Reset(iso, ctx);
   return r.release();
 }
@@ -248,15 +257,43 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   }
   std::string argv = params.empty() ? "" : params.substr(2);
   args = fi.single_jsonb_args ? "a0" : "{" + args + "}";
+  // What the executor hands a trigger, event trigger or window function call comes first.
+  std::string extra_params, extra_fields;
+  switch (fi.kind) {
+    case FnKind::kTrigger:
+      extra_params = "xo";
+      extra_fields = ", trigger: xo";
+      break;
+    case FnKind::kEventTrigger:
+      extra_params = "xo";
+      extra_fields = ", event: xo";
+      break;
+    case FnKind::kWindow:
+      extra_params = "wp, wm";
+      extra_fields =
+          ", window: { position: wp, memory: wm, rowCount: () => w[0](t), "
+          "value: (a, o, s) => w[1](t, false, a, o, s), "
+          "frameValue: (a, o, s) => w[1](t, true, a, o, s), "
+          "peers: (p, q) => w[2](t, p, q), setMark: (p) => w[3](t, p) }";
+      break;
+    default:
+      break;
+  }
+  std::string all_params =
+      extra_params.empty() ? argv : argv.empty() ? extra_params : extra_params + ", " + argv;
+  // Procedures and DO blocks may end the transaction (see db_txn_callback).
+  std::string txn = fi.kind == FnKind::kProcedure || fi.transient
+                        ? ", commit: () => tx(t, false), rollback: () => tx(t, true)"
+                        : "";
   // ctx.db is made per call, bound to the call's token: kept past its call, it is dead.
   std::string call = "fn({ args: " + args + ", argv: [" + argv +
                      "], fn: meta, db: { mode: mode, query: (i, p) => q(t, i, p), "
-                     "exec: (i, p) => x(t, i, p) }, now: clock[0] === lastT ? lastS : "
-                     "nowOf(clock[0]) })";
+                     "exec: (i, p) => x(t, i, p)" + txn + " }, now: clock[0] === lastT ? lastS : "
+                     "nowOf(clock[0])" + extra_fields + " })";
   // A function returning jsonb gets its plain objects and arrays stringified right here, in JIT
   // code, instead of by a second call into V8 from C++ (see Realm::kit).
   std::string body =
-      fi.ret_conv->kind == TypeKind::kJsonb
+      invoker_stringifies_jsonb(fi)
           ? "const t = token[0], r = " + call +
                 ";\n"
                 "    if (typeof r === 'object' && r !== null) {\n"
@@ -269,28 +306,35 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
                 "    }\n"
                 "    flag[0] = 0; return r;"
           : "const t = token[0];\n    return " + call + ";";
-  std::string src = "(function (fn, meta, q, x, mode, kit) { 'use strict';\n" +
+  std::string src = "(function (fn, meta, q, x, mode, kit, tx, w) { 'use strict';\n" +
                     std::string(kInvokerPreludeJs, sizeof(kInvokerPreludeJs) - 1) +
-                    "  return function (" + argv + ") {\n    " + body + "\n  };\n})";
+                    "  return function (" + all_params + ") {\n    " + body + "\n  };\n})";
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory, invoker;
   bool ro = fi.mode == DbMode::kReadOnly || is_query;
-  v8::Local<v8::Value> factory_args[6] = {
+  v8::Local<v8::Value> factory_args[8] = {
       fn,
       meta,
       (ro ? realm.query_ro : realm.query_rw).Get(iso),
       (ro ? realm.exec_ro : realm.exec_rw).Get(iso),
       js_name(iso, ro ? "ro" : "rw"),
-      realm.kit.Get(iso)};
+      realm.kit.Get(iso),
+      realm.txn.Get(iso),
+      realm.window_fns.Get(iso)};
   v8::ScriptOrigin origin(iso, js_name(iso, "plts:invoke"));
   if (!v8::Script::Compile(ctx, js_string(iso, src), &origin).ToLocal(&script) ||
       !script->Run(ctx).ToLocal(&factory) ||
-      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 6, factory_args).ToLocal(&invoker))
+      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 8, factory_args).ToLocal(&invoker))
     throw JsException();
   return invoker.As<v8::Function>();
 }
 
 }  // namespace
+
+bool invoker_stringifies_jsonb(const FunctionInfo& fi) {
+  return !fi.per_call && !fi.retset && fi.shape.ret_conv != nullptr &&
+         fi.shape.ret_conv->kind == TypeKind::kJsonb && fi.single_out_name.empty();
+}
 
 double transaction_start_ms() {
   TimestampTz ts = GetCurrentTransactionStartTimestamp();

@@ -26,6 +26,10 @@ struct Realm {
   // ctx.db's natives, (token, input, params) => Promise, read-only and read-write; every call's
   // invoker wraps them in a fresh ctx.db bound to the call's token.
   v8::Global<v8::Function> query_ro, exec_ro, query_rw, exec_rw;
+  // A procedure's ctx.db.commit()/rollback() native, (token, rollback) => Promise, and ctx.window's
+  // natives [rowCount, value, peers, setMark] (see shapes.h).
+  v8::Global<v8::Function> txn;
+  v8::Global<v8::Array> window_fns;
   // What every invoker of this realm closes over (see invoker_prelude.js), read before any user
   // code ran: [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag,
   // clock, Date.prototype.toISOString, Reflect.apply, Date, Math.floor, token].
@@ -59,6 +63,9 @@ void drop_realms();
 
 // Number of live realms, for plts.metrics().
 int realm_count();
+
+// Whether fi's invoker stringifies a jsonb result itself (and says so in the realm's result flag).
+bool invoker_stringifies_jsonb(const FunctionInfo& fi);
 
 // The current transaction's start time in ms since 1970 (what ctx.now formats).
 double transaction_start_ms();

@@ -1,0 +1,251 @@
+#include "extensions/plts/rows.h"
+
+#include <cstring>
+
+#include "common/error_boundary.h"
+#include "extensions/plts/convert_support.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "utils/typcache.h"
+}
+
+namespace plts {
+
+using pgx::pg_guard;
+using pgx::PgError;
+using namespace conv;
+
+RowConv::~RowConv() {
+  cols.clear();
+  if (mcxt != nullptr) MemoryContextDelete(mcxt);
+}
+
+namespace {
+
+uint64 type_identifier(Oid typid) {
+  if (typid == RECORDOID) return 0;  // a registered record type never changes
+  uint64 id = 0;
+  pg_guard([&] { id = lookup_type_cache(typid, TYPECACHE_TUPDESC)->tupDesc_identifier; });
+  return id;
+}
+
+void fill_columns(RowConv& rc) {
+  for (int i = 0; i < rc.desc->natts; i++) {
+    Form_pg_attribute att = TupleDescAttr(rc.desc, i);
+    rc.names.emplace_back(NameStr(att->attname));
+    rc.cols.push_back(att->attisdropped ? nullptr : resolve_type(att->atttypid, att->atttypmod));
+  }
+}
+
+std::string column_list(const RowConv& rc) {
+  std::string out;
+  for (int i = 0; i < rc.natts(); i++) {
+    if (rc.cols[i] == nullptr) continue;
+    out += (out.empty() ? "" : ", ") + rc.names[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<RowConv> row_conv_for_desc(TupleDesc desc, const std::string& what) {
+  auto rc = std::make_unique<RowConv>();
+  rc->what = what;
+  pg_guard([&] {
+    rc->mcxt = AllocSetContextCreate(TopMemoryContext, "plts row converter", ALLOCSET_SMALL_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(rc->mcxt);
+    rc->desc = CreateTupleDescCopy(desc);
+    if (rc->desc->tdtypeid == RECORDOID && rc->desc->tdtypmod < 0) {
+      // A descriptor blessed in a short-lived context would not outlive it: bless our copy.
+      rc->desc = BlessTupleDesc(rc->desc);
+    }
+    MemoryContextSwitchTo(old);
+  });
+  rc->typid = rc->desc->tdtypeid;
+  rc->typmod = rc->desc->tdtypmod;
+  rc->identifier = rc->typid == RECORDOID ? 0 : type_identifier(rc->typid);
+  fill_columns(*rc);
+  return rc;
+}
+
+std::unique_ptr<RowConv> row_conv_for_type(Oid typid, int32 typmod) {
+  uint64 id = typid == RECORDOID ? 0 : type_identifier(typid);
+  TupleDesc desc = nullptr;
+  std::string what;
+  pg_guard([&] {
+    desc = lookup_rowtype_tupdesc(typid, typmod);
+    what = typid == RECORDOID ? "record" : std::string("composite type ") + format_type_be(typid);
+  });
+  std::unique_ptr<RowConv> rc;
+  try {
+    rc = row_conv_for_desc(desc, what);
+  } catch (...) {
+    pg_guard([&] { ReleaseTupleDesc(desc); });
+    throw;
+  }
+  pg_guard([&] { ReleaseTupleDesc(desc); });
+  rc->typid = typid;
+  rc->typmod = typmod;
+  rc->identifier = id;
+  return rc;
+}
+
+bool row_conv_current(const RowConv& rc, Oid typid, int32 typmod) {
+  if (rc.typid != typid) return false;
+  if (typid == RECORDOID) return rc.typmod == typmod;
+  return rc.identifier == type_identifier(typid);
+}
+
+std::vector<v8::Local<v8::String>> row_names(v8::Isolate* iso, const RowConv& rc) {
+  std::vector<v8::Local<v8::String>> names(rc.names.size());
+  for (size_t i = 0; i < rc.names.size(); i++) {
+    if (!v8::String::NewFromUtf8(iso, rc.names[i].data(), v8::NewStringType::kInternalized,
+                                 static_cast<int>(rc.names[i].size()))
+             .ToLocal(&names[i]))
+      throw JsException();
+  }
+  return names;
+}
+
+v8::Local<v8::Object> row_values_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                       const RowConv& rc,
+                                       const std::vector<v8::Local<v8::String>>& names,
+                                       const Datum* values, const bool* nulls) {
+  v8::Local<v8::Object> row = v8::Object::New(iso);
+  for (int i = 0; i < rc.natts(); i++) {
+    if (rc.cols[i] == nullptr) continue;
+    if (row->CreateDataProperty(ctx, names[i], to_js(iso, ctx, *rc.cols[i], values[i], nulls[i]))
+            .IsNothing())
+      throw JsException();
+  }
+  return row;
+}
+
+v8::Local<v8::Object> tuple_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
+                                  const std::vector<v8::Local<v8::String>>& names, HeapTuple tup) {
+  int n = rc.natts();
+  std::vector<Datum> values(n);
+  std::vector<char> nulls(n);
+  pg_guard([&] { heap_deform_tuple(tup, rc.desc, values.data(), reinterpret_cast<bool*>(nulls.data())); });
+  return row_values_to_js(iso, ctx, rc, names, values.data(), reinterpret_cast<bool*>(nulls.data()));
+}
+
+void row_values_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
+                        const std::vector<v8::Local<v8::String>>& names,
+                        v8::Local<v8::Value> value, Datum* values, bool* nulls) {
+  int n = rc.natts();
+  for (int i = 0; i < n; i++) {
+    values[i] = 0;
+    nulls[i] = true;
+  }
+  if (!value->IsObject() || value->IsArray() || value->IsFunction() || value->IsDate() ||
+      value->IsArrayBufferView() || value->IsArrayBuffer())
+    throw PgError(ERRCODE_DATATYPE_MISMATCH,
+                  std::string("cannot convert ") + js_type_name(value) + " to " + rc.what, "",
+                  "Give an object whose keys are the column names (" + column_list(rc) + ").");
+  v8::Local<v8::Object> obj = value.As<v8::Object>();
+  v8::Local<v8::Array> keys;
+  if (!obj->GetOwnPropertyNames(ctx, v8::ONLY_ENUMERABLE,
+                                v8::KeyConversionMode::kConvertToString)
+           .ToLocal(&keys))
+    throw JsException();
+  uint32_t nkeys = keys->Length();
+  std::string unknown;
+  int unknown_count = 0;
+  for (uint32_t k = 0; k < nkeys; k++) {
+    v8::Local<v8::Value> key;
+    if (!keys->Get(ctx, k).ToLocal(&key)) throw JsException();
+    if (!key->IsString()) continue;
+    v8::Local<v8::String> ks = key.As<v8::String>();
+    // Objects are usually built in column order: try the same position first.
+    int col = -1;
+    if (k < static_cast<uint32_t>(n) && rc.cols[k] != nullptr && names[k]->StringEquals(ks)) {
+      col = static_cast<int>(k);
+    } else {
+      for (int i = 0; i < n; i++)
+        if (rc.cols[i] != nullptr && names[i]->StringEquals(ks)) {
+          col = i;
+          break;
+        }
+    }
+    if (col < 0) {
+      if (unknown_count++ < 5) unknown += (unknown.empty() ? "\"" : ", \"") + utf8(iso, ks) + "\"";
+      continue;
+    }
+    v8::Local<v8::Value> v;
+    if (!obj->Get(ctx, ks).ToLocal(&v)) throw JsException();
+    bool isnull = false;
+    try {
+      values[col] = from_js(iso, ctx, *rc.cols[col], v, &isnull);
+    } catch (const PgError& e) {
+      throw e.with_prefix("column \"" + rc.names[col] + "\" of " + rc.what + ": ");
+    }
+    nulls[col] = isnull;
+  }
+  if (unknown_count > 0)
+    throw PgError(ERRCODE_UNDEFINED_COLUMN,
+                  std::string(unknown_count == 1 ? "key " : "keys ") + unknown +
+                      (unknown_count > 5 ? " (and " + std::to_string(unknown_count - 5) + " more)"
+                                         : "") +
+                      (unknown_count == 1 ? " is not a column of " : " are not columns of ") +
+                      rc.what,
+                  "The columns are: " + column_list(rc) + ".");
+}
+
+HeapTuple tuple_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
+                        const std::vector<v8::Local<v8::String>>& names,
+                        v8::Local<v8::Value> value) {
+  int n = rc.natts();
+  std::vector<Datum> values(n);
+  std::vector<char> nulls(n);
+  bool* nb = reinterpret_cast<bool*>(nulls.data());
+  row_values_from_js(iso, ctx, rc, names, value, values.data(), nb);
+  HeapTuple tup = nullptr;
+  pg_guard([&] { tup = heap_form_tuple(rc.desc, values.data(), nb); });
+  return tup;
+}
+
+namespace {
+
+const RowConv& row_of(const TypeConv& tc, Oid typid, int32 typmod) {
+  if (tc.row == nullptr || !row_conv_current(*tc.row, typid, typmod)) {
+    tc.row.reset();
+    tc.row = row_conv_for_type(typid, typmod);
+  }
+  return *tc.row;
+}
+
+}  // namespace
+
+v8::Local<v8::Value> composite_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                     const TypeConv& tc, Datum value) {
+  HeapTupleHeader th = nullptr;
+  pg_guard([&] { th = DatumGetHeapTupleHeader(value); });
+  Oid typid = HeapTupleHeaderGetTypeId(th);
+  int32 typmod = HeapTupleHeaderGetTypMod(th);
+  const RowConv& rc = row_of(tc, typid, typmod);
+  HeapTupleData tmp;
+  tmp.t_len = HeapTupleHeaderGetDatumLength(th);
+  ItemPointerSetInvalid(&tmp.t_self);
+  tmp.t_tableOid = InvalidOid;
+  tmp.t_data = th;
+  return tuple_to_js(iso, ctx, rc, row_names(iso, rc), &tmp);
+}
+
+Datum composite_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
+                        v8::Local<v8::Value> value) {
+  if (value->IsString()) return text_in(tc, pg_text(iso, value));
+  if (tc.type == RECORDOID && tc.typmod < 0)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "cannot convert an object to an anonymous record type", "",
+                  "Declare a composite type, or OUT parameters, for the value.");
+  const RowConv& rc = row_of(tc, tc.type, tc.typmod);
+  HeapTuple tup = tuple_from_js(iso, ctx, rc, row_names(iso, rc), value);
+  Datum d = 0;
+  pg_guard([&] { d = HeapTupleGetDatum(tup); });
+  return d;
+}
+
+}  // namespace plts

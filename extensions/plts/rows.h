@@ -1,0 +1,78 @@
+// Rows both ways: a composite value, a function's row result (named composite, OUT parameters,
+// RETURNS TABLE, RETURNS record with a column definition list) and a trigger's table row are all
+// converted by a RowConv: one TypeConv per column, resolved once per row type.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <v8.h>
+
+#include "common/pg.h"
+#include "extensions/plts/convert.h"
+
+namespace plts {
+
+struct RowConv {
+  RowConv() = default;
+  ~RowConv();
+  RowConv(const RowConv&) = delete;
+  RowConv& operator=(const RowConv&) = delete;
+
+  // A copy of the row type's descriptor (blessed when it is an anonymous record), in mcxt.
+  TupleDesc desc = nullptr;
+  MemoryContext mcxt = nullptr;
+  Oid typid = InvalidOid;
+  int32 typmod = -1;
+  uint64 identifier = 0;  // the type cache's tupDesc_identifier when it was resolved
+  std::vector<std::unique_ptr<TypeConv>> cols;  // null for dropped columns
+  std::vector<std::string> names;
+  // What a row is called in messages: "composite type t", "the result of plts function f",
+  // "table public.t".
+  std::string what;
+
+  int natts() const { return desc->natts; }
+};
+
+// A RowConv for a descriptor (copied; blessed if it is RECORD without a registered typmod).
+std::unique_ptr<RowConv> row_conv_for_desc(TupleDesc desc, const std::string& what);
+
+// A RowConv for a named composite type or a registered record type.
+std::unique_ptr<RowConv> row_conv_for_type(Oid typid, int32 typmod);
+
+// Whether rc still describes typid/typmod (ALTER TYPE, ALTER TABLE change a row type).
+bool row_conv_current(const RowConv& rc, Oid typid, int32 typmod);
+
+// The column names as internalized JS strings (made once per batch of rows).
+std::vector<v8::Local<v8::String>> row_names(v8::Isolate* iso, const RowConv& rc);
+
+// A row (deformed values) as an object: column name -> value.
+v8::Local<v8::Object> row_values_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                       const RowConv& rc,
+                                       const std::vector<v8::Local<v8::String>>& names,
+                                       const Datum* values, const bool* nulls);
+
+// A heap tuple of rc's descriptor as an object.
+v8::Local<v8::Object> tuple_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
+                                  const std::vector<v8::Local<v8::String>>& names, HeapTuple tup);
+
+// An object's properties as the row's values (allocated in CurrentMemoryContext): a missing key
+// (or undefined) is NULL, a key that is no column is an error (42703) naming it. A string is the
+// row's text form, as the type's input function reads it. values/nulls have rc.natts() slots.
+void row_values_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
+                        const std::vector<v8::Local<v8::String>>& names,
+                        v8::Local<v8::Value> value, Datum* values, bool* nulls);
+
+// The same, formed into a tuple of rc's descriptor.
+HeapTuple tuple_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
+                        const std::vector<v8::Local<v8::String>>& names,
+                        v8::Local<v8::Value> value);
+
+// Composite Datum <-> JS for TypeKind::kComposite (convert.cpp dispatches here).
+v8::Local<v8::Value> composite_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                     const TypeConv& tc, Datum value);
+Datum composite_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const TypeConv& tc,
+                        v8::Local<v8::Value> value);
+
+}  // namespace plts

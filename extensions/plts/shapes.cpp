@@ -1,0 +1,558 @@
+#include "extensions/plts/shapes.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error_boundary.h"
+#include "extensions/plts/convert.h"
+#include "extensions/plts/convert_support.h"
+#include "extensions/plts/gucs.h"
+#include "extensions/plts/js_exception.h"
+#include "extensions/plts/realm.h"
+#include "extensions/plts/rows.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "tcop/cmdtag.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+}
+
+namespace plts {
+
+using pgx::pg_guard;
+using pgx::PgError;
+using conv::checked;
+using conv::js_type_name;
+
+namespace {
+
+// A returned {name: value} for a function with a single OUT or TABLE parameter gives the value,
+// unless the result type takes objects itself.
+v8::Local<v8::Value> unwrap_single_out(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                       const FunctionInfo& fi, const TypeConv& tc,
+                                       v8::Local<v8::Value> v) {
+  if (fi.single_out_name.empty() || !v->IsObject() || v->IsArray() || v->IsDate() ||
+      v->IsArrayBufferView() || v->IsFunction() || tc.kind == TypeKind::kJson ||
+      tc.kind == TypeKind::kJsonb || tc.kind == TypeKind::kComposite)
+    return v;
+  v8::Local<v8::Object> o = v.As<v8::Object>();
+  v8::Local<v8::String> name = js_string(iso, fi.single_out_name);
+  bool has = false;
+  if (!o->HasOwnProperty(ctx, name).To(&has)) throw JsException();
+  if (!has) return v;
+  return checked(o->Get(ctx, name));
+}
+
+// Reads {done, value} of an iterator result.
+bool iter_step(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionInfo& fi,
+               v8::Local<v8::Value> r, v8::Local<v8::Value>* value) {
+  if (!r->IsObject())
+    throw PgError(ERRCODE_DATATYPE_MISMATCH,
+                  "plts function " + fi.qualified + ": the iterator's next() returned " +
+                      js_type_name(r) + ", not an iterator result object");
+  v8::Local<v8::Object> o = r.As<v8::Object>();
+  v8::Local<v8::Value> done = checked(o->Get(ctx, js_name(iso, "done")));
+  if (done->BooleanValue(iso)) return false;
+  *value = checked(o->Get(ctx, js_name(iso, "value")));
+  return true;
+}
+
+}  // namespace
+
+void check_set_context(const FunctionInfo& fi, FunctionCallInfo fcinfo) {
+  auto* rsi = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  if (rsi == nullptr || !IsA(rsi, ReturnSetInfo) || (rsi->allowedModes & SFRM_Materialize) == 0 ||
+      rsi->econtext == nullptr)
+    throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                  "set-valued plts function " + fi.qualified +
+                      " called in a context that cannot accept a set");
+}
+
+void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                     const FunctionInfo& fi, const CallShape& shape, FunctionCallInfo fcinfo,
+                     MemoryContext call_mcxt, v8::Local<v8::Value> result) {
+  auto* rsi = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  const RowConv* row = shape.ret_row.get();
+  TupleDesc desc = nullptr;
+  Tuplestorestate* store = nullptr;
+  MemoryContext rowcxt = nullptr;
+  pg_guard([&] {
+    MemoryContext old = MemoryContextSwitchTo(rsi->econtext->ecxt_per_query_memory);
+    if (row != nullptr) {
+      desc = CreateTupleDescCopy(row->desc);
+    } else {
+      desc = CreateTemplateTupleDesc(1);
+      TupleDescInitEntry(desc, 1, fi.single_out_name.empty() ? fi.name.c_str()
+                                                             : fi.single_out_name.c_str(),
+                         shape.ret_conv->domain ? shape.ret_conv->domain : shape.ret_conv->type,
+                         shape.ret_conv->typmod, 0);
+    }
+    store = tuplestore_begin_heap((rsi->allowedModes & SFRM_Materialize_Random) != 0, false,
+                                  work_mem);
+    MemoryContextSwitchTo(old);
+    rowcxt = AllocSetContextCreate(call_mcxt, "plts set row", ALLOCSET_DEFAULT_SIZES);
+  });
+  std::vector<v8::Local<v8::String>> names;
+  if (row != nullptr) names = row_names(iso, *row);
+  int natts = row != nullptr ? row->natts() : 1;
+  std::vector<Datum> values(natts);
+  std::vector<char> nulls_buf(natts);
+  bool* nulls = reinterpret_cast<bool*>(nulls_buf.data());
+  uint64 count = 0;
+  uint64 limit = settings.max_query_rows > 0 ? static_cast<uint64>(settings.max_query_rows) : 0;
+  StopPoll poll(iso);
+
+  auto put = [&](v8::Local<v8::Value> v) {
+    poll.check();
+    if (limit != 0 && ++count > limit)
+      throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                    "plts function " + fi.qualified + " returned more than plts.max_query_rows (" +
+                        std::to_string(limit) + ") rows",
+                    "", "Raise plts.max_query_rows (0 = unlimited) for this function or session.");
+    MemoryContext old = MemoryContextSwitchTo(rowcxt);
+    try {
+      if (row != nullptr) {
+        row_values_from_js(iso, ctx, *row, names, v, values.data(), nulls);
+      } else {
+        v = unwrap_single_out(iso, ctx, fi, *shape.ret_conv, v);
+        values[0] = from_js(iso, ctx, *shape.ret_conv, v, &nulls[0]);
+      }
+      pg_guard([&] {
+        tuplestore_putvalues(store, desc, values.data(), nulls);
+        MemoryContextReset(rowcxt);
+      });
+    } catch (const PgError& e) {
+      MemoryContextSwitchTo(old);
+      throw e.with_prefix("plts function " + fi.qualified + " returned a row that does not fit " +
+                          "its result type: ");
+    }
+    MemoryContextSwitchTo(old);
+  };
+
+  if (result->IsArray()) {
+    v8::Local<v8::Array> arr = result.As<v8::Array>();
+    for (uint32_t i = 0; i < arr->Length(); i++) {
+      v8::HandleScope row_scope(iso);
+      put(checked(arr->Get(ctx, i)));
+    }
+  } else if (result->IsObject()) {
+    v8::Local<v8::Object> obj = result.As<v8::Object>();
+    v8::Local<v8::Value> async_fn =
+        checked(obj->Get(ctx, v8::Symbol::GetAsyncIterator(iso)));
+    bool is_async = async_fn->IsFunction();
+    v8::Local<v8::Value> iter_fn =
+        is_async ? async_fn : checked(obj->Get(ctx, v8::Symbol::GetIterator(iso)));
+    if (!iter_fn->IsFunction())
+      throw PgError(ERRCODE_DATATYPE_MISMATCH,
+                    "plts function " + fi.qualified + " returns a set: it returned " +
+                        js_type_name(result) + ", not an array or iterable",
+                    "", "Return an array, a generator, or any (async) iterable of rows.");
+    v8::Local<v8::Value> it = checked(iter_fn.As<v8::Function>()->Call(ctx, obj, 0, nullptr));
+    if (!it->IsObject())
+      throw PgError(ERRCODE_DATATYPE_MISMATCH,
+                    "plts function " + fi.qualified + ": its result's iterator is not an object");
+    v8::Local<v8::Value> next = checked(it.As<v8::Object>()->Get(ctx, js_name(iso, "next")));
+    if (!next->IsFunction())
+      throw PgError(ERRCODE_DATATYPE_MISMATCH,
+                    "plts function " + fi.qualified + ": its result's iterator has no next()");
+    v8::Local<v8::Function> next_fn = next.As<v8::Function>();
+    for (;;) {
+      v8::HandleScope row_scope(iso);
+      v8::Local<v8::Value> r = checked(next_fn->Call(ctx, it, 0, nullptr));
+      if (is_async) {
+        // Each step settles within the call: ctx.db's promises are settled when they are made.
+        drain_microtasks(iso, realm);
+        if (call_must_stop(iso)) throw JsException();
+        if (r->IsPromise()) {
+          v8::Local<v8::Promise> p = r.As<v8::Promise>();
+          if (p->State() == v8::Promise::kRejected) {
+            // Marks it handled: the call's own error, not an unhandled rejection.
+            p->MarkAsHandled();
+            throw js_value_to_pg_error(iso, ctx, p->Result(), v8::Local<v8::Message>(),
+                                       ErrorSite{fi.qualified, Stage::kExecute});
+          }
+          if (p->State() == v8::Promise::kPending)
+            throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                          "plts function " + fi.qualified +
+                              ": its async iterator's next() returned a promise that never settled",
+                          "", "Await only ctx.db calls and promises that settle within the call.");
+          r = p->Result();
+        }
+      }
+      v8::Local<v8::Value> value;
+      if (!iter_step(iso, ctx, fi, r, &value)) break;
+      put(value);
+    }
+  } else if (!result->IsNullOrUndefined()) {
+    throw PgError(ERRCODE_DATATYPE_MISMATCH,
+                  "plts function " + fi.qualified + " returns a set: it returned " +
+                      js_type_name(result) + ", not an array or iterable",
+                  "", "Return an array, a generator, or any (async) iterable of rows.");
+  }
+  pg_guard([&] {
+    MemoryContextDelete(rowcxt);
+    rsi->returnMode = SFRM_Materialize;
+    rsi->setResult = store;
+    rsi->setDesc = desc;
+  });
+}
+
+Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionInfo& fi,
+                   const CallShape& shape, v8::Local<v8::Value> result, bool* isnull) {
+  if (shape.ret_row != nullptr) {
+    if (result->IsNullOrUndefined()) {
+      *isnull = true;
+      return 0;
+    }
+    const RowConv& rc = *shape.ret_row;
+    HeapTuple tup = tuple_from_js(iso, ctx, rc, row_names(iso, rc), result);
+    Datum d = 0;
+    pg_guard([&] {
+      d = HeapTupleGetDatum(tup);
+      if (OidIsValid(shape.ret_domain))
+        domain_check(d, false, shape.ret_domain, &shape.ret_domain_extra, CurrentMemoryContext);
+    });
+    *isnull = false;
+    return d;
+  }
+  result = unwrap_single_out(iso, ctx, fi, *shape.ret_conv, result);
+  return from_js(iso, ctx, *shape.ret_conv, result, isnull);
+}
+
+// ---- triggers --------------------------------------------------------------------------------
+
+namespace {
+
+const char* trigger_op(TriggerEvent ev) {
+  if (TRIGGER_FIRED_BY_INSERT(ev)) return "INSERT";
+  if (TRIGGER_FIRED_BY_UPDATE(ev)) return "UPDATE";
+  if (TRIGGER_FIRED_BY_DELETE(ev)) return "DELETE";
+  if (TRIGGER_FIRED_BY_TRUNCATE(ev)) return "TRUNCATE";
+  return "UNKNOWN";
+}
+
+// The RowConv of the trigger's table (kept per table by the function entry, renewed when the
+// table's row type changes).
+const RowConv& trigger_row(FunctionInfo& fi, TriggerData* td) {
+  Oid reltype = td->tg_relation->rd_rel->reltype;
+  for (auto& rc : fi.trigger_rows)
+    if (rc->typid == reltype) {
+      if (!row_conv_current(*rc, reltype, -1)) {
+        std::string what = rc->what;
+        rc = row_conv_for_type(reltype, -1);
+        rc->what = what;
+      }
+      return *rc;
+    }
+  std::string what;
+  pg_guard([&] {
+    what = std::string("table ") +
+           quote_qualified_identifier(get_namespace_name(RelationGetNamespace(td->tg_relation)),
+                                      RelationGetRelationName(td->tg_relation));
+  });
+  auto rc = row_conv_for_type(reltype, -1);
+  rc->what = what;
+  if (fi.trigger_rows.size() >= 16) fi.trigger_rows.erase(fi.trigger_rows.begin());
+  fi.trigger_rows.push_back(std::move(rc));
+  return *fi.trigger_rows.back();
+}
+
+v8::Local<v8::Value> trigger_tuple(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
+                                   const std::vector<v8::Local<v8::String>>& names,
+                                   TriggerData* td, HeapTuple tup) {
+  if (tup == nullptr) return v8::Null(iso);
+  // Deformed with the relation's descriptor: it knows the values of columns added later with a
+  // default (missing attributes), which a copy of the row type does not.
+  TupleDesc desc = RelationGetDescr(td->tg_relation);
+  int n = desc->natts;
+  std::vector<Datum> values(n);
+  std::vector<char> nulls(n);
+  pg_guard([&] { heap_deform_tuple(tup, desc, values.data(), reinterpret_cast<bool*>(nulls.data())); });
+  return row_values_to_js(iso, ctx, rc, names, values.data(), reinterpret_cast<bool*>(nulls.data()));
+}
+
+}  // namespace
+
+v8::Local<v8::Value> trigger_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, FunctionInfo& fi,
+                                   TriggerData* td) {
+  TriggerEvent ev = td->tg_event;
+  bool row_level = TRIGGER_FIRED_FOR_ROW(ev);
+  v8::Local<v8::Value> new_row = v8::Null(iso), old_row = v8::Null(iso);
+  if (row_level) {
+    const RowConv& rc = trigger_row(fi, td);
+    if (RelationGetDescr(td->tg_relation)->natts != rc.natts())
+      throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "the row type of " + rc.what + " changed during the statement");
+    std::vector<v8::Local<v8::String>> names = row_names(iso, rc);
+    if (TRIGGER_FIRED_BY_INSERT(ev)) {
+      new_row = trigger_tuple(iso, ctx, rc, names, td, td->tg_trigtuple);
+    } else if (TRIGGER_FIRED_BY_UPDATE(ev)) {
+      old_row = trigger_tuple(iso, ctx, rc, names, td, td->tg_trigtuple);
+      new_row = trigger_tuple(iso, ctx, rc, names, td, td->tg_newtuple);
+    } else if (TRIGGER_FIRED_BY_DELETE(ev)) {
+      old_row = trigger_tuple(iso, ctx, rc, names, td, td->tg_trigtuple);
+    }
+  }
+  const char* when = TRIGGER_FIRED_BEFORE(ev)    ? "BEFORE"
+                     : TRIGGER_FIRED_AFTER(ev)   ? "AFTER"
+                                                 : "INSTEAD OF";
+  std::string table, schema;
+  pg_guard([&] {
+    table = RelationGetRelationName(td->tg_relation);
+    const char* nsp = get_namespace_name(RelationGetNamespace(td->tg_relation));
+    schema = nsp ? nsp : "";
+  });
+  v8::Local<v8::Array> args = v8::Array::New(iso, td->tg_trigger->tgnargs);
+  for (int i = 0; i < td->tg_trigger->tgnargs; i++) {
+    const char* a = td->tg_trigger->tgargs[i];
+    if (args->CreateDataProperty(ctx, i, js_string(iso, a, static_cast<int>(strlen(a)))).IsNothing())
+      throw JsException();
+  }
+  v8::Local<v8::Object> t = v8::Object::New(iso);
+  auto set = [&](const char* k, v8::Local<v8::Value> v) {
+    if (t->CreateDataProperty(ctx, js_name(iso, k), v).IsNothing()) throw JsException();
+  };
+  set("new", new_row);
+  set("old", old_row);
+  set("op", js_name(iso, trigger_op(ev)));
+  set("when", js_name(iso, when));
+  set("level", js_name(iso, row_level ? "ROW" : "STATEMENT"));
+  const char* tgname = td->tg_trigger->tgname;
+  set("name", js_string(iso, tgname, static_cast<int>(strlen(tgname))));
+  set("table", js_string(iso, table));
+  set("schema", js_string(iso, schema));
+  set("relid", v8::Integer::NewFromUnsigned(iso, RelationGetRelid(td->tg_relation)));
+  set("args", args);
+  return t;
+}
+
+Datum trigger_result(v8::Isolate* iso, v8::Local<v8::Context> ctx, FunctionInfo& fi,
+                     TriggerData* td, v8::Local<v8::Value> result) {
+  TriggerEvent ev = td->tg_event;
+  // What AFTER and statement-level triggers return is ignored.
+  if (!TRIGGER_FIRED_FOR_ROW(ev) || TRIGGER_FIRED_AFTER(ev)) return PointerGetDatum(nullptr);
+  HeapTuple keep = TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newtuple : td->tg_trigtuple;
+  if (result->IsUndefined()) return PointerGetDatum(keep);
+  if (result->IsNull()) return PointerGetDatum(nullptr);
+  // DELETE: any row means "go ahead" (there is nothing to store).
+  if (TRIGGER_FIRED_BY_DELETE(ev)) return PointerGetDatum(keep);
+  const RowConv& rc = trigger_row(fi, td);
+  TupleDesc desc = RelationGetDescr(td->tg_relation);
+  int n = desc->natts;
+  if (n != rc.natts())
+    throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                  "the row type of " + rc.what + " changed during the statement");
+  std::vector<Datum> values(n);
+  std::vector<char> nulls(n);
+  bool* nb = reinterpret_cast<bool*>(nulls.data());
+  try {
+    row_values_from_js(iso, ctx, rc, row_names(iso, rc), result, values.data(), nb);
+  } catch (const PgError& e) {
+    throw e.with_prefix("trigger function " + fi.qualified + " returned a row that does not fit " +
+                        rc.what + ": ");
+  }
+  HeapTuple tup = nullptr;
+  pg_guard([&] { tup = heap_form_tuple(desc, values.data(), nb); });
+  return PointerGetDatum(tup);
+}
+
+v8::Local<v8::Value> event_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                 EventTriggerData* ev) {
+  v8::Local<v8::Object> e = v8::Object::New(iso);
+  const char* event = ev->event ? ev->event : "";
+  const char* tag = GetCommandTagName(ev->tag);
+  if (e->CreateDataProperty(ctx, js_name(iso, "event"),
+                            js_string(iso, event, static_cast<int>(strlen(event))))
+          .IsNothing() ||
+      e->CreateDataProperty(ctx, js_name(iso, "tag"),
+                            js_string(iso, tag, static_cast<int>(strlen(tag))))
+          .IsNothing())
+    throw JsException();
+  return e;
+}
+
+// ---- window functions ------------------------------------------------------------------------
+
+namespace {
+
+// ctx.window.memory objects, by partition: a partition's local memory (zeroed by the executor
+// when the partition starts) holds its serial number here.
+struct WindowMemory {
+  uint64 id;
+  const Realm* realm;
+  v8::Global<v8::Object> obj;
+};
+std::vector<WindowMemory*>* window_memories = nullptr;
+uint64 window_serial = 0;
+constexpr size_t kWindowMemories = 64;
+
+// The running window call a ctx.window native was given, or an exception for JS.
+CallFrame* window_frame(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  CallFrame* f = current_frame;
+  if (f == nullptr || f->winobj == nullptr || !info[0]->IsNumber() ||
+      static_cast<double>(f->token) != info[0].As<v8::Number>()->Value())
+    throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                  "ctx.window was used outside its window function call", "",
+                  "Use ctx.window only while the call that received it runs.");
+  return f;
+}
+
+template <typename F>
+void window_native(const v8::FunctionCallbackInfo<v8::Value>& info, F&& body) {
+  v8::Isolate* iso = info.GetIsolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  MemoryContext cxt = CurrentMemoryContext;
+  try {
+    CallFrame* f = window_frame(info);
+    body(iso, ctx, f);
+  } catch (const JsException&) {
+  } catch (const PgError& e) {
+    MemoryContextSwitchTo(cxt);
+    if (ERRCODE_TO_CATEGORY(e.sqlerrcode()) == ERRCODE_OPERATOR_INTERVENTION) {
+      if (current_frame != nullptr && !current_frame->uncatchable)
+        current_frame->uncatchable = std::make_unique<PgError>(e);
+      iso->TerminateExecution();
+      return;
+    }
+    iso->ThrowException(pg_to_js_error(iso, ctx, e));
+  } catch (const std::bad_alloc&) {
+    iso->ThrowException(pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory")));
+  }
+}
+
+int64 int_arg(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, const char* what) {
+  if (v->IsUndefined()) return 0;
+  double d = 0;
+  if (!v->IsNumber() || !v->NumberValue(ctx).To(&d) || !std::isfinite(d) || d != std::trunc(d) ||
+      std::fabs(d) > 9007199254740991.0)
+    throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                  std::string("ctx.window: ") + what + " must be an integer");
+  return static_cast<int64>(d);
+}
+
+}  // namespace
+
+v8::Local<v8::Value> window_memory(v8::Isolate* iso, v8::Local<v8::Context> ctx, const Realm* realm,
+                                   WindowObject winobj) {
+  (void)ctx;
+  uint64* slot = nullptr;
+  pg_guard([&] { slot = static_cast<uint64*>(WinGetPartitionLocalMemory(winobj, sizeof(uint64))); });
+  if (window_memories == nullptr) window_memories = new std::vector<WindowMemory*>();
+  auto& v = *window_memories;
+  if (*slot != 0)
+    for (size_t i = 0; i < v.size(); i++)
+      if (v[i]->id == *slot && v[i]->realm == realm) return v[i]->obj.Get(iso);
+  *slot = ++window_serial;
+  if (v.size() >= kWindowMemories) {
+    delete v.front();
+    v.erase(v.begin());
+  }
+  v8::Local<v8::Object> obj = v8::Object::New(iso);
+  v.push_back(new WindowMemory{*slot, realm, v8::Global<v8::Object>(iso, obj)});
+  return obj;
+}
+
+void forget_window_memory(const Realm* realm) {
+  if (window_memories == nullptr) return;
+  auto& v = *window_memories;
+  for (size_t i = 0; i < v.size();) {
+    if (realm == nullptr || v[i]->realm == realm) {
+      delete v[i];
+      v.erase(v.begin() + static_cast<long>(i));
+    } else {
+      i++;
+    }
+  }
+}
+
+void window_row_count_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  window_native(info, [&](v8::Isolate* iso, v8::Local<v8::Context>, CallFrame* f) {
+    int64 n = 0;
+    pg_guard([&] { n = WinGetPartitionRowCount(f->winobj); });
+    info.GetReturnValue().Set(v8::Number::New(iso, static_cast<double>(n)));
+  });
+}
+
+void window_value_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  window_native(info, [&](v8::Isolate* iso, v8::Local<v8::Context> ctx, CallFrame* f) {
+    bool in_frame = info[1]->IsTrue();
+    int argno = -1;
+    v8::Local<v8::Value> a = info[2];
+    if (a->IsString()) {
+      std::string name = utf8(iso, a);
+      for (size_t i = 0; i < f->fi->arg_names.size(); i++)
+        if (f->fi->arg_names[i] == name) argno = static_cast<int>(i);
+      if (argno < 0)
+        throw PgError(ERRCODE_UNDEFINED_PARAMETER,
+                      "ctx.window: plts function " + f->fi->qualified + " has no argument \"" +
+                          name + "\"");
+    } else {
+      argno = static_cast<int>(int_arg(ctx, a, "the argument index"));
+    }
+    if (argno < 0 || argno >= f->nargs)
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "ctx.window: argument index " + std::to_string(argno) +
+                        " is out of range (the function has " + std::to_string(f->nargs) +
+                        " arguments)");
+    int64 offset = int_arg(ctx, info[3], "offset");
+    int seek = WINDOW_SEEK_CURRENT;
+    if (!info[4]->IsUndefined()) {
+      std::string s = info[4]->IsString() ? utf8(iso, info[4]) : "";
+      if (s == "current")
+        seek = WINDOW_SEEK_CURRENT;
+      else if (s == "head")
+        seek = WINDOW_SEEK_HEAD;
+      else if (s == "tail")
+        seek = WINDOW_SEEK_TAIL;
+      else
+        throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                      "ctx.window: seek must be 'current', 'head' or 'tail'");
+    }
+    if (offset < INT32_MIN || offset > INT32_MAX) {
+      info.GetReturnValue().SetUndefined();
+      return;
+    }
+    bool isnull = false, isout = false;
+    Datum d = 0;
+    pg_guard([&] {
+      d = in_frame ? WinGetFuncArgInFrame(f->winobj, argno, static_cast<int>(offset), seek, false,
+                                          &isnull, &isout)
+                   : WinGetFuncArgInPartition(f->winobj, argno, static_cast<int>(offset), seek,
+                                              false, &isnull, &isout);
+    });
+    if (isout) {
+      info.GetReturnValue().SetUndefined();
+      return;
+    }
+    info.GetReturnValue().Set(to_js(iso, ctx, *f->shape->arg_conv[argno], d, isnull));
+  });
+}
+
+void window_peers_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  window_native(info, [&](v8::Isolate* iso, v8::Local<v8::Context> ctx, CallFrame* f) {
+    int64 a = int_arg(ctx, info[1], "position"), b = int_arg(ctx, info[2], "position");
+    int64 n = 0;
+    pg_guard([&] { n = WinGetPartitionRowCount(f->winobj); });
+    if (a < 0 || b < 0 || a >= n || b >= n)
+      throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                    "ctx.window.peers: positions must be within the partition (0 to " +
+                        std::to_string(n - 1) + ")");
+    bool peers = false;
+    pg_guard([&] { peers = WinRowsArePeers(f->winobj, a, b); });
+    info.GetReturnValue().Set(v8::Boolean::New(iso, peers));
+  });
+}
+
+void window_mark_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  window_native(info, [&](v8::Isolate*, v8::Local<v8::Context> ctx, CallFrame* f) {
+    int64 pos = int_arg(ctx, info[1], "position");
+    pg_guard([&] { WinSetMarkPosition(f->winobj, pos); });
+  });
+}
+
+}  // namespace plts
