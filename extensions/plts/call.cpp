@@ -332,7 +332,7 @@ void fatal_on_escaped_error(F&& f) {
 Realm& realm_for_call(v8::Isolate* iso) {
   v8::HandleScope handles(iso);
   try {
-    return current_realm(iso);
+    return realm_for_new_call(iso);
   } catch (const JsException&) {
     throw PgError(ERRCODE_INTERNAL_ERROR, "plts: could not create a JavaScript context");
   }

@@ -205,7 +205,24 @@ Realm& current_realm(v8::Isolate* iso) {
   return *(last_realm = r);
 }
 
-int realm_count() { return realms ? static_cast<int>(realms->size()) : 0; }
+Realm::~Realm() { delete nested; }
+
+Realm& realm_for_new_call(v8::Isolate* iso) {
+  Realm* r = &current_realm(iso);
+  while (r->microtasks->IsRunningMicrotasks()) {
+    if (r->nested == nullptr) r->nested = create_realm(iso, r->role);
+    r = r->nested;
+  }
+  return *r;
+}
+
+int realm_count() {
+  int n = 0;
+  if (realms != nullptr)
+    for (auto& [role, r] : *realms)
+      for (Realm* x = r; x != nullptr; x = x->nested) n++;
+  return n;
+}
 
 void drop_realms() {
   if (realms == nullptr) return;
@@ -216,9 +233,15 @@ void drop_realms() {
 
 void drain_microtasks(v8::Isolate* iso, Realm& realm) { realm.microtasks->PerformCheckpoint(iso); }
 
-bool realm_in_use(const Realm* r) { return r->active > 0; }
+bool realm_in_use(const Realm* r) {
+  for (; r != nullptr; r = r->nested)
+    if (r->active > 0) return true;
+  return false;
+}
 
-void forget_realm_functions(const Realm* r) { drop_loaded_for_realm(r); }
+void forget_realm_functions(const Realm* r) {
+  for (; r != nullptr; r = r->nested) drop_loaded_for_realm(r);
+}
 
 void collect_idle_realms(uint64_t now_serial, uint64_t keep_calls) {
   if (realms == nullptr) return;
@@ -237,7 +260,8 @@ void collect_idle_realms(uint64_t now_serial, uint64_t keep_calls) {
 void forget_module_everywhere(v8::Isolate* iso, const std::string& key) {
   if (realms == nullptr) return;
   v8::HandleScope handles(iso);
-  for (auto& [role, r] : *realms) forget_module(iso, *r, key);
+  for (auto& [role, r] : *realms)
+    for (Realm* x = r; x != nullptr; x = x->nested) forget_module(iso, *x, key);
 }
 
 namespace {

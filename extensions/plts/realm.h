@@ -45,6 +45,12 @@ struct Realm {
   double* clock = nullptr;
   double* token = nullptr;
   const uint8_t* result_flag = nullptr;
+  // The same role's realm for calls made while this realm runs its microtasks (a nested plts call
+  // after an await, a trigger fired by a statement awaited after an await): V8 does not run a
+  // microtask checkpoint inside another one, so such a call could never settle its own promises
+  // here. Owned: deleted with this realm.
+  Realm* nested = nullptr;
+  ~Realm();
   uint64_t last_used = 0;  // call serial of its last call, to collect realms unused for long
   int active = 0;          // calls of this realm now on the stack
   // Module instances of this realm (see modules.h): by key, by identity hash, and import links
@@ -57,6 +63,10 @@ struct Realm {
 // The realm of the current effective role (GetUserId()), created on first use. Requires an
 // entered isolate and an open HandleScope.
 Realm& current_realm(v8::Isolate* iso);
+
+// The realm a call of the current role runs in: current_realm(), or, while that realm is running
+// its microtasks, its nested realm (see Realm::nested).
+Realm& realm_for_new_call(v8::Isolate* iso);
 
 // Forgets every realm (before the isolate is disposed).
 void drop_realms();

@@ -169,6 +169,20 @@ RESET plts.plan_cache_size;
 -- plans are cached per backend
 SELECT (plts.metrics()->'plan_cache'->>'hits')::int > 0 AS plan_cache_hit;
 
+-- a nested async plts call made after an await (inside the outer call's microtasks) settles its
+-- own promises: it runs in a nested context of the same role
+CREATE FUNCTION inner_async(x int) RETURNS int LANGUAGE plts AS $$
+export default async (ctx) => (await ctx.db.query('select $1::int + 1 as y', [ctx.args.x]))[0].y $$;
+CREATE FUNCTION outer_after_await() RETURNS int LANGUAGE plts AS $$
+export default async (ctx) => {
+  await null;
+  const [{ a }] = await ctx.db.query('select inner_async(1) as a');
+  const [{ b }] = await ctx.db.query('select inner_async($1) as b', [a]);
+  return b;
+} $$;
+SELECT outer_after_await();
+SELECT (plts.metrics()->>'contexts')::int >= 2 AS nested_context_made;
+
 RESET search_path;
 SET client_min_messages = warning;
 DROP FUNCTION public.error_fields(text);
