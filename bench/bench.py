@@ -93,6 +93,21 @@ FUNCS = {
         "plv8": "let s = 0; for (let i = 1; i <= n; i++) s += i; return s;",
         "pljs": "let s = 0; for (let i = 1; i <= n; i++) s += i; return s;",
     }),
+    # case 9: a set of 1M ints — a generator vs PL/pgSQL RETURN NEXT vs generate_series (SQL)
+    "b9": ("n int", "SETOF int", {
+        "sql": "SELECT generate_series(1, n)",
+        "plpgsql": "BEGIN FOR i IN 1..n LOOP RETURN NEXT i; END LOOP; END",
+        "plts": "export default function* (ctx) { const n = ctx.args.n; for (let i = 1; i <= n; i++) yield i; }",
+        "plts_array": "export default (ctx) => { const n = ctx.args.n, a = new Array(n); for (let i = 0; i < n; i++) a[i] = i + 1; return a; }",
+        "plv8": "for (let i = 1; i <= n; i++) plv8.return_next(i);",
+    }),
+}
+
+# case 10: a BEFORE INSERT row trigger that changes a column, per language (table bench_trg_<v>)
+TRIGGERS = {
+    "plpgsql": "BEGIN NEW.v := NEW.v + 1; RETURN NEW; END",
+    "plts": "export default (ctx) => { const n = ctx.trigger.new; n.v = n.v + 1; return n; }",
+    "plv8": "NEW.v = NEW.v + 1; return NEW;",
 }
 
 
@@ -116,6 +131,19 @@ def setup_sql(langs):
              pg_read_file('/proc/self/smaps_rollup') || pg_read_file('/proc/self/status'),
              '^(Private_Clean|Private_Dirty|Rss|Pss|RssAnon|RssFile):\s+(\d+) kB', 'gm') m $$;""",
     ]
+    # case 10: inserts 100k rows into a fresh table (one with no trigger: "sql").
+    out.append("""CREATE FUNCTION bench_ins(tbl text) RETURNS bigint LANGUAGE plpgsql AS $$
+           DECLARE n bigint; BEGIN
+             EXECUTE format('TRUNCATE %I', tbl);
+             EXECUTE format('INSERT INTO %I SELECT i, i FROM generate_series(1, 100000) i', tbl);
+             GET DIAGNOSTICS n = ROW_COUNT; RETURN n; END $$;""")
+    out.append("CREATE TABLE bench_trg_sql(id int, v int);")
+    for lang, body in TRIGGERS.items():
+        if lang in langs:
+            out.append(f"CREATE TABLE bench_trg_{lang}(id int, v int);")
+            out.append(f"CREATE FUNCTION trg_{lang}() RETURNS trigger LANGUAGE {lang} AS {q(body)};")
+            out.append(f"CREATE TRIGGER t BEFORE INSERT ON bench_trg_{lang} FOR EACH ROW "
+                       f"EXECUTE FUNCTION trg_{lang}();")
     for prefix, (args, ret, bodies) in FUNCS.items():
         for variant, body in bodies.items():
             if lang_of(variant) in langs:
@@ -411,6 +439,12 @@ def run(args):
     log("case 3: one query per call over 20,000 rows")
     C["3"] = timed_workload({v: f"SELECT sum(b3_{v}(i)) FROM generate_series(1, 20000) i"
                              for v in variants_for("b3", langs, ["plpgsql_exec"])}, R_FAST)
+    log("case 9: SETOF int, 1,000,000 rows")
+    C["9"] = timed_workload({v: f"SELECT count(*) FROM b9_{v}(1000000)"
+                             for v in variants_for("b9", langs, ["plts_array"])}, R_FAST)
+    log("case 10: 100,000 inserts through a BEFORE row trigger")
+    C["10"] = timed_workload({v: f"SELECT bench_ins('bench_trg_{v}')"
+                              for v in ["sql"] + [l for l in TRIGGERS if l in langs]}, R)
     log("case 4: first call in a fresh backend (preloaded), warm call")
     first = {"sql_plain": "1"}
     first.update({v: f"b1_{v}(1)" for v in ["plpgsql", "plts"] + [p for p in PEERS if p in langs]})
@@ -494,6 +528,9 @@ def rows(results):
         row("2", "200k rows, jsonb {\"v\": x}", "ms", C["2"], std),
         row("3", "20k rows, 1 query/call (PL/pgSQL static)", "ms", C["3"], std),
         row("3'", "  same vs PL/pgSQL EXECUTE", "ms", C["3"], {"PL/pgSQL": "plpgsql_exec", "plts": "plts"}),
+        row("9", "SETOF int, 1M rows (SQL: generate_series)", "ms", C["9"], std),
+        row("9'", "  same, plts returns an array", "ms", C["9"], {"PL/pgSQL": "plpgsql", "plts": "plts_array"}),
+        row("10", "100k inserts, BEFORE row trigger (SQL: none)", "ms", C["10"], std),
         row("4a", "first call, fresh backend, preload", "ms", C["4_first_preload"],
             {"SQL": "sql_plain", "PL/pgSQL": "plpgsql", "plts": "plts"}),
         row("4b", "first call, fresh backend, no preload", "ms", C["4_first_nopreload"],
@@ -604,6 +641,10 @@ def targets(results):
     check("case 2 <= PL/pgSQL jsonb_build_object", w(C["2"], "plts", "plpgsql"), 1.0,
           lambda x: f"{x:.2f}x")
     check("case 3 <= PL/pgSQL EXECUTE", w(C["3"], "plts", "plpgsql_exec"), 1.0, lambda x: f"{x:.2f}x")
+    check("case 9 SETOF <= 1.5x PL/pgSQL RETURN NEXT", w(C["9"], "plts", "plpgsql"), 1.5,
+          lambda x: f"{x:.2f}x")
+    check("case 10 row trigger <= 1.3x PL/pgSQL", w(C["10"], "plts", "plpgsql"), 1.3,
+          lambda x: f"{x:.2f}x")
     fp, plain = m(C["4_first_preload"], "plts"), m(C["4_first_preload"], "sql_plain")
     check("case 4 first call (preload) <= plain first query + 8 ms",
           fp - plain if fp is not None and plain is not None else None, 8.0, lambda x: f"+{x:.1f} ms")

@@ -140,6 +140,25 @@ const std::vector<Case> kCases = {
      "export default () => { const f = () => Promise.resolve().then(f); f(); return 1 }", ""},
     {"sort comparator", "int",
      "export default () => { [3, 2, 1].sort(() => { " LOOP " }); return 1 }", ""},
+    // Function shapes (issue 13): generators and iterators of a set, row conversion, triggers,
+    // window functions, a procedure after it committed.
+    {"generator body (setof int)", "setof int", "export default function* () { " LOOP " }", ""},
+    {"endless generator (setof int)", "setof int",
+     "export default function* () { for (;;) yield 1 }", "set plts.max_query_rows = 0"},
+    {"async generator body (setof int)", "setof int",
+     "export default async function* () { await null; " LOOP " }", ""},
+    {"iterator next() (setof int)", "setof int",
+     "export default () => ({ [Symbol.iterator]() { return { next() { " LOOP " } } } })", ""},
+    {"row getter (table(a int, b int))", "table(a int, b int)",
+     "export default () => [{ get a() { " LOOP " } }]", ""},
+    {"composite result getter", "pg_catalog.pg_namespace",
+     "export default () => ({ get nspname() { " LOOP " } })", ""},
+    {"BEFORE row trigger", "trigger", "export default () => { " LOOP " }", ""},
+    {"BEFORE row trigger, new row getter", "trigger",
+     "export default (ctx) => ({ ...ctx.trigger.new, get a() { " LOOP " } })", ""},
+    {"window function", "int window", "export default () => { " LOOP " }", ""},
+    {"procedure after commit", "procedure",
+     "export default async (ctx) => { await ctx.db.commit(); " LOOP " }", ""},
     {"10M-row ctx.db.query", "int",
      "export default async (ctx) => (await ctx.db.query('select g from generate_series(1, "
      "10000000) g')).length",
@@ -223,11 +242,27 @@ class UnkillableSlow : public ::testing::Test {
   std::string statement_for(const Case& c, int n) {
     if (c.returns.empty()) return fmt::format("do $js${}$js$ language plts", c.body);
     const std::string fn = fmt::format("{}.case{}", schema_, n);
-    const std::string sql = fmt::format(
-        "create function {}() returns {} language plts as $js${}$js$", fn, c.returns, c.body);
+    const bool procedure = c.returns == "procedure";
+    std::vector<std::string> ddl = {
+        procedure ? fmt::format("create procedure {}() language plts as $js${}$js$", fn, c.body)
+                  : fmt::format("create function {}() returns {} language plts as $js${}$js$", fn,
+                                c.returns, c.body)};
+    std::string statement = "select " + fn + "()";
+    if (c.returns == "trigger") {
+      // The trigger's table, fired by an INSERT.
+      const std::string table = fmt::format("{}.tab{}", schema_, n);
+      ddl.push_back(fmt::format("create table {}(a int)", table));
+      ddl.push_back(fmt::format(
+          "create trigger t before insert on {} for each row execute function {}()", table, fn));
+      statement = fmt::format("insert into {} values (1)", table);
+    } else if (c.returns.find(" window") != std::string::npos) {
+      statement = fmt::format("select {}() over () from generate_series(1, 3)", fn);
+    } else if (procedure) {
+      statement = "call " + fn + "()";
+    }
     for (int attempt = 0;; attempt++) {
       try {
-        admin_->query(sql);
+        for (const auto& sql : ddl) admin_->query(sql);
         break;
       } catch (const pgtest::SqlError&) {
         if (attempt > 0 || admin_->alive()) throw;
@@ -235,7 +270,7 @@ class UnkillableSlow : public ::testing::Test {
         admin_ = std::make_unique<Connection>();
       }
     }
-    return "select " + fn + "()";
+    return statement;
   }
 
   // From another connection: waits until the victim runs its statement, then until ~300 ms
