@@ -176,6 +176,7 @@ inline const std::vector<SqlType> kTypes = {
     {"jsonb", "jsonb"},
     {"posint", "@S@.posint"},        // domain over int4 with a CHECK
     {"shorttext", "@S@.shorttext"},  // domain over text with a CHECK
+    {"comp", "@S@.comp"},            // composite (a int4, b text): objects both ways
 };
 
 // ---- classification -------------------------------------------------------------------------
@@ -345,6 +346,9 @@ class ConversionFixture : public ::testing::Test {
     admin_->query(fmt::format("create domain {}.posint as int4 check (value > 0)", schema_));
     admin_->query(
         fmt::format("create domain {}.shorttext as text check (length(value) < 10)", schema_));
+    admin_->query(fmt::format("create type {}.comp as (a int4, b text)", schema_));
+    admin_->query(fmt::format("create type {0}.nested as (c {0}.comp, cs {0}.comp[], j jsonb)",
+                              schema_));
     // Bodies that run away are stopped by statement_timeout first; the hang guard is the last
     // resort.
     session_ = std::make_unique<GuardedSession>(std::vector<std::string>{

@@ -114,6 +114,12 @@ const std::vector<EdgeValue> kEdgeValues = {
     {"bytea[]", "{\"\\\\x01\",NULL}"},
     {"jsonb[]", "{\"{\\\"a\\\":1}\",NULL}"},
     {"@S@.posint[]", "{1,2}"},
+    {"@S@.comp", "(1,x)"},
+    {"@S@.comp", "(,)"},
+    {"@S@.comp", "(-2147483648,\"a,b\\\"c\")"},
+    {"@S@.comp[]", "{\"(1,x)\",NULL,\"(,)\"}"},
+    {"@S@.nested", "(\"(1,x)\",\"{\"\"(2,y)\"\",NULL}\",\"{\"\"k\"\": [1, null]}\")"},
+    {"@S@.nested", "(,,)"},
 };
 
 // JS that prints what it received (for the report), so "what JS sees" is visible.
@@ -150,6 +156,8 @@ TEST_F(ConversionMatrixSlow, JsValuesIntoEverySqlType) {
        prelude + fmt::format("export default async (ctx) => (await ctx.db.query('select "
                              "($1::{})::text as v', [CAT[ctx.args.i]()]))[0].v;",
                              ty));
+    fn(fmt::format("s_{}(i int) returns setof {}", t.tag, ty),
+       prelude + "export default function* (ctx) { yield CAT[ctx.args.i](); }");
     fn(fmt::format("q_{}(i int) returns text", t.tag),
        prelude + fmt::format("export default async (ctx) => (await ctx.db.query('select "
                              "($1::{}[])::text as v', [[CAT[ctx.args.i]()]]))[0].v;",
@@ -172,6 +180,8 @@ TEST_F(ConversionMatrixSlow, JsValuesIntoEverySqlType) {
             fmt::format("select {}.r_{}({})::text", schema_, t.tag, i), ty);
       m.run(fmt::format("array {}[] <- [{}]", t.tag, v),
             fmt::format("select {}.a_{}({})::text", schema_, t.tag, i), ty + "[]");
+      m.run(fmt::format("set row {} <- {}", t.tag, v),
+            fmt::format("select {}.s_{}({})::text", schema_, t.tag, i), ty);
       m.run(fmt::format("ctx.db param {} <- {}", t.tag, v),
             fmt::format("select {}.p_{}({})", schema_, t.tag, i), ty);
       m.run(fmt::format("ctx.db param {}[] <- [{}]", t.tag, v),
