@@ -96,6 +96,12 @@ export default (ctx) => Array.from({ length: ctx.args.n }, (_, i) => ({ street: 
 $$;
 SELECT addresses(2), (addresses(2))[2].zip;
 
+-- int8 fields: strings by default, BigInt with plts.int8 = 'bigint' (here set on the function)
+CREATE FUNCTION visits_plus(c customer) RETURNS customer LANGUAGE plts SET plts.int8 = 'bigint' AS $$
+export default ({ args: { c } }) => ({ ...c, visits: c.visits === null ? null : typeof c.visits === 'bigint' ? c.visits + 1n : 'was ' + typeof c.visits });
+$$;
+SELECT id, visits, (visits_plus(c)).visits AS plus_one FROM customer c ORDER BY id;
+
 -- a row in and a modified row out: the classic "update a record" helper
 CREATE FUNCTION with_bonus(c customer, bonus numeric) RETURNS customer LANGUAGE plts AS $$
 export default ({ args: { c, bonus } }) => ({ ...c, balance: (Number(c.balance ?? 0) + Number(bonus)).toFixed(2) });

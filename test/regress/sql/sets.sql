@@ -165,6 +165,31 @@ SET plts.max_query_rows = 0;
 SELECT count(*), sum(x) FROM gen(250000) x;
 RESET plts.max_query_rows;
 
+-- the time and heap limits apply to the whole set (57014, 53200) and the backend goes on
+CREATE FUNCTION forever() RETURNS SETOF int LANGUAGE plts AS $$ export default function* () { for (;;) yield 1; } $$;
+CREATE FUNCTION hoarder() RETURNS SETOF text LANGUAGE plts AS $$
+export default function* () { const keep = []; for (;;) { keep.push('x'.repeat(1000) + keep.length); yield 'x'; } }
+$$;
+SET plts.max_query_rows = 0;
+SET plts.max_runtime_ms = 300;
+-- (a cancel is not caught by PL/pgSQL's WHEN OTHERS: shown directly)
+SELECT count(*) FROM forever();
+\echo :LAST_ERROR_SQLSTATE
+SET plts.max_runtime_ms = 60000;
+SELECT sqlstate_of('select count(*) from shape_sets.hoarder()');
+RESET plts.max_runtime_ms;
+SET statement_timeout = 300;
+SELECT count(*) FROM forever();
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+RESET plts.max_query_rows;
+SELECT count(*) AS still_alive FROM gen(3);
+-- a plts set read by another plts function through ctx.db
+CREATE FUNCTION hundreds() RETURNS SETOF int LANGUAGE plts AS $$
+export default async function* (ctx) { for (const r of await ctx.db.query('select g from shape_sets.gen(3) g')) yield r.g * 100; }
+$$;
+SELECT * FROM hundreds();
+
 -- ROWS and COST pass through to the planner
 CREATE FUNCTION estimated() RETURNS SETOF int LANGUAGE plts ROWS 42 COST 7 AS $$ export default () => [1] $$;
 SELECT prorows, procost, proretset FROM pg_proc WHERE oid = 'estimated'::regproc;
