@@ -30,6 +30,9 @@ struct Realm {
   // natives [rowCount, value, peers, setMark] (see shapes.h).
   v8::Global<v8::Function> txn;
   v8::Global<v8::Array> window_fns;
+  // (iterator, next, buffer) => n: fills the buffer from a set-returning function's iterator in
+  // JIT code (see materialize_set); made on first use.
+  v8::Global<v8::Function> pull;
   // What every invoker of this realm closes over (see invoker_prelude.js), read before any user
   // code ran: [JSON.stringify, Object.getPrototypeOf, Object.prototype, Array.prototype, flag,
   // clock, Date.prototype.toISOString, Reflect.apply, Date, Math.floor, token].

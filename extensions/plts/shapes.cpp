@@ -61,6 +61,34 @@ bool iter_step(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionInfo&
   return true;
 }
 
+// Fills `buffer` with the next values of a sync iterator, in JavaScript: one call from C++ per
+// batch instead of one (plus two property reads) per row. Returns the count filled, or ~count when
+// the iterator is done.
+constexpr int kPullBatch = 256;
+// Numbers go to `nums` (flags[i] = 1), which C++ reads without a property lookup per row.
+const char kPullJs[] =
+    "(function (it, next, buf, nums, flags) { 'use strict';\n"
+    "  for (let i = 0; i < buf.length; i++) {\n"
+    "    const r = next.call(it);\n"
+    "    if (typeof r !== 'object' || r === null)\n"
+    "      throw new TypeError('Iterator result ' + String(r) + ' is not an object');\n"
+    "    if (r.done) return ~i;\n"
+    "    const v = r.value;\n"
+    "    if (typeof v === 'number') { nums[i] = v; flags[i] = 1; } else { buf[i] = v; flags[i] = 0; }\n"
+    "  }\n"
+    "  return buf.length;\n"
+    "})";
+
+v8::Local<v8::Function> pull_helper(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm) {
+  if (!realm.pull.IsEmpty()) return realm.pull.Get(iso);
+  v8::ScriptOrigin origin(iso, js_name(iso, "plts:set"));
+  v8::Local<v8::Script> script =
+      checked(v8::Script::Compile(ctx, js_name(iso, kPullJs), &origin));
+  v8::Local<v8::Value> fn = checked(script->Run(ctx));
+  realm.pull.Reset(iso, fn.As<v8::Function>());
+  return fn.As<v8::Function>();
+}
+
 }  // namespace
 
 void check_set_context(const FunctionInfo& fi, FunctionCallInfo fcinfo) {
@@ -99,13 +127,25 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
   std::vector<v8::Local<v8::String>> names;
   if (row != nullptr) names = row_names(iso, *row);
   int natts = row != nullptr ? row->natts() : 1;
-  std::vector<Datum> values(natts);
-  std::vector<char> nulls_buf(natts);
+  // Rows are converted into a batch and stored kPullBatch at a time: one guarded PostgreSQL
+  // section (and one reset of the row context) per batch, not per row.
+  std::vector<Datum> values(static_cast<size_t>(natts) * kPullBatch);
+  std::vector<char> nulls_buf(values.size());
   bool* nulls = reinterpret_cast<bool*>(nulls_buf.data());
+  int pending = 0;
   uint64 count = 0;
   uint64 limit = settings.max_query_rows > 0 ? static_cast<uint64>(settings.max_query_rows) : 0;
   StopPoll poll(iso);
 
+  auto flush = [&] {
+    if (pending == 0) return;
+    pg_guard([&] {
+      for (int r = 0; r < pending; r++)
+        tuplestore_putvalues(store, desc, values.data() + r * natts, nulls + r * natts);
+      MemoryContextReset(rowcxt);
+    });
+    pending = 0;
+  };
   auto put = [&](v8::Local<v8::Value> v) {
     poll.check();
     if (limit != 0 && ++count > limit)
@@ -114,30 +154,30 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                         std::to_string(limit) + ") rows",
                     "", "Raise plts.max_query_rows (0 = unlimited) for this function or session.");
     MemoryContext old = MemoryContextSwitchTo(rowcxt);
+    Datum* vals = values.data() + pending * natts;
+    bool* nls = nulls + pending * natts;
     try {
       if (row != nullptr) {
-        row_values_from_js(iso, ctx, *row, names, v, values.data(), nulls);
+        row_values_from_js(iso, ctx, *row, names, v, vals, nls);
       } else {
         v = unwrap_single_out(iso, ctx, fi, *shape.ret_conv, v);
-        values[0] = from_js(iso, ctx, *shape.ret_conv, v, &nulls[0]);
+        vals[0] = from_js(iso, ctx, *shape.ret_conv, v, &nls[0]);
       }
-      pg_guard([&] {
-        tuplestore_putvalues(store, desc, values.data(), nulls);
-        MemoryContextReset(rowcxt);
-      });
     } catch (const PgError& e) {
       MemoryContextSwitchTo(old);
       throw e.with_prefix("plts function " + fi.qualified + " returned a row that does not fit " +
                           "its result type: ");
     }
     MemoryContextSwitchTo(old);
+    if (++pending == kPullBatch) flush();
   };
 
   if (result->IsArray()) {
     v8::Local<v8::Array> arr = result.As<v8::Array>();
-    for (uint32_t i = 0; i < arr->Length(); i++) {
-      v8::HandleScope row_scope(iso);
-      put(checked(arr->Get(ctx, i)));
+    for (uint32_t i = 0; i < arr->Length();) {
+      v8::HandleScope batch_scope(iso);
+      for (uint32_t end = std::min(arr->Length(), i + kPullBatch); i < end; i++)
+        put(checked(arr->Get(ctx, i)));
     }
   } else if (result->IsObject()) {
     v8::Local<v8::Object> obj = result.As<v8::Object>();
@@ -160,10 +200,29 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
       throw PgError(ERRCODE_DATATYPE_MISMATCH,
                     "plts function " + fi.qualified + ": its result's iterator has no next()");
     v8::Local<v8::Function> next_fn = next.As<v8::Function>();
-    for (;;) {
-      v8::HandleScope row_scope(iso);
-      v8::Local<v8::Value> r = checked(next_fn->Call(ctx, it, 0, nullptr));
-      if (is_async) {
+    if (!is_async) {
+      v8::Local<v8::Function> pull = pull_helper(iso, ctx, realm);
+      v8::Local<v8::Array> buf = v8::Array::New(iso, kPullBatch);
+      v8::Local<v8::ArrayBuffer> nbuf = v8::ArrayBuffer::New(iso, kPullBatch * 9);
+      const double* nums = static_cast<const double*>(nbuf->GetBackingStore()->Data());
+      const uint8_t* flags = reinterpret_cast<const uint8_t*>(nums + kPullBatch);
+      v8::Local<v8::Value> nums_view = v8::Float64Array::New(nbuf, 0, kPullBatch);
+      v8::Local<v8::Value> flags_view = v8::Uint8Array::New(nbuf, kPullBatch * 8, kPullBatch);
+      for (;;) {
+        v8::HandleScope batch_scope(iso);
+        v8::Local<v8::Value> args[5] = {it, next_fn, buf, nums_view, flags_view};
+        v8::Local<v8::Value> got = checked(pull->Call(ctx, v8::Undefined(iso), 5, args));
+        int32_t n = got.As<v8::Int32>()->Value();
+        int32_t filled = n < 0 ? ~n : n;
+        for (int32_t i = 0; i < filled; i++)
+          put(flags[i] ? v8::Number::New(iso, nums[i]).As<v8::Value>()
+                       : checked(buf->Get(ctx, static_cast<uint32_t>(i))));
+        if (n < 0) break;
+      }
+    } else {
+      for (;;) {
+        v8::HandleScope row_scope(iso);
+        v8::Local<v8::Value> r = checked(next_fn->Call(ctx, it, 0, nullptr));
         // Each step settles within the call: ctx.db's promises are settled when they are made.
         drain_microtasks(iso, realm);
         if (call_must_stop(iso)) throw JsException();
@@ -182,10 +241,10 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                           "", "Await only ctx.db calls and promises that settle within the call.");
           r = p->Result();
         }
+        v8::Local<v8::Value> value;
+        if (!iter_step(iso, ctx, fi, r, &value)) break;
+        put(value);
       }
-      v8::Local<v8::Value> value;
-      if (!iter_step(iso, ctx, fi, r, &value)) break;
-      put(value);
     }
   } else if (!result->IsNullOrUndefined()) {
     throw PgError(ERRCODE_DATATYPE_MISMATCH,
@@ -193,6 +252,7 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                       js_type_name(result) + ", not an array or iterable",
                   "", "Return an array, a generator, or any (async) iterable of rows.");
   }
+  flush();
   pg_guard([&] {
     MemoryContextDelete(rowcxt);
     rsi->returnMode = SFRM_Materialize;
