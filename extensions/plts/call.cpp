@@ -113,9 +113,10 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
     v8::Local<v8::Value> inline_args[kInline];
     v8::Local<v8::Value>* call_args = inline_args;
     int ninputs = static_cast<int>(fi.arg_names.size());
-    int nextra = fi.kind == FnKind::kWindow                                      ? 2
-                 : fi.kind == FnKind::kTrigger || fi.kind == FnKind::kEventTrigger ? 1
-                                                                                   : 0;
+    int nextra = fi.kind == FnKind::kWindow         ? 2
+                 : fi.kind == FnKind::kTrigger      ? kTriggerArgs
+                 : fi.kind == FnKind::kEventTrigger ? 1
+                                                    : 0;
     int ncall = fcinfo ? nextra + ninputs : 0;
     if (ncall > kInline) {
       heap_args.resize(ncall);
@@ -126,7 +127,7 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
     if (fcinfo != nullptr) {
       v8::Local<v8::Value>* a = call_args + nextra;
       if (fi.kind == FnKind::kTrigger) {
-        call_args[0] = trigger_to_js(iso, ctx, fi, frame.trigdata);
+        trigger_call_args(iso, ctx, realm, fi, frame.trigdata, call_args);
       } else if (fi.kind == FnKind::kEventTrigger) {
         call_args[0] = event_to_js(iso, ctx, reinterpret_cast<EventTriggerData*>(fcinfo->context));
       } else if (fi.kind == FnKind::kWindow) {
@@ -192,7 +193,7 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
     MemoryContextSwitchTo(frame.call_mcxt);
     if (fi.kind == FnKind::kTrigger) {
       *isnull = false;
-      return trigger_result(iso, ctx, fi, frame.trigdata, result);
+      return trigger_result(iso, ctx, realm, fi, frame.trigdata, result);
     }
     if (fi.kind == FnKind::kEventTrigger) {
       *isnull = false;

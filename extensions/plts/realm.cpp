@@ -20,6 +20,12 @@ namespace plts {
 using pgx::PgError;
 
 namespace {
+uint64_t realm_serial = 0;
+}  // namespace
+
+uint64_t next_realm_id() { return ++realm_serial; }
+
+namespace {
 
 std::unordered_map<Oid, Realm*>* realms = nullptr;
 Realm* last_realm = nullptr;  // the realm of the previous call: usually the next one's too
@@ -134,6 +140,7 @@ void replace_array_fill(v8::Isolate* iso, v8::Local<v8::Context> ctx) {
 Realm* create_realm(v8::Isolate* iso, Oid role) {
   std::unique_ptr<Realm> r(new Realm());
   r->role = role;
+  r->id = next_realm_id();
   r->isolate_gen = isolate_generation();
   r->microtasks = v8::MicrotaskQueue::New(iso, v8::MicrotasksPolicy::kExplicit);
   v8::Local<v8::Context> ctx = v8::Context::New(iso, nullptr, v8::MaybeLocal<v8::ObjectTemplate>(),
@@ -285,8 +292,11 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   std::string extra_params, extra_fields;
   switch (fi.kind) {
     case FnKind::kTrigger:
-      extra_params = "xo";
-      extra_fields = ", trigger: xo";
+      extra_params = "tn, to, tc, tname, ttab, tsch, trel, targs";
+      extra_fields =
+          ", trigger: { new: tn, old: to, op: TOPS[tc & 3], when: TWHEN[(tc >> 2) & 3], "
+          "level: tc >> 4 ? 'STATEMENT' : 'ROW', name: tname, table: ttab, schema: tsch, "
+          "relid: trel, args: targs === undefined ? [] : targs }";
       break;
     case FnKind::kEventTrigger:
       extra_params = "xo";
@@ -332,6 +342,10 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
           : "const t = token[0];\n    return " + call + ";";
   std::string src = "(function (fn, meta, q, x, mode, kit, tx, w) { 'use strict';\n" +
                     std::string(kInvokerPreludeJs, sizeof(kInvokerPreludeJs) - 1) +
+                    (fi.kind == FnKind::kTrigger
+                         ? "  const TOPS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'], "
+                           "TWHEN = ['BEFORE', 'AFTER', 'INSTEAD OF'];\n"
+                         : "") +
                     "  return function (" + all_params + ") {\n    " + body + "\n  };\n})";
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory, invoker;

@@ -15,8 +15,17 @@
 
 namespace plts {
 
+// A row type's column names as JS strings and a function that makes a row object from the column
+// values in JIT code ((a0, a1, ...) => ({ name0: a0, ... }): a fast-mode object with a stable map,
+// where adding properties one by one from C++ costs a map transition each). Per realm.
+struct RowShape {
+  std::vector<v8::Global<v8::String>> names;  // by column; empty for dropped columns
+  v8::Global<v8::Function> make;
+};
+
 struct Realm {
   Oid role = InvalidOid;
+  uint64_t id = 0;  // never reused: caches elsewhere (RowConv) name a realm by it
   unsigned isolate_gen = 0;
   // The realm's own microtask queue: promise jobs of one role never run in another role's call.
   // Drained at the end of every call of the realm (declared before `context`, which points to
@@ -60,8 +69,13 @@ struct Realm {
   // ("<referrer key>\n<specifier>" -> key).
   std::unordered_map<std::string, v8::Global<v8::Module>> modules;
   std::unordered_multimap<int, std::string> module_ids;
+  // Row shapes by column-name key (see RowConv::shape_key).
+  std::unordered_map<std::string, std::unique_ptr<RowShape>> row_shapes;
   std::unordered_map<std::string, std::string> module_links;
 };
+
+// A realm id never used before.
+uint64_t next_realm_id();
 
 // The realm of the current effective role (GetUserId()), created on first use. Requires an
 // entered isolate and an open HandleScope.

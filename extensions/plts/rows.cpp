@@ -4,6 +4,9 @@
 
 #include "common/error_boundary.h"
 #include "extensions/plts/convert_support.h"
+#include "extensions/plts/realm.h"
+
+#include <nlohmann/json.hpp>
 
 extern "C" {
 #include "access/htup_details.h"
@@ -36,6 +39,7 @@ void fill_columns(RowConv& rc) {
     Form_pg_attribute att = TupleDescAttr(rc.desc, i);
     rc.names.emplace_back(NameStr(att->attname));
     rc.cols.push_back(att->attisdropped ? nullptr : resolve_type(att->atttypid, att->atttypmod));
+    rc.shape_key += (att->attisdropped ? std::string("\x01") : rc.names.back()) + '\0';
   }
 }
 
@@ -205,6 +209,74 @@ HeapTuple tuple_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowC
   HeapTuple tup = nullptr;
   pg_guard([&] { tup = heap_form_tuple(rc.desc, values.data(), nb); });
   return tup;
+}
+
+const RowShape& row_shape(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                          const RowConv& rc) {
+  if (rc.shape != nullptr && rc.shape_realm == realm.id) return *rc.shape;
+  auto it = realm.row_shapes.find(rc.shape_key);
+  if (it == realm.row_shapes.end()) {
+    if (realm.row_shapes.size() >= 1024) {
+      // Bounded: start over, under a new realm id so that no RowConv uses a pointer it cached.
+      // (No caller holds a shape while asking for another: nested composites do not use shapes.)
+      realm.row_shapes.clear();
+      realm.id = next_realm_id();
+    }
+    auto shape = std::make_unique<RowShape>();
+    std::string params, fields;
+    int k = 0;
+    for (int i = 0; i < rc.natts(); i++) {
+      if (rc.cols[i] == nullptr) {
+        shape->names.emplace_back();
+        continue;
+      }
+      std::string a = "a" + std::to_string(k++);
+      params += (params.empty() ? "" : ", ") + a;
+      // A computed key defines an own property even for "__proto__".
+      fields += (fields.empty() ? "" : ", ") + std::string("[") +
+                nlohmann::json(rc.names[i]).dump() + "]: " + a;
+      v8::Local<v8::String> n;
+      if (!v8::String::NewFromUtf8(iso, rc.names[i].data(), v8::NewStringType::kInternalized,
+                                   static_cast<int>(rc.names[i].size()))
+               .ToLocal(&n))
+        throw JsException();
+      shape->names.emplace_back(iso, n);
+    }
+    std::string src = "(function (" + params + ") { return { " + fields + " }; })";
+    v8::ScriptOrigin origin(iso, js_name(iso, "plts:row"));
+    v8::Local<v8::Script> script = checked(v8::Script::Compile(ctx, js_string(iso, src), &origin));
+    v8::Local<v8::Value> make = checked(script->Run(ctx));
+    shape->make.Reset(iso, make.As<v8::Function>());
+    it = realm.row_shapes.emplace(rc.shape_key, std::move(shape)).first;
+  }
+  rc.shape_realm = realm.id;
+  rc.shape = it->second.get();
+  return *rc.shape;
+}
+
+std::vector<v8::Local<v8::String>> shape_names(v8::Isolate* iso, const RowShape& shape) {
+  std::vector<v8::Local<v8::String>> out(shape.names.size());
+  for (size_t i = 0; i < out.size(); i++)
+    if (!shape.names[i].IsEmpty()) out[i] = shape.names[i].Get(iso);
+  return out;
+}
+
+v8::Local<v8::Value> row_to_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                        Realm& realm, const RowConv& rc, const Datum* values,
+                                        const bool* nulls) {
+  const RowShape& shape = row_shape(iso, ctx, realm, rc);
+  constexpr int kInline = 16;
+  v8::Local<v8::Value> inline_args[kInline];
+  std::vector<v8::Local<v8::Value>> heap_args;
+  v8::Local<v8::Value>* args = inline_args;
+  if (rc.natts() > kInline) {
+    heap_args.resize(rc.natts());
+    args = heap_args.data();
+  }
+  int k = 0;
+  for (int i = 0; i < rc.natts(); i++)
+    if (rc.cols[i] != nullptr) args[k++] = to_js(iso, ctx, *rc.cols[i], values[i], nulls[i]);
+  return checked(shape.make.Get(iso)->Call(ctx, v8::Undefined(iso), k, args));
 }
 
 namespace {

@@ -31,9 +31,30 @@ struct RowConv {
   // What a row is called in messages: "composite type t", "the result of plts function f",
   // "table public.t".
   std::string what;
+  // The column names joined (the key of the realm's RowShape), and the shape last used, by realm.
+  std::string shape_key;
+  mutable uint64_t shape_realm = 0;
+  mutable const struct RowShape* shape = nullptr;
+  // For a trigger's table: its schema's name, by namespace oid (a trigger call reads it each time).
+  Oid rel_nsp = InvalidOid;
+  std::string rel_schema;
 
   int natts() const { return desc->natts; }
 };
+
+struct Realm;
+
+// rc's RowShape in realm (made on first use).
+const RowShape& row_shape(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                          const RowConv& rc);
+
+// The column names of a RowShape as local handles.
+std::vector<v8::Local<v8::String>> shape_names(v8::Isolate* iso, const RowShape& shape);
+
+// A row as an object made by the realm's row maker.
+v8::Local<v8::Value> row_to_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                                        Realm& realm, const RowConv& rc, const Datum* values,
+                                        const bool* nulls);
 
 // A RowConv for a descriptor (copied; blessed if it is RECORD without a registered typmod).
 std::unique_ptr<RowConv> row_conv_for_desc(TupleDesc desc, const std::string& what);

@@ -287,14 +287,6 @@ Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionI
 
 namespace {
 
-const char* trigger_op(TriggerEvent ev) {
-  if (TRIGGER_FIRED_BY_INSERT(ev)) return "INSERT";
-  if (TRIGGER_FIRED_BY_UPDATE(ev)) return "UPDATE";
-  if (TRIGGER_FIRED_BY_DELETE(ev)) return "DELETE";
-  if (TRIGGER_FIRED_BY_TRUNCATE(ev)) return "TRUNCATE";
-  return "UNKNOWN";
-}
-
 // The RowConv of the trigger's table (kept per table by the function entry, renewed when the
 // table's row type changes).
 const RowConv& trigger_row(FunctionInfo& fi, TriggerData* td) {
@@ -321,76 +313,91 @@ const RowConv& trigger_row(FunctionInfo& fi, TriggerData* td) {
   return *fi.trigger_rows.back();
 }
 
-v8::Local<v8::Value> trigger_tuple(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
-                                   const std::vector<v8::Local<v8::String>>& names,
-                                   TriggerData* td, HeapTuple tup) {
+v8::Local<v8::Value> trigger_tuple(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                                   const RowConv& rc, TriggerData* td, HeapTuple tup) {
   if (tup == nullptr) return v8::Null(iso);
   // Deformed with the relation's descriptor: it knows the values of columns added later with a
   // default (missing attributes), which a copy of the row type does not.
   TupleDesc desc = RelationGetDescr(td->tg_relation);
   int n = desc->natts;
-  std::vector<Datum> values(n);
-  std::vector<char> nulls(n);
-  pg_guard([&] { heap_deform_tuple(tup, desc, values.data(), reinterpret_cast<bool*>(nulls.data())); });
-  return row_values_to_js(iso, ctx, rc, names, values.data(), reinterpret_cast<bool*>(nulls.data()));
+  constexpr int kInline = 32;
+  Datum inline_values[kInline];
+  bool inline_nulls[kInline];
+  std::vector<Datum> heap_values;
+  std::vector<char> heap_nulls;
+  Datum* values = inline_values;
+  bool* nulls = inline_nulls;
+  if (n > kInline) {
+    heap_values.resize(n);
+    heap_nulls.resize(n);
+    values = heap_values.data();
+    nulls = reinterpret_cast<bool*>(heap_nulls.data());
+  }
+  pg_guard([&] { heap_deform_tuple(tup, desc, values, nulls); });
+  return row_to_js_in_realm(iso, ctx, realm, rc, values, nulls);
+}
+
+void check_same_natts(const RowConv& rc, TriggerData* td) {
+  if (RelationGetDescr(td->tg_relation)->natts != rc.natts())
+    throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                  "the row type of " + rc.what + " changed during the statement");
 }
 
 }  // namespace
 
-v8::Local<v8::Value> trigger_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, FunctionInfo& fi,
-                                   TriggerData* td) {
+void trigger_call_args(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                       FunctionInfo& fi, TriggerData* td, v8::Local<v8::Value>* out) {
   TriggerEvent ev = td->tg_event;
   bool row_level = TRIGGER_FIRED_FOR_ROW(ev);
+  RowConv& rc = const_cast<RowConv&>(trigger_row(fi, td));
+  check_same_natts(rc, td);
   v8::Local<v8::Value> new_row = v8::Null(iso), old_row = v8::Null(iso);
   if (row_level) {
-    const RowConv& rc = trigger_row(fi, td);
-    if (RelationGetDescr(td->tg_relation)->natts != rc.natts())
-      throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                    "the row type of " + rc.what + " changed during the statement");
-    std::vector<v8::Local<v8::String>> names = row_names(iso, rc);
     if (TRIGGER_FIRED_BY_INSERT(ev)) {
-      new_row = trigger_tuple(iso, ctx, rc, names, td, td->tg_trigtuple);
+      new_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_trigtuple);
     } else if (TRIGGER_FIRED_BY_UPDATE(ev)) {
-      old_row = trigger_tuple(iso, ctx, rc, names, td, td->tg_trigtuple);
-      new_row = trigger_tuple(iso, ctx, rc, names, td, td->tg_newtuple);
+      old_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_trigtuple);
+      new_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_newtuple);
     } else if (TRIGGER_FIRED_BY_DELETE(ev)) {
-      old_row = trigger_tuple(iso, ctx, rc, names, td, td->tg_trigtuple);
+      old_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_trigtuple);
     }
   }
-  const char* when = TRIGGER_FIRED_BEFORE(ev)    ? "BEFORE"
-                     : TRIGGER_FIRED_AFTER(ev)   ? "AFTER"
-                                                 : "INSTEAD OF";
-  std::string table, schema;
-  pg_guard([&] {
-    table = RelationGetRelationName(td->tg_relation);
-    const char* nsp = get_namespace_name(RelationGetNamespace(td->tg_relation));
-    schema = nsp ? nsp : "";
-  });
-  v8::Local<v8::Array> args = v8::Array::New(iso, td->tg_trigger->tgnargs);
-  for (int i = 0; i < td->tg_trigger->tgnargs; i++) {
-    const char* a = td->tg_trigger->tgargs[i];
-    if (args->CreateDataProperty(ctx, i, js_string(iso, a, static_cast<int>(strlen(a)))).IsNothing())
-      throw JsException();
+  // op | when << 2 | level << 4 (the invoker names them: see make_invoker).
+  int op = TRIGGER_FIRED_BY_INSERT(ev) ? 0 : TRIGGER_FIRED_BY_UPDATE(ev) ? 1
+           : TRIGGER_FIRED_BY_DELETE(ev) ? 2 : 3;
+  int when = TRIGGER_FIRED_BEFORE(ev) ? 0 : TRIGGER_FIRED_AFTER(ev) ? 1 : 2;
+  Oid nsp = RelationGetNamespace(td->tg_relation);
+  if (rc.rel_nsp != nsp) {
+    pg_guard([&] {
+      const char* name = get_namespace_name(nsp);
+      rc.rel_schema = name ? name : "";
+    });
+    rc.rel_nsp = nsp;
   }
-  v8::Local<v8::Object> t = v8::Object::New(iso);
-  auto set = [&](const char* k, v8::Local<v8::Value> v) {
-    if (t->CreateDataProperty(ctx, js_name(iso, k), v).IsNothing()) throw JsException();
-  };
-  set("new", new_row);
-  set("old", old_row);
-  set("op", js_name(iso, trigger_op(ev)));
-  set("when", js_name(iso, when));
-  set("level", js_name(iso, row_level ? "ROW" : "STATEMENT"));
+  const char* table = RelationGetRelationName(td->tg_relation);
   const char* tgname = td->tg_trigger->tgname;
-  set("name", js_string(iso, tgname, static_cast<int>(strlen(tgname))));
-  set("table", js_string(iso, table));
-  set("schema", js_string(iso, schema));
-  set("relid", v8::Integer::NewFromUnsigned(iso, RelationGetRelid(td->tg_relation)));
-  set("args", args);
-  return t;
+  out[0] = new_row;
+  out[1] = old_row;
+  out[2] = v8::Integer::New(iso, op | when << 2 | (row_level ? 0 : 1) << 4);
+  out[3] = js_string(iso, tgname, static_cast<int>(strlen(tgname)));
+  out[4] = js_string(iso, table, static_cast<int>(strlen(table)));
+  out[5] = js_string(iso, rc.rel_schema);
+  out[6] = v8::Integer::NewFromUnsigned(iso, RelationGetRelid(td->tg_relation));
+  if (td->tg_trigger->tgnargs == 0) {
+    out[7] = v8::Undefined(iso);
+  } else {
+    v8::Local<v8::Array> args = v8::Array::New(iso, td->tg_trigger->tgnargs);
+    for (int i = 0; i < td->tg_trigger->tgnargs; i++) {
+      const char* a = td->tg_trigger->tgargs[i];
+      if (args->CreateDataProperty(ctx, i, js_string(iso, a, static_cast<int>(strlen(a))))
+              .IsNothing())
+        throw JsException();
+    }
+    out[7] = args;
+  }
 }
 
-Datum trigger_result(v8::Isolate* iso, v8::Local<v8::Context> ctx, FunctionInfo& fi,
+Datum trigger_result(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm, FunctionInfo& fi,
                      TriggerData* td, v8::Local<v8::Value> result) {
   TriggerEvent ev = td->tg_event;
   // What AFTER and statement-level triggers return is ignored.
@@ -401,16 +408,15 @@ Datum trigger_result(v8::Isolate* iso, v8::Local<v8::Context> ctx, FunctionInfo&
   // DELETE: any row means "go ahead" (there is nothing to store).
   if (TRIGGER_FIRED_BY_DELETE(ev)) return PointerGetDatum(keep);
   const RowConv& rc = trigger_row(fi, td);
+  check_same_natts(rc, td);
   TupleDesc desc = RelationGetDescr(td->tg_relation);
   int n = desc->natts;
-  if (n != rc.natts())
-    throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                  "the row type of " + rc.what + " changed during the statement");
   std::vector<Datum> values(n);
   std::vector<char> nulls(n);
   bool* nb = reinterpret_cast<bool*>(nulls.data());
   try {
-    row_values_from_js(iso, ctx, rc, row_names(iso, rc), result, values.data(), nb);
+    row_values_from_js(iso, ctx, rc, shape_names(iso, row_shape(iso, ctx, realm, rc)), result,
+                       values.data(), nb);
   } catch (const PgError& e) {
     throw e.with_prefix("trigger function " + fi.qualified + " returned a row that does not fit " +
                         rc.what + ": ");

@@ -32,11 +32,13 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
 Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionInfo& fi,
                    const CallShape& shape, v8::Local<v8::Value> result, bool* isnull);
 
-// ctx.trigger for a trigger call.
-v8::Local<v8::Value> trigger_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, FunctionInfo& fi,
-                                   TriggerData* td);
+// What a trigger call's invoker builds ctx.trigger from (see make_invoker): new, old,
+// op/when/level code, name, table, schema, relid, args.
+constexpr int kTriggerArgs = 8;
+void trigger_call_args(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                       FunctionInfo& fi, TriggerData* td, v8::Local<v8::Value>* out);
 // What a trigger call returns to the executor (the row to store, NULL to skip).
-Datum trigger_result(v8::Isolate* iso, v8::Local<v8::Context> ctx, FunctionInfo& fi,
+Datum trigger_result(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm, FunctionInfo& fi,
                      TriggerData* td, v8::Local<v8::Value> result);
 
 // ctx.event for an event trigger call.
