@@ -112,6 +112,7 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
     std::vector<v8::Local<v8::Value>> heap_args;
     v8::Local<v8::Value> inline_args[kInline];
     v8::Local<v8::Value>* call_args = inline_args;
+    RowOrigin trigger_new;  // what a trigger's new row was made from
     int ninputs = static_cast<int>(fi.arg_names.size());
     int nextra = fi.kind == FnKind::kWindow         ? 2
                  : fi.kind == FnKind::kTrigger      ? kTriggerArgs
@@ -127,7 +128,7 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
     if (fcinfo != nullptr) {
       v8::Local<v8::Value>* a = call_args + nextra;
       if (fi.kind == FnKind::kTrigger) {
-        trigger_call_args(iso, ctx, realm, fi, frame.trigdata, call_args);
+        trigger_call_args(iso, ctx, realm, fi, frame.trigdata, call_args, &trigger_new);
       } else if (fi.kind == FnKind::kEventTrigger) {
         call_args[0] = event_to_js(iso, ctx, reinterpret_cast<EventTriggerData*>(fcinfo->context));
       } else if (fi.kind == FnKind::kWindow) {
@@ -193,7 +194,7 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
     MemoryContextSwitchTo(frame.call_mcxt);
     if (fi.kind == FnKind::kTrigger) {
       *isnull = false;
-      return trigger_result(iso, ctx, realm, fi, frame.trigdata, result);
+      return trigger_result(iso, ctx, realm, fi, frame.trigdata, result, &trigger_new);
     }
     if (fi.kind == FnKind::kEventTrigger) {
       *isnull = false;

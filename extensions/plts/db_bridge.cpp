@@ -470,6 +470,12 @@ void db_txn_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
                                          : nullptr;
   MemoryContext entry_cxt = CurrentMemoryContext;
   try {
+    if (info[0]->IsNumber() && info[0].As<v8::Number>()->Value() == 0)
+      throw PgError(ERRCODE_INVALID_TRANSACTION_TERMINATION,
+                    std::string("invalid transaction termination: ") + fn +
+                        " is available only in procedures and DO blocks",
+                    "A function always runs inside its caller's transaction.",
+                    "Make it a procedure (CREATE PROCEDURE ... LANGUAGE plts) and CALL it.");
     if (frame == nullptr || owner == nullptr)
       throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     std::string(fn) + " was called after its plts call ended");

@@ -70,7 +70,7 @@ void resolve_row_result(FunctionInfo& fi, HeapTuple tup, Oid rettype) {
   });
   if (typtype == TYPTYPE_COMPOSITE) {
     fi.shape.ret_row = row_conv_for_type(base, -1);
-    fi.shape.ret_row->what = "the result of plts function " + fi.qualified;
+    fi.shape.ret_row->what = "its result type";
     if (base != rettype) fi.shape.ret_domain = rettype;
     return;
   }
@@ -83,7 +83,7 @@ void resolve_row_result(FunctionInfo& fi, HeapTuple tup, Oid rettype) {
   for (int i = 0; i < desc->natts; i++)
     if (per_call_type(TupleDescAttr(desc, i)->atttypid)) fi.per_call = true;
   if (!fi.per_call)
-    fi.shape.ret_row = row_conv_for_desc(desc, "the result of plts function " + fi.qualified);
+    fi.shape.ret_row = row_conv_for_desc(desc, "its result type");
 }
 
 std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
@@ -498,7 +498,7 @@ CallShape& shape_for_call(FunctionInfo& fi, FunctionCallInfo fcinfo) {
   if (cls == TYPEFUNC_SCALAR) {
     shape->ret_conv = resolve_type(rettype);
   } else if (cls == TYPEFUNC_COMPOSITE || cls == TYPEFUNC_COMPOSITE_DOMAIN) {
-    shape->ret_row = row_conv_for_desc(desc, "the result of plts function " + fi.qualified);
+    shape->ret_row = row_conv_for_desc(desc, "its result type");
     if (cls == TYPEFUNC_COMPOSITE_DOMAIN) shape->ret_domain = rettype;
   }
   // A call site's types rarely vary; a function called with very many type sets keeps the last

@@ -316,9 +316,10 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   std::string all_params =
       extra_params.empty() ? argv : argv.empty() ? extra_params : extra_params + ", " + argv;
   // Procedures and DO blocks may end the transaction (see db_txn_callback).
+  // Functions get a shared stand-in that says why (2D000), as PL/pgSQL's COMMIT would.
   std::string txn = fi.kind == FnKind::kProcedure || fi.transient
                         ? ", commit: () => tx(t, false), rollback: () => tx(t, true)"
-                        : "";
+                        : ", commit: noCommit, rollback: noRollback";
   // ctx.db is made per call, bound to the call's token: kept past its call, it is dead.
   std::string call = "fn({ args: " + args + ", argv: [" + argv +
                      "], fn: meta, db: { mode: mode, query: (i, p) => q(t, i, p), "
@@ -342,6 +343,7 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
           : "const t = token[0];\n    return " + call + ";";
   std::string src = "(function (fn, meta, q, x, mode, kit, tx, w) { 'use strict';\n" +
                     std::string(kInvokerPreludeJs, sizeof(kInvokerPreludeJs) - 1) +
+                    "  const noCommit = () => tx(0, false), noRollback = () => tx(0, true);\n" +
                     (fi.kind == FnKind::kTrigger
                          ? "  const TOPS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'], "
                            "TWHEN = ['BEFORE', 'AFTER', 'INSTEAD OF'];\n"

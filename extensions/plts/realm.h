@@ -21,6 +21,10 @@ namespace plts {
 struct RowShape {
   std::vector<v8::Global<v8::String>> names;  // by column; empty for dropped columns
   v8::Global<v8::Function> make;
+  // (o, out) => bool: out[k] = o[name k] for the live columns, in JIT code; false (nothing read)
+  // when o has an enumerable key that is no column, for the exact check in C++ to report.
+  v8::Global<v8::Function> read;
+  v8::Global<v8::Array> read_buf;
 };
 
 struct Realm {

@@ -12,6 +12,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "utils/typcache.h"
+#include "utils/fmgroids.h"
 }
 
 namespace plts {
@@ -138,11 +139,29 @@ v8::Local<v8::Object> tuple_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, 
 
 void row_values_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
                         const std::vector<v8::Local<v8::String>>& names,
-                        v8::Local<v8::Value> value, Datum* values, bool* nulls) {
+                        v8::Local<v8::Value> value, Datum* values, bool* nulls,
+                        const RowOrigin* origin) {
   int n = rc.natts();
   for (int i = 0; i < n; i++) {
     values[i] = 0;
     nulls[i] = true;
+  }
+  if (value->IsNullOrUndefined()) return;
+  if (value->IsString()) {
+    // The row's text form, read by record_in for the row type.
+    std::string text = pg_text(iso, value);
+    pg_guard([&] {
+      Datum d = OidInputFunctionCall(F_RECORD_IN, const_cast<char*>(text.c_str()),
+                                     rc.desc->tdtypeid, rc.desc->tdtypmod);
+      HeapTupleHeader th = DatumGetHeapTupleHeader(d);
+      HeapTupleData tmp;
+      tmp.t_len = HeapTupleHeaderGetDatumLength(th);
+      ItemPointerSetInvalid(&tmp.t_self);
+      tmp.t_tableOid = InvalidOid;
+      tmp.t_data = th;
+      heap_deform_tuple(&tmp, rc.desc, values, nulls);
+    });
+    return;
   }
   if (!value->IsObject() || value->IsArray() || value->IsFunction() || value->IsDate() ||
       value->IsArrayBufferView() || value->IsArrayBuffer())
@@ -180,6 +199,13 @@ void row_values_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowC
     }
     v8::Local<v8::Value> v;
     if (!obj->Get(ctx, ks).ToLocal(&v)) throw JsException();
+    if (origin != nullptr && v->IsDate() && col < static_cast<int>(origin->js.size()) &&
+        !origin->js[col].IsEmpty() && origin->js[col] == v &&
+        v.As<v8::Date>()->ValueOf() == origin->date_ms[col]) {
+      values[col] = origin->values[col];
+      nulls[col] = origin->nulls[col];
+      continue;
+    }
     bool isnull = false;
     try {
       values[col] = from_js(iso, ctx, *rc.cols[col], v, &isnull);
@@ -247,6 +273,26 @@ const RowShape& row_shape(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& r
     v8::Local<v8::Script> script = checked(v8::Script::Compile(ctx, js_string(iso, src), &origin));
     v8::Local<v8::Value> make = checked(script->Run(ctx));
     shape->make.Reset(iso, make.As<v8::Function>());
+    // The reader: a for-in over the object's enumerable keys (inherited ones too: any key that is
+    // no column sends the row to the exact check), then one read per live column.
+    std::string cols, reads;
+    k = 0;
+    for (int i = 0; i < rc.natts(); i++) {
+      if (rc.cols[i] == nullptr) continue;
+      std::string key = nlohmann::json(rc.names[i]).dump();
+      cols += (cols.empty() ? "" : ", ") + std::string("[") + key + "]: 1";
+      reads += "  out[" + std::to_string(k++) + "] = o[" + key + "];\n";
+    }
+    std::string read_src = "(function () { 'use strict'; const C = { __proto__: null" +
+                           (cols.empty() ? "" : ", " + cols) +
+                           " };\n return function (o, out) {\n  for (const key in o) if (C[key] "
+                           "!== 1) return false;\n" +
+                           reads + "  return true;\n }; })()";
+    v8::Local<v8::Script> read_script =
+        checked(v8::Script::Compile(ctx, js_string(iso, read_src), &origin));
+    v8::Local<v8::Value> read = checked(read_script->Run(ctx));
+    shape->read.Reset(iso, read.As<v8::Function>());
+    shape->read_buf.Reset(iso, v8::Array::New(iso, k));
     it = realm.row_shapes.emplace(rc.shape_key, std::move(shape)).first;
   }
   rc.shape_realm = realm.id;
@@ -263,7 +309,7 @@ std::vector<v8::Local<v8::String>> shape_names(v8::Isolate* iso, const RowShape&
 
 v8::Local<v8::Value> row_to_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                         Realm& realm, const RowConv& rc, const Datum* values,
-                                        const bool* nulls) {
+                                        const bool* nulls, std::vector<v8::Local<v8::Value>>* js) {
   const RowShape& shape = row_shape(iso, ctx, realm, rc);
   constexpr int kInline = 16;
   v8::Local<v8::Value> inline_args[kInline];
@@ -274,9 +320,67 @@ v8::Local<v8::Value> row_to_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context>
     args = heap_args.data();
   }
   int k = 0;
+  if (js != nullptr) js->assign(rc.natts(), v8::Local<v8::Value>());
   for (int i = 0; i < rc.natts(); i++)
-    if (rc.cols[i] != nullptr) args[k++] = to_js(iso, ctx, *rc.cols[i], values[i], nulls[i]);
+    if (rc.cols[i] != nullptr) {
+      args[k] = to_js(iso, ctx, *rc.cols[i], values[i], nulls[i]);
+      if (js != nullptr) (*js)[i] = args[k];
+      k++;
+    }
   return checked(shape.make.Get(iso)->Call(ctx, v8::Undefined(iso), k, args));
+}
+
+void row_values_from_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                                 const RowConv& rc, v8::Local<v8::Value> value, Datum* values,
+                                 bool* nulls, const RowOrigin* origin) {
+  const RowShape& shape = row_shape(iso, ctx, realm, rc);
+  // Only plain objects take the reader (a Proxy, an array or a Date get the exact path and its
+  // messages).
+  if (!value->IsObject() || value->IsArray() || value->IsProxy() || value->IsDate() ||
+      value->IsFunction() || value->IsArrayBufferView() || value->IsArrayBuffer()) {
+    row_values_from_js(iso, ctx, rc, shape_names(iso, shape), value, values, nulls, origin);
+    return;
+  }
+  v8::Local<v8::Array> out = shape.read_buf.Get(iso);
+  v8::Local<v8::Value> args[2] = {value, out};
+  v8::Local<v8::Value> ok = checked(shape.read.Get(iso)->Call(ctx, v8::Undefined(iso), 2, args));
+  if (!ok->IsTrue()) {
+    row_values_from_js(iso, ctx, rc, shape_names(iso, shape), value, values, nulls, origin);
+    return;
+  }
+  // Taken out of the shared buffer before any conversion runs user code (toString, toJSON) that
+  // may read another row of this shape.
+  int live = static_cast<int>(out->Length());
+  constexpr int kInline = 32;
+  v8::Local<v8::Value> inline_read[kInline];
+  std::vector<v8::Local<v8::Value>> heap_read;
+  v8::Local<v8::Value>* read = inline_read;
+  if (live > kInline) {
+    heap_read.resize(live);
+    read = heap_read.data();
+  }
+  for (int k = 0; k < live; k++) read[k] = checked(out->Get(ctx, static_cast<uint32_t>(k)));
+  int k = 0;
+  for (int col = 0; col < rc.natts(); col++) {
+    values[col] = 0;
+    nulls[col] = true;
+    if (rc.cols[col] == nullptr) continue;
+    v8::Local<v8::Value> v = read[k++];
+    if (origin != nullptr && v->IsDate() && col < static_cast<int>(origin->js.size()) &&
+        !origin->js[col].IsEmpty() && origin->js[col] == v &&
+        v.As<v8::Date>()->ValueOf() == origin->date_ms[col]) {
+      values[col] = origin->values[col];
+      nulls[col] = origin->nulls[col];
+      continue;
+    }
+    bool isnull = false;
+    try {
+      values[col] = from_js(iso, ctx, *rc.cols[col], v, &isnull);
+    } catch (const PgError& e) {
+      throw e.with_prefix("column \"" + rc.names[col] + "\" of " + rc.what + ": ");
+    }
+    nulls[col] = isnull;
+  }
 }
 
 namespace {

@@ -35,9 +35,13 @@ struct RowConv {
   std::string shape_key;
   mutable uint64_t shape_realm = 0;
   mutable const struct RowShape* shape = nullptr;
-  // For a trigger's table: its schema's name, by namespace oid (a trigger call reads it each time).
+  // For a trigger's table: its schema's name, by namespace oid (a trigger call reads it each time),
+  // and the statement it was last found current in (a row type cannot change within a statement:
+  // the table is locked), so that a trigger checks the type cache once per statement, not per row.
   Oid rel_nsp = InvalidOid;
   std::string rel_schema;
+  LocalTransactionId valid_lxid = 0;  // (InvalidLocalTransactionId)
+  CommandId valid_cid = InvalidCommandId;
 
   int natts() const { return desc->natts; }
 };
@@ -52,9 +56,11 @@ const RowShape& row_shape(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& r
 std::vector<v8::Local<v8::String>> shape_names(v8::Isolate* iso, const RowShape& shape);
 
 // A row as an object made by the realm's row maker.
+// `js`, when given, gets the column values made (by column; empty for dropped columns).
 v8::Local<v8::Value> row_to_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                         Realm& realm, const RowConv& rc, const Datum* values,
-                                        const bool* nulls);
+                                        const bool* nulls,
+                                        std::vector<v8::Local<v8::Value>>* js = nullptr);
 
 // A RowConv for a descriptor (copied; blessed if it is RECORD without a registered typmod).
 std::unique_ptr<RowConv> row_conv_for_desc(TupleDesc desc, const std::string& what);
@@ -78,12 +84,32 @@ v8::Local<v8::Object> row_values_to_js(v8::Isolate* iso, v8::Local<v8::Context> 
 v8::Local<v8::Object> tuple_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
                                   const std::vector<v8::Local<v8::String>>& names, HeapTuple tup);
 
+// What a row was made from, when JS got it from PostgreSQL (a trigger's new row): a column whose
+// value is still the very object JS was given (a Date, untouched) keeps its original Datum, so
+// that microseconds a Date cannot hold are not lost.
+// Only Dates qualify, and only with the time value they had (`date_ms`, NaN for other columns):
+// an array or object may have been changed in place.
+struct RowOrigin {
+  std::vector<v8::Local<v8::Value>> js;  // by column
+  std::vector<double> date_ms;
+  const Datum* values = nullptr;
+  const bool* nulls = nullptr;
+};
+
 // An object's properties as the row's values (allocated in CurrentMemoryContext): a missing key
 // (or undefined) is NULL, a key that is no column is an error (42703) naming it. A string is the
-// row's text form, as the type's input function reads it. values/nulls have rc.natts() slots.
+// row's text form, as the type's input function reads it; null or undefined is a row of NULLs.
+// values/nulls have rc.natts() slots.
 void row_values_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
                         const std::vector<v8::Local<v8::String>>& names,
-                        v8::Local<v8::Value> value, Datum* values, bool* nulls);
+                        v8::Local<v8::Value> value, Datum* values, bool* nulls,
+                        const RowOrigin* origin = nullptr);
+
+// row_values_from_js through the realm's row reader (one call into V8 per row, not one per
+// column and key); the same results and errors.
+void row_values_from_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                                 const RowConv& rc, v8::Local<v8::Value> value, Datum* values,
+                                 bool* nulls, const RowOrigin* origin = nullptr);
 
 // The same, formed into a tuple of rc's descriptor.
 HeapTuple tuple_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,

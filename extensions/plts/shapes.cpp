@@ -15,6 +15,8 @@ extern "C" {
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "access/xact.h"
+#include "storage/proc.h"
 #include "tcop/cmdtag.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -124,8 +126,6 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
     MemoryContextSwitchTo(old);
     rowcxt = AllocSetContextCreate(call_mcxt, "plts set row", ALLOCSET_DEFAULT_SIZES);
   });
-  std::vector<v8::Local<v8::String>> names;
-  if (row != nullptr) names = row_names(iso, *row);
   int natts = row != nullptr ? row->natts() : 1;
   // Rows are converted into a batch and stored kPullBatch at a time: one guarded PostgreSQL
   // section (and one reset of the row context) per batch, not per row.
@@ -158,7 +158,7 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
     bool* nls = nulls + pending * natts;
     try {
       if (row != nullptr) {
-        row_values_from_js(iso, ctx, *row, names, v, vals, nls);
+        row_values_from_js_in_realm(iso, ctx, realm, *row, v, vals, nls);
       } else {
         v = unwrap_single_out(iso, ctx, fi, *shape.ret_conv, v);
         vals[0] = from_js(iso, ctx, *shape.ret_conv, v, &nls[0]);
@@ -269,6 +269,18 @@ Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionI
       return 0;
     }
     const RowConv& rc = *shape.ret_row;
+    // A procedure's single OUT/INOUT parameter (its result is always a row): a value that is no
+    // row object is that parameter's value.
+    if (fi.kind == FnKind::kProcedure && rc.natts() == 1 && rc.cols[0] != nullptr &&
+        !(result->IsObject() && !result->IsArray() && !result->IsDate() &&
+          !result->IsArrayBufferView() && !result->IsFunction())) {
+      bool null = false;
+      Datum v = from_js(iso, ctx, *rc.cols[0], result, &null);
+      Datum d = 0;
+      pg_guard([&] { d = HeapTupleGetDatum(heap_form_tuple(rc.desc, &v, &null)); });
+      *isnull = false;
+      return d;
+    }
     HeapTuple tup = tuple_from_js(iso, ctx, rc, row_names(iso, rc), result);
     Datum d = 0;
     pg_guard([&] {
@@ -291,13 +303,18 @@ namespace {
 // table's row type changes).
 const RowConv& trigger_row(FunctionInfo& fi, TriggerData* td) {
   Oid reltype = td->tg_relation->rd_rel->reltype;
+  LocalTransactionId lxid = MyProc->lxid;
+  CommandId cid = GetCurrentCommandId(false);
   for (auto& rc : fi.trigger_rows)
     if (rc->typid == reltype) {
+      if (rc->valid_lxid == lxid && rc->valid_cid == cid) return *rc;
       if (!row_conv_current(*rc, reltype, -1)) {
         std::string what = rc->what;
         rc = row_conv_for_type(reltype, -1);
         rc->what = what;
       }
+      rc->valid_lxid = lxid;
+      rc->valid_cid = cid;
       return *rc;
     }
   std::string what;
@@ -314,7 +331,8 @@ const RowConv& trigger_row(FunctionInfo& fi, TriggerData* td) {
 }
 
 v8::Local<v8::Value> trigger_tuple(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
-                                   const RowConv& rc, TriggerData* td, HeapTuple tup) {
+                                   const RowConv& rc, TriggerData* td, HeapTuple tup,
+                                   RowOrigin* origin = nullptr) {
   if (tup == nullptr) return v8::Null(iso);
   // Deformed with the relation's descriptor: it knows the values of columns added later with a
   // default (missing attributes), which a copy of the row type does not.
@@ -334,7 +352,13 @@ v8::Local<v8::Value> trigger_tuple(v8::Isolate* iso, v8::Local<v8::Context> ctx,
     nulls = reinterpret_cast<bool*>(heap_nulls.data());
   }
   pg_guard([&] { heap_deform_tuple(tup, desc, values, nulls); });
-  return row_to_js_in_realm(iso, ctx, realm, rc, values, nulls);
+  if (origin == nullptr) return row_to_js_in_realm(iso, ctx, realm, rc, values, nulls);
+  v8::Local<v8::Value> row = row_to_js_in_realm(iso, ctx, realm, rc, values, nulls, &origin->js);
+  origin->date_ms.assign(origin->js.size(), std::nan(""));
+  for (size_t i = 0; i < origin->js.size(); i++)
+    if (!origin->js[i].IsEmpty() && origin->js[i]->IsDate())
+      origin->date_ms[i] = origin->js[i].As<v8::Date>()->ValueOf();
+  return row;
 }
 
 void check_same_natts(const RowConv& rc, TriggerData* td) {
@@ -346,7 +370,8 @@ void check_same_natts(const RowConv& rc, TriggerData* td) {
 }  // namespace
 
 void trigger_call_args(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
-                       FunctionInfo& fi, TriggerData* td, v8::Local<v8::Value>* out) {
+                       FunctionInfo& fi, TriggerData* td, v8::Local<v8::Value>* out,
+                       RowOrigin* new_origin) {
   TriggerEvent ev = td->tg_event;
   bool row_level = TRIGGER_FIRED_FOR_ROW(ev);
   RowConv& rc = const_cast<RowConv&>(trigger_row(fi, td));
@@ -354,10 +379,10 @@ void trigger_call_args(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& real
   v8::Local<v8::Value> new_row = v8::Null(iso), old_row = v8::Null(iso);
   if (row_level) {
     if (TRIGGER_FIRED_BY_INSERT(ev)) {
-      new_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_trigtuple);
+      new_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_trigtuple, new_origin);
     } else if (TRIGGER_FIRED_BY_UPDATE(ev)) {
       old_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_trigtuple);
-      new_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_newtuple);
+      new_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_newtuple, new_origin);
     } else if (TRIGGER_FIRED_BY_DELETE(ev)) {
       old_row = trigger_tuple(iso, ctx, realm, rc, td, td->tg_trigtuple);
     }
@@ -398,7 +423,7 @@ void trigger_call_args(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& real
 }
 
 Datum trigger_result(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm, FunctionInfo& fi,
-                     TriggerData* td, v8::Local<v8::Value> result) {
+                     TriggerData* td, v8::Local<v8::Value> result, RowOrigin* new_origin) {
   TriggerEvent ev = td->tg_event;
   // What AFTER and statement-level triggers return is ignored.
   if (!TRIGGER_FIRED_FOR_ROW(ev) || TRIGGER_FIRED_AFTER(ev)) return PointerGetDatum(nullptr);
@@ -414,9 +439,19 @@ Datum trigger_result(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
   std::vector<Datum> values(n);
   std::vector<char> nulls(n);
   bool* nb = reinterpret_cast<bool*>(nulls.data());
+  std::vector<Datum> orig_values(n);
+  std::vector<char> orig_nulls(n);
+  bool use_origin = new_origin != nullptr && !new_origin->js.empty() && keep != nullptr;
+  if (use_origin) {
+    pg_guard([&] {
+      heap_deform_tuple(keep, desc, orig_values.data(), reinterpret_cast<bool*>(orig_nulls.data()));
+    });
+    new_origin->values = orig_values.data();
+    new_origin->nulls = reinterpret_cast<bool*>(orig_nulls.data());
+  }
   try {
-    row_values_from_js(iso, ctx, rc, shape_names(iso, row_shape(iso, ctx, realm, rc)), result,
-                       values.data(), nb);
+    row_values_from_js_in_realm(iso, ctx, realm, rc, result, values.data(), nb,
+                                use_origin ? new_origin : nullptr);
   } catch (const PgError& e) {
     throw e.with_prefix("trigger function " + fi.qualified + " returned a row that does not fit " +
                         rc.what + ": ");

@@ -8,6 +8,7 @@
 #include "common/pg.h"
 #include "extensions/plts/call.h"
 #include "extensions/plts/function_cache.h"
+#include "extensions/plts/rows.h"
 
 extern "C" {
 #include "commands/event_trigger.h"
@@ -35,11 +36,13 @@ Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionI
 // What a trigger call's invoker builds ctx.trigger from (see make_invoker): new, old,
 // op/when/level code, name, table, schema, relid, args.
 constexpr int kTriggerArgs = 8;
+// new_origin gets what the new row was made from (see RowOrigin).
 void trigger_call_args(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
-                       FunctionInfo& fi, TriggerData* td, v8::Local<v8::Value>* out);
+                       FunctionInfo& fi, TriggerData* td, v8::Local<v8::Value>* out,
+                       RowOrigin* new_origin);
 // What a trigger call returns to the executor (the row to store, NULL to skip).
 Datum trigger_result(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm, FunctionInfo& fi,
-                     TriggerData* td, v8::Local<v8::Value> result);
+                     TriggerData* td, v8::Local<v8::Value> result, RowOrigin* new_origin);
 
 // ctx.event for an event trigger call.
 v8::Local<v8::Value> event_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx,

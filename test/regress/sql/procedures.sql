@@ -158,4 +158,25 @@ CALL outer_call();
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM batch;
 
+-- a procedure's single INOUT parameter takes a bare value, as a function's does
+CREATE PROCEDURE bump(INOUT n int) LANGUAGE plts AS $$ export default (ctx) => ctx.args.n + 1 $$;
+CALL bump(41);
+-- after a commit, a nested plts call that awaits ctx.db (here: an AFTER trigger) settles
+CREATE TABLE after_commit(x int);
+CREATE TABLE after_commit_log(n int);
+CREATE FUNCTION count_rows() RETURNS trigger LANGUAGE plts AS $$
+export default async (ctx) => {
+  const [{ n }] = await ctx.db.query('select count(*)::int as n from after_commit');
+  await ctx.db.exec('insert into after_commit_log values ($1)', [n]);
+} $$;
+CREATE TRIGGER count_rows AFTER INSERT ON after_commit FOR EACH ROW EXECUTE FUNCTION count_rows();
+CREATE PROCEDURE insert_twice() LANGUAGE plts AS $$
+export default async (ctx) => {
+  await ctx.db.exec('insert into after_commit values (1)');
+  await ctx.db.commit();
+  await ctx.db.exec('insert into after_commit values (2)');
+} $$;
+CALL insert_twice();
+SELECT n FROM after_commit_log ORDER BY n;
+
 DROP SCHEMA shape_proc CASCADE;

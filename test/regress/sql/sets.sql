@@ -246,4 +246,9 @@ RESET work_mem;
 RESET plts.max_query_rows;
 RESET plts.max_runtime_ms;
 
+-- a null or undefined row of a row set is a row of NULLs; a string is the row's text form
+CREATE FUNCTION holes() RETURNS TABLE(a int, b text) LANGUAGE plts AS $$
+export default () => [{ a: 1, b: 'x' }, null, undefined, '(4,"y z")'] $$;
+SELECT * FROM holes();
+
 DROP SCHEMA shape_sets CASCADE;

@@ -237,4 +237,19 @@ SELECT seq, event, tag, detail FROM ddl_log ORDER BY seq;
 -- an event trigger function cannot be called directly either
 SELECT sqlstate_of('select shape_trig.log_ddl()');
 
+-- a BEFORE trigger that returns {...ctx.trigger.new, x} keeps the microseconds of the timestamps
+-- it did not touch (a Date holds milliseconds); a Date it changed in place converts anew
+CREATE TABLE stamped(id int, created_at timestamptz, note text);
+CREATE FUNCTION touch_note() RETURNS trigger LANGUAGE plts AS $$
+export default (ctx) => {
+  const n = ctx.trigger.new;
+  if (n.note === 'move') n.created_at.setTime(Date.UTC(2001, 0, 1));
+  return { ...n, note: n.note + '!' };
+} $$;
+CREATE TRIGGER touch BEFORE INSERT OR UPDATE ON stamped FOR EACH ROW EXECUTE FUNCTION touch_note();
+INSERT INTO stamped VALUES (1, '2024-05-06 07:08:09.123456+00', 'keep'), (2, '2024-05-06 07:08:09.123456+00', 'move');
+UPDATE stamped SET note = 'again' WHERE id = 1;
+SELECT id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS created_at, note
+  FROM stamped ORDER BY id;
+
 DROP SCHEMA shape_trig CASCADE;
