@@ -68,8 +68,18 @@ bool iter_step(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionInfo&
 // the iterator is done.
 constexpr int kPullBatch = 256;
 // Numbers go to `nums` (flags[i] = 1), which C++ reads without a property lookup per row.
+// With next === null, `it` is an array and the batch starts at index `start`.
 const char kPullJs[] =
-    "(function (it, next, buf, nums, flags) { 'use strict';\n"
+    "(function (it, next, buf, nums, flags, start) { 'use strict';\n"
+    "  if (next === null) {\n"
+    "    let n = it.length - start;\n"
+    "    if (n > buf.length) n = buf.length;\n"
+    "    for (let j = 0; j < n; j++) {\n"
+    "      const v = it[start + j];\n"
+    "      if (typeof v === 'number') { nums[j] = v; flags[j] = 1; } else { buf[j] = v; flags[j] = 0; }\n"
+    "    }\n"
+    "    return n;\n"
+    "  }\n"
     "  for (let i = 0; i < buf.length; i++) {\n"
     "    const r = next.call(it);\n"
     "    if (typeof r !== 'object' || r === null)\n"
@@ -172,12 +182,28 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
     if (++pending == kPullBatch) flush();
   };
 
+  // Values come out of JS a batch at a time (see kPullJs); numbers without a property read each.
+  v8::Local<v8::Array> buf = v8::Array::New(iso, kPullBatch);
+  v8::Local<v8::ArrayBuffer> nbuf = v8::ArrayBuffer::New(iso, kPullBatch * 9);
+  const double* nums = static_cast<const double*>(nbuf->GetBackingStore()->Data());
+  const uint8_t* flags = reinterpret_cast<const uint8_t*>(nums + kPullBatch);
+  v8::Local<v8::Value> nums_view = v8::Float64Array::New(nbuf, 0, kPullBatch);
+  v8::Local<v8::Value> flags_view = v8::Uint8Array::New(nbuf, kPullBatch * 8, kPullBatch);
+  auto put_batch = [&](int32_t filled) {
+    for (int32_t i = 0; i < filled; i++)
+      put(flags[i] ? v8::Number::New(iso, nums[i]).As<v8::Value>()
+                   : checked(buf->Get(ctx, static_cast<uint32_t>(i))));
+  };
   if (result->IsArray()) {
-    v8::Local<v8::Array> arr = result.As<v8::Array>();
-    for (uint32_t i = 0; i < arr->Length();) {
+    v8::Local<v8::Function> pull = pull_helper(iso, ctx, realm);
+    for (double start = 0;;) {
       v8::HandleScope batch_scope(iso);
-      for (uint32_t end = std::min(arr->Length(), i + kPullBatch); i < end; i++)
-        put(checked(arr->Get(ctx, i)));
+      v8::Local<v8::Value> args[6] = {result, v8::Null(iso), buf, nums_view, flags_view,
+                                      v8::Number::New(iso, start)};
+      int32_t n = checked(pull->Call(ctx, v8::Undefined(iso), 6, args)).As<v8::Int32>()->Value();
+      if (n <= 0) break;
+      put_batch(n);
+      start += n;
     }
   } else if (result->IsObject()) {
     v8::Local<v8::Object> obj = result.As<v8::Object>();
@@ -202,21 +228,12 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
     v8::Local<v8::Function> next_fn = next.As<v8::Function>();
     if (!is_async) {
       v8::Local<v8::Function> pull = pull_helper(iso, ctx, realm);
-      v8::Local<v8::Array> buf = v8::Array::New(iso, kPullBatch);
-      v8::Local<v8::ArrayBuffer> nbuf = v8::ArrayBuffer::New(iso, kPullBatch * 9);
-      const double* nums = static_cast<const double*>(nbuf->GetBackingStore()->Data());
-      const uint8_t* flags = reinterpret_cast<const uint8_t*>(nums + kPullBatch);
-      v8::Local<v8::Value> nums_view = v8::Float64Array::New(nbuf, 0, kPullBatch);
-      v8::Local<v8::Value> flags_view = v8::Uint8Array::New(nbuf, kPullBatch * 8, kPullBatch);
       for (;;) {
         v8::HandleScope batch_scope(iso);
-        v8::Local<v8::Value> args[5] = {it, next_fn, buf, nums_view, flags_view};
-        v8::Local<v8::Value> got = checked(pull->Call(ctx, v8::Undefined(iso), 5, args));
+        v8::Local<v8::Value> args[6] = {it, next_fn, buf, nums_view, flags_view, v8::Undefined(iso)};
+        v8::Local<v8::Value> got = checked(pull->Call(ctx, v8::Undefined(iso), 6, args));
         int32_t n = got.As<v8::Int32>()->Value();
-        int32_t filled = n < 0 ? ~n : n;
-        for (int32_t i = 0; i < filled; i++)
-          put(flags[i] ? v8::Number::New(iso, nums[i]).As<v8::Value>()
-                       : checked(buf->Get(ctx, static_cast<uint32_t>(i))));
+        put_batch(n < 0 ? ~n : n);
         if (n < 0) break;
       }
     } else {
