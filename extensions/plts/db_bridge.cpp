@@ -392,6 +392,36 @@ bool is_uncatchable(const PgError& e) {
 }
 
 
+// Runs body (which returns the value to resolve with) and settles `resolver`: a PostgreSQL error
+// rejects it, except those JS must not be able to catch (cancel, terminate, timeout, heap
+// exhaustion), which stop JS instead; a pending JS exception propagates.
+template <typename F>
+void settle(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+            v8::Local<v8::Promise::Resolver> resolver, CallFrame* frame, F&& body) {
+  MemoryContext entry_cxt = CurrentMemoryContext;
+  try {
+    v8::Local<v8::Value> result = body();
+    ignore_result(resolver->Resolve(ctx, result));
+  } catch (const JsException&) {
+  } catch (const PgError& e) {
+    MemoryContextSwitchTo(entry_cxt);
+    metrics.db_errors++;
+    if (is_uncatchable(e) || (frame != nullptr && frame->uncatchable)) {
+      if (frame != nullptr && !frame->uncatchable)
+        frame->uncatchable = std::make_unique<PgError>(e);
+      iso->TerminateExecution();
+      return;
+    }
+    ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, e)));
+  } catch (const std::bad_alloc&) {
+    ignore_result(resolver->Reject(
+        ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory"))));
+  } catch (const std::exception& e) {
+    ignore_result(
+        resolver->Reject(ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_INTERNAL_ERROR, e.what()))));
+  }
+}
+
 void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
   v8::Isolate* iso = info.GetIsolate();
   v8::HandleScope scope(iso);
@@ -406,8 +436,7 @@ void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
   CallFrame* frame = current_frame;
   CallFrame* owner = info[0]->IsNumber() ? frame_of_token(info[0].As<v8::Number>()->Value())
                                          : nullptr;
-  MemoryContext entry_cxt = CurrentMemoryContext;
-  try {
+  settle(iso, ctx, resolver, frame, [&]() -> v8::Local<v8::Value> {
     if (frame == nullptr || owner == nullptr)
       throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     std::string("ctx.db.") + fn + " was called after its plts call ended", "",
@@ -422,28 +451,8 @@ void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
                     "declare the function VOLATILE (or use a mutation) to write.");
     Statement st = parse_statement(iso, ctx, info, fn);
     metrics.db_calls++;
-    v8::Local<v8::Value> result = run_statement(iso, ctx, frame, mode, st, is_query);
-    ignore_result(resolver->Resolve(ctx, result));
-  } catch (const JsException&) {
-    // A JS exception is pending (or execution is terminating): let it propagate.
-  } catch (const PgError& e) {
-    MemoryContextSwitchTo(entry_cxt);
-    metrics.db_errors++;
-    if (is_uncatchable(e) || (frame != nullptr && frame->uncatchable)) {
-      // Cancel, terminate, timeout and heap exhaustion must not be swallowed by a JS catch.
-      if (frame != nullptr && !frame->uncatchable)
-        frame->uncatchable = std::make_unique<PgError>(e);
-      iso->TerminateExecution();
-      return;
-    }
-    ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, e)));
-  } catch (const std::bad_alloc&) {
-    ignore_result(resolver->Reject(
-        ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory"))));
-  } catch (const std::exception& e) {
-    ignore_result(
-        resolver->Reject(ctx, pg_to_js_error(iso, ctx, PgError(ERRCODE_INTERNAL_ERROR, e.what()))));
-  }
+    return run_statement(iso, ctx, frame, mode, st, is_query);
+  });
 }
 
 }  // namespace
@@ -468,8 +477,7 @@ void db_txn_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
   CallFrame* frame = current_frame;
   CallFrame* owner = info[0]->IsNumber() ? frame_of_token(info[0].As<v8::Number>()->Value())
                                          : nullptr;
-  MemoryContext entry_cxt = CurrentMemoryContext;
-  try {
+  settle(iso, ctx, resolver, frame, [&]() -> v8::Local<v8::Value> {
     if (info[0]->IsNumber() && info[0].As<v8::Number>()->Value() == 0)
       throw PgError(ERRCODE_INVALID_TRANSACTION_TERMINATION,
                     std::string("invalid transaction termination: ") + fn +
@@ -501,20 +509,8 @@ void db_txn_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
       else
         SPI_commit();
     });
-    MemoryContextSwitchTo(entry_cxt);
-    ignore_result(resolver->Resolve(ctx, v8::Undefined(iso)));
-  } catch (const JsException&) {
-  } catch (const PgError& e) {
-    MemoryContextSwitchTo(entry_cxt);
-    metrics.db_errors++;
-    if (is_uncatchable(e) || (frame != nullptr && frame->uncatchable)) {
-      if (frame != nullptr && !frame->uncatchable)
-        frame->uncatchable = std::make_unique<PgError>(e);
-      iso->TerminateExecution();
-      return;
-    }
-    ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, e)));
-  }
+    return v8::Undefined(iso);
+  });
 }
 void db_exec_callback(const v8::FunctionCallbackInfo<v8::Value>& info) { db_call(info, false); }
 

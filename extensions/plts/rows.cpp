@@ -137,6 +137,30 @@ v8::Local<v8::Object> tuple_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, 
   return row_values_to_js(iso, ctx, rc, names, values.data(), reinterpret_cast<bool*>(nulls.data()));
 }
 
+namespace {
+
+// Column `col`'s Datum from its JS value: the original Datum when the value is the origin's
+// untouched Date (see RowOrigin), else converted by the column's type.
+void column_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc, int col,
+                    v8::Local<v8::Value> v, const RowOrigin* origin, Datum* values, bool* nulls) {
+  if (origin != nullptr && v->IsDate() && col < static_cast<int>(origin->js.size()) &&
+      !origin->js[col].IsEmpty() && origin->js[col] == v &&
+      v.As<v8::Date>()->ValueOf() == origin->date_ms[col]) {
+    values[col] = origin->values[col];
+    nulls[col] = origin->nulls[col];
+    return;
+  }
+  bool isnull = false;
+  try {
+    values[col] = from_js(iso, ctx, *rc.cols[col], v, &isnull);
+  } catch (const PgError& e) {
+    throw e.with_prefix("column \"" + rc.names[col] + "\" of " + rc.what + ": ");
+  }
+  nulls[col] = isnull;
+}
+
+}  // namespace
+
 void row_values_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowConv& rc,
                         const std::vector<v8::Local<v8::String>>& names,
                         v8::Local<v8::Value> value, Datum* values, bool* nulls,
@@ -199,20 +223,7 @@ void row_values_from_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowC
     }
     v8::Local<v8::Value> v;
     if (!obj->Get(ctx, ks).ToLocal(&v)) throw JsException();
-    if (origin != nullptr && v->IsDate() && col < static_cast<int>(origin->js.size()) &&
-        !origin->js[col].IsEmpty() && origin->js[col] == v &&
-        v.As<v8::Date>()->ValueOf() == origin->date_ms[col]) {
-      values[col] = origin->values[col];
-      nulls[col] = origin->nulls[col];
-      continue;
-    }
-    bool isnull = false;
-    try {
-      values[col] = from_js(iso, ctx, *rc.cols[col], v, &isnull);
-    } catch (const PgError& e) {
-      throw e.with_prefix("column \"" + rc.names[col] + "\" of " + rc.what + ": ");
-    }
-    nulls[col] = isnull;
+    column_from_js(iso, ctx, rc, col, v, origin, values, nulls);
   }
   if (unknown_count > 0)
     throw PgError(ERRCODE_UNDEFINED_COLUMN,
@@ -366,20 +377,7 @@ void row_values_from_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx, R
     nulls[col] = true;
     if (rc.cols[col] == nullptr) continue;
     v8::Local<v8::Value> v = read[k++];
-    if (origin != nullptr && v->IsDate() && col < static_cast<int>(origin->js.size()) &&
-        !origin->js[col].IsEmpty() && origin->js[col] == v &&
-        v.As<v8::Date>()->ValueOf() == origin->date_ms[col]) {
-      values[col] = origin->values[col];
-      nulls[col] = origin->nulls[col];
-      continue;
-    }
-    bool isnull = false;
-    try {
-      values[col] = from_js(iso, ctx, *rc.cols[col], v, &isnull);
-    } catch (const PgError& e) {
-      throw e.with_prefix("column \"" + rc.names[col] + "\" of " + rc.what + ": ");
-    }
-    nulls[col] = isnull;
+    column_from_js(iso, ctx, rc, col, v, origin, values, nulls);
   }
 }
 

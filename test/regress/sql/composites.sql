@@ -6,13 +6,6 @@ CREATE EXTENSION IF NOT EXISTS plts;
 RESET client_min_messages;
 CREATE SCHEMA shape_comp;
 SET search_path = shape_comp, public;
-CREATE FUNCTION sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 CREATE TYPE address AS (street text, zip text);
 CREATE TYPE person AS (name text, born date, home address, tags text[]);

@@ -118,6 +118,5 @@ RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_s
 RESET max_parallel_workers_per_gather;
 
 DROP SCHEMA hc, hc1, hc2 CASCADE;
-DROP FUNCTION public.sqlstate_of(text);
 DROP ROLE hc_mallory;
 DROP ROLE hc_admin;

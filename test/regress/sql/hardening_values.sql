@@ -4,14 +4,7 @@
 \set SHOW_CONTEXT never
 CREATE SCHEMA hv;
 SET search_path = hv, public;
--- errors with their SQLSTATE (hardening_calls uses it too, and drops it)
-CREATE FUNCTION public.sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+-- errors with their SQLSTATE: public.sqlstate_of (helpers.sql)
 
 -- non-integral numbers into int8 (each of these segfaulted the backend)
 CREATE FUNCTION r_int8(v text) RETURNS int8 LANGUAGE plts AS $$

@@ -6,13 +6,6 @@ CREATE EXTENSION IF NOT EXISTS plts;
 RESET client_min_messages;
 CREATE SCHEMA shape_out;
 SET search_path = shape_out, public;
-CREATE FUNCTION sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 -- one OUT parameter: the value itself
 CREATE FUNCTION area(w int, h int, OUT a int) LANGUAGE plts AS $$ export default (ctx) => ctx.args.w * ctx.args.h $$;

@@ -6,13 +6,6 @@ CREATE EXTENSION IF NOT EXISTS plts;
 RESET client_min_messages;
 CREATE SCHEMA shape_poly;
 SET search_path = shape_poly, public;
-CREATE FUNCTION sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 -- anyelement: the value converts as its actual type, the result as the resolved one
 CREATE FUNCTION ident(x anyelement) RETURNS anyelement LANGUAGE plts AS $$ export default (ctx) => ctx.args.x $$;

@@ -6,13 +6,6 @@ CREATE EXTENSION IF NOT EXISTS plts;
 RESET client_min_messages;
 CREATE SCHEMA shape_sets;
 SET search_path = shape_sets, public;
-CREATE FUNCTION sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 CREATE TABLE item(id int PRIMARY KEY, name text, price numeric, qty int);
 INSERT INTO item VALUES (1, 'apple', 1.50, 3), (2, 'pear', 2.25, 0), (3, 'plum', 0.75, 2);

@@ -6,13 +6,6 @@ CREATE EXTENSION IF NOT EXISTS plts;
 RESET client_min_messages;
 CREATE SCHEMA shape_trig;
 SET search_path = shape_trig, public;
-CREATE FUNCTION sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 -- the classic audit trigger: AFTER INSERT/UPDATE/DELETE, old/new as jsonb in an audit table
 CREATE TABLE account(id int PRIMARY KEY, owner text NOT NULL, balance numeric(12, 2) NOT NULL DEFAULT 0,

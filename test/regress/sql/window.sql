@@ -6,13 +6,6 @@ CREATE EXTENSION IF NOT EXISTS plts;
 RESET client_min_messages;
 CREATE SCHEMA shape_win;
 SET search_path = shape_win, public;
-CREATE FUNCTION sqlstate_of(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
 
 CREATE TABLE sales(region text, day int, amount int);
 INSERT INTO sales VALUES
