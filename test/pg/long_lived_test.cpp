@@ -271,4 +271,105 @@ TEST_F(LongLivedSlow, BoundedRssOver100kCalls300Statements500ReplacesAnd10Roles)
   EXPECT_GE(calls, 100000);
 }
 
+// Function shapes (issue 13) in one long-lived backend: sets from generators and arrays, row
+// results, polymorphic calls over many type sets, row triggers, window functions over many
+// partitions, procedures that commit, nested calls after an await. Each runs thousands of times;
+// after a warm-up round the backend's private memory may grow by at most kShapesGrowthBoundMb.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long kShapesGrowthBoundMb = 64 + 64 + 8;
+#else
+constexpr long kShapesGrowthBoundMb = 64;
+#endif
+
+TEST_F(LongLivedSlow, BoundedRssOverEveryFunctionShape) {
+  const std::string S = schema_;
+  const std::vector<std::string> ddl = {
+      "create type {S}.pair as (a int, b text)",
+      "create table {S}.t(id int, v int, at timestamptz default now())",
+      "create function {S}.gen(n int) returns setof int language plts as $js$"
+      "export default function* (ctx) {{ for (let i = 0; i < ctx.args.n; i++) yield i; }}$js$",
+      "create function {S}.rows(n int) returns table(a int, b text) language plts as $js$"
+      "export default (ctx) => Array.from({{ length: ctx.args.n }}, (_, i) => ({{ a: i, b: 'r' + i }}))$js$",
+      "create function {S}.mk(i int) returns {S}.pair language plts as $js$"
+      "export default (ctx) => ({{ a: ctx.args.i, b: String(ctx.args.i) }})$js$",
+      "create function {S}.id(x anyelement) returns anyelement language plts as $js$"
+      "export default (ctx) => ctx.args.x$js$",
+      "create function {S}.bump() returns trigger language plts as $js$"
+      "export default (ctx) => ({{ ...ctx.trigger.new, v: ctx.trigger.new.v + 1 }})$js$",
+      "create trigger bump before insert on {S}.t for each row execute function {S}.bump()",
+      "create function {S}.wsum(x int) returns int window language plts as $js$"
+      "export default (ctx) => {{ const m = ctx.window.memory; m.s = (m.s ?? 0) + ctx.args.x; return m.s; }}$js$",
+      "create procedure {S}.batches(n int) language plts as $js$"
+      "export default async (ctx) => {{ for (let i = 0; i < ctx.args.n; i++) {{"
+      " await ctx.db.exec('insert into {S}.t(id, v) values ($1, 0)', [i]); await ctx.db.commit(); }} }}$js$",
+      "create function {S}.inner(i int) returns int language plts as $js$"
+      "export default async (ctx) => (await ctx.db.query('select $1::int + 1 as v', [ctx.args.i]))[0].v$js$",
+      "create function {S}.outer(i int) returns int language plts as $js$"
+      "export default async (ctx) => {{ await null; return (await ctx.db.query("
+      "'select {S}.inner($1) as v', [ctx.args.i]))[0].v; }}$js$",
+  };
+  for (const auto& d : ddl) admin_->query(fmt::format(fmt::runtime(d), fmt::arg("S", S)));
+
+  Connection c;  // the long-lived backend
+  const int pid = c.backend_pid();
+  c.query("set client_min_messages = warning");
+  c.query("set plts.max_query_rows = 0");
+  c.query("set statement_timeout = '120s'");
+  std::string errors;
+  auto expect = [&](const std::string& what, const std::string& sql, const std::string& want) {
+    try {
+      const std::string got = c.scalar(sql);
+      if (got != want) errors += fmt::format("{}: {} (expected {})\n", what, got, want);
+    } catch (const SqlError& e) {
+      errors += fmt::format("{}: {} {}\n", what, e.sqlstate, e.what());
+    }
+  };
+  const std::vector<std::string> poly = {"1", "'x'::text", "2.5::float8", "now()::date",
+                                         "'{{1,2}}'::int[]", "row(1,'a')::{S}.pair",
+                                         "'{{\"k\": 1}}'::jsonb", "true"};
+  auto round = [&](int r) {
+    expect("gen", fmt::format("select sum(g)::text from {}.gen(10000) g", S), "49995000");
+    expect("rows", fmt::format("select count(*)::text from {}.rows(5000) where b like 'r%'", S),
+           "5000");
+    expect("mk", fmt::format("select sum((({}.mk(i))).a)::text from generate_series(1, 2000) i", S),
+           "2001000");
+    for (const auto& p : poly)
+      expect("id " + p,
+             fmt::format("select ({0}.id({1}) is not distinct from {1})::text",
+                         S, fmt::format(fmt::runtime(p), fmt::arg("S", S))),
+             "true");
+    expect("trigger", fmt::format("with i as (insert into {}.t(id, v) select g, g from "
+                                  "generate_series(1, 2000) g returning v) select sum(v)::text from i",
+                                  S),
+           "2003000");
+    expect("window", fmt::format("select sum(w)::text from (select {}.wsum(g) over (partition by g % "
+                                 "200 order by g) w from generate_series(1, 4000) g) s",
+                                 S),
+           "57421000");
+    c.query(fmt::format("call {}.batches(50)", S));
+    expect("nested", fmt::format("select sum({}.outer(i))::text from generate_series(1, 500) i", S),
+           "125750");
+    c.query(fmt::format("truncate {}.t", S));
+  };
+
+  const auto t0 = Clock::now();
+  round(0);
+  round(1);
+  const Rss warm = rss_of(pid);
+  ASSERT_GT(warm.vm_kb, 0) << "cannot read /proc/" << pid << "/status";
+  constexpr int kRounds = 100;
+  for (int r = 2; r < kRounds; r++) round(r);
+  const Rss end = rss_of(pid);
+  const long growth_kb = end.anon_kb - warm.anon_kb;
+  std::cout << fmt::format(
+      "long-lived backend, every shape: {} rounds in {:.1f} s; RssAnon {} -> {} (growth {}, "
+      "bound {} MB)\n",
+      kRounds, std::chrono::duration<double>(Clock::now() - t0).count(), mb(warm.anon_kb),
+      mb(end.anon_kb), mb(growth_kb), kShapesGrowthBoundMb);
+  EXPECT_EQ(errors, "");
+  EXPECT_EQ(c.backend_pid(), pid);
+  EXPECT_LT(growth_kb, kShapesGrowthBoundMb * 1024)
+      << "RssAnon grew by " << mb(growth_kb) << " after the warm-up";
+}
+
 }  // namespace
