@@ -25,6 +25,16 @@ uint64_t realm_serial = 0;
 
 uint64_t next_realm_id() { return ++realm_serial; }
 
+// Zeroed memory of ours, not the ArrayBuffer allocator's: a full plts.max_arraybuffer_mb budget
+// cannot make what plts needs fail (V8 ends the process when ArrayBuffer::New cannot allocate).
+std::shared_ptr<v8::BackingStore> own_backing_store(size_t size) {
+  void* mem = calloc(1, size);
+  if (mem == nullptr) throw std::bad_alloc();
+  std::unique_ptr<v8::BackingStore> bs = v8::ArrayBuffer::NewBackingStore(
+      mem, size, [](void* data, size_t, void*) { free(data); }, nullptr);
+  return std::shared_ptr<v8::BackingStore>(std::move(bs));
+}
+
 namespace {
 
 std::unordered_map<Oid, Realm*>* realms = nullptr;
@@ -37,16 +47,6 @@ v8::Local<v8::Function> db_native(v8::Isolate* iso, v8::Local<v8::Context> ctx, 
       v8::Function::New(ctx, cb, data, 3, v8::ConstructorBehavior::kThrow).ToLocalChecked();
   f->SetName(js_name(iso, name));
   return f;
-}
-
-// The realm's 24-byte cell (clock, token, result flag): its memory is ours, not the ArrayBuffer
-// allocator's, so a full plts.max_arraybuffer_mb budget cannot make realm creation fail.
-std::shared_ptr<v8::BackingStore> new_cell() {
-  void* mem = calloc(1, 32);
-  if (mem == nullptr) throw std::bad_alloc();
-  std::unique_ptr<v8::BackingStore> bs = v8::ArrayBuffer::NewBackingStore(
-      mem, 32, [](void* data, size_t, void*) { free(data); }, nullptr);
-  return std::shared_ptr<v8::BackingStore>(std::move(bs));
 }
 
 // Array.prototype.fill over more than kFillInBuiltin elements. V8's builtin fills a sparse
@@ -154,7 +154,7 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   for (const char* name : {"SharedArrayBuffer", "Atomics"})
     ignore_result(global->Delete(ctx, js_name(iso, name)));
   replace_array_fill(iso, ctx);
-  r->cell = new_cell();
+  r->cell = own_backing_store(32);
   v8::Local<v8::ArrayBuffer> cell = v8::ArrayBuffer::New(iso, r->cell);
   r->clock = static_cast<double*>(r->cell->Data());
   r->token = static_cast<double*>(r->cell->Data()) + 1;

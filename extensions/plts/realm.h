@@ -78,6 +78,10 @@ struct Realm {
   std::unordered_map<std::string, std::string> module_links;
 };
 
+// Zeroed memory for an ArrayBuffer that plts itself needs (the realm's cell, a set's batch
+// buffers), outside the plts.max_arraybuffer_mb budget. Throws std::bad_alloc.
+std::shared_ptr<v8::BackingStore> own_backing_store(size_t size);
+
 // A realm id never used before.
 uint64_t next_realm_id();
 

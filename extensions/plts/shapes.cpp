@@ -184,8 +184,10 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
 
   // Values come out of JS a batch at a time (see kPullJs); numbers without a property read each.
   v8::Local<v8::Array> buf = v8::Array::New(iso, kPullBatch);
-  v8::Local<v8::ArrayBuffer> nbuf = v8::ArrayBuffer::New(iso, kPullBatch * 9);
-  const double* nums = static_cast<const double*>(nbuf->GetBackingStore()->Data());
+  // Memory of ours: V8 ends the process when ArrayBuffer::New finds the budget spent.
+  std::shared_ptr<v8::BackingStore> store_mem = own_backing_store(kPullBatch * 9);
+  v8::Local<v8::ArrayBuffer> nbuf = v8::ArrayBuffer::New(iso, store_mem);
+  const double* nums = static_cast<const double*>(store_mem->Data());
   const uint8_t* flags = reinterpret_cast<const uint8_t*>(nums + kPullBatch);
   v8::Local<v8::Value> nums_view = v8::Float64Array::New(nbuf, 0, kPullBatch);
   v8::Local<v8::Value> flags_view = v8::Uint8Array::New(nbuf, kPullBatch * 8, kPullBatch);

@@ -122,6 +122,23 @@ TEST_F(Hardening, FullArrayBufferBudgetOfOneRoleLeavesOthersWorking) {
   EXPECT_EQ(c.scalar(call("ok()")), "1");
 }
 
+// With the ArrayBuffer budget spent, a set-returning function (whose batch buffers are
+// ArrayBuffers) still runs: V8 would end the process if ArrayBuffer::New could not allocate.
+TEST_F(Hardening, FullArrayBufferBudgetLeavesSetsWorking) {
+  def("hoard() returns int", R"JS(export default () => {
+    const keep: ArrayBuffer[] = (globalThis as any).keep = [];
+    try { for (;;) keep.push(new ArrayBuffer(1 << 20)); } catch { return keep.length; } })JS");
+  def("gen(n int) returns setof int",
+      "export default function* (ctx) { for (let i = 0; i < ctx.args.n; i++) yield i; }");
+  def("arr(n int) returns setof int",
+      "export default (ctx) => Array.from({ length: ctx.args.n }, (_, i) => i)");
+  Connection c;
+  EXPECT_GT(std::stoi(c.scalar(call("hoard()"))), 0);
+  EXPECT_EQ(c.scalar(fmt::format("select sum(x)::text from {}.gen(1000) x", schema_)), "499500");
+  EXPECT_EQ(c.scalar(fmt::format("select sum(x)::text from {}.arr(1000) x", schema_)), "499500");
+  EXPECT_EQ(c.scalar(call("ok()")), "1");
+}
+
 // V8's start and the realm of a fresh backend are not counted against plts.max_runtime_ms.
 TEST_F(Hardening, FirstCallOfAFreshBackendFitsASmallMaxRuntime) {
   for (int i = 0; i < 3; i++) {
