@@ -81,8 +81,15 @@ TEST_F(Hardening, HeapExhaustionIsAnErrorInEveryPattern) {
       "export default () => { const a: string[] = []; for (;;) a.push('x'.repeat(1 << 20) + a.length); }");
   // V8's own fill of a 100M-element sparse array never checks for termination; plts's does.
   def("fill_sparse() returns int", "export default () => new Array(1e8).fill(1.5).length");
-  for (const char* f : {"spread()", "grow_map()", "big_strings()", "fill_sparse()"}) {
+  // Sets: a generator that hoards while it yields, and rows made all at once.
+  def("hoard_set() returns setof text", R"JS(export default function* () {
+    const a: string[] = []; for (;;) { a.push('x'.repeat(1 << 20) + a.length); yield 'r'; } })JS");
+  def("huge_rows() returns table(a int, b text)",
+      "export default () => { const r = []; for (let i = 0; ; i++) r.push({ a: i, b: 'row ' + i }); }");
+  for (const char* f : {"spread()", "grow_map()", "big_strings()", "fill_sparse()", "hoard_set()",
+                        "huge_rows()"}) {
     Connection c;
+    c.query("set plts.max_query_rows = 0");
     c.query("set plts.max_heap_mb = 64");
     c.query("set statement_timeout = '60s'");  // a safety net only
     auto t0 = Clock::now();
