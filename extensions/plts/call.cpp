@@ -12,6 +12,7 @@
 #include "extensions/plts/js_exception.h"
 #include "extensions/plts/metrics.h"
 #include "extensions/plts/realm.h"
+#include "extensions/plts/rows.h"
 #include "extensions/plts/shapes.h"
 #include "extensions/plts/watchdog.h"
 
@@ -395,6 +396,7 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
     MemoryContextSwitchTo(frame.call_mcxt);
   }
   if (outermost && (call_serial & 1023) == 0) collect_idle_realms(call_serial, 100000);
+  if (outermost) free_retired_row_convs();
 
   uint64_t ticks = cycle_now() - started;
   metrics.latency_total_ticks += ticks;

@@ -431,11 +431,10 @@ void add_key(std::string& key, Oid t, int32 typmod) {
 void refresh_row_result(FunctionInfo& fi, CallShape& shape) {
   RowConv* rc = shape.ret_row.get();
   if (rc == nullptr || rc->typid == RECORDOID || row_conv_current(*rc, rc->typid, -1)) return;
-  Oid typid = rc->typid;
-  std::string what = rc->what;
-  shape.ret_row.reset();
-  shape.ret_row = row_conv_for_type(typid, -1);
-  shape.ret_row->what = what;
+  std::unique_ptr<RowConv> fresh = row_conv_for_type(rc->typid, -1);
+  fresh->what = rc->what;
+  retire_row_conv(std::move(shape.ret_row));
+  shape.ret_row = std::move(fresh);
   (void)fi;
 }
 

@@ -21,6 +21,20 @@ using pgx::pg_guard;
 using pgx::PgError;
 using namespace conv;
 
+namespace {
+std::vector<std::unique_ptr<RowConv>>* retired_rows = nullptr;
+}  // namespace
+
+void retire_row_conv(std::unique_ptr<RowConv> rc) {
+  if (rc == nullptr) return;
+  if (retired_rows == nullptr) retired_rows = new std::vector<std::unique_ptr<RowConv>>();
+  retired_rows->push_back(std::move(rc));
+}
+
+void free_retired_row_convs() {
+  if (retired_rows != nullptr) retired_rows->clear();
+}
+
 RowConv::~RowConv() {
   cols.clear();
   if (mcxt != nullptr) MemoryContextDelete(mcxt);
@@ -385,8 +399,9 @@ namespace {
 
 const RowConv& row_of(const TypeConv& tc, Oid typid, int32 typmod) {
   if (tc.row == nullptr || !row_conv_current(*tc.row, typid, typmod)) {
-    tc.row.reset();
-    tc.row = row_conv_for_type(typid, typmod);
+    std::unique_ptr<RowConv> fresh = row_conv_for_type(typid, typmod);
+    retire_row_conv(std::move(tc.row));
+    tc.row = std::move(fresh);
   }
   return *tc.row;
 }

@@ -62,6 +62,12 @@ v8::Local<v8::Value> row_to_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context>
                                         const bool* nulls,
                                         std::vector<v8::Local<v8::Value>>* js = nullptr);
 
+// A RowConv replaced because its type changed is kept until no call is on the stack (a call
+// below may still be converting with it: user code in a getter can ALTER the type and call
+// again), then freed by free_retired_row_convs().
+void retire_row_conv(std::unique_ptr<RowConv> rc);
+void free_retired_row_convs();
+
 // A RowConv for a descriptor (copied; blessed if it is RECORD without a registered typmod).
 std::unique_ptr<RowConv> row_conv_for_desc(TupleDesc desc, const std::string& what);
 

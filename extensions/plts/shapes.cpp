@@ -328,9 +328,10 @@ const RowConv& trigger_row(FunctionInfo& fi, TriggerData* td) {
     if (rc->typid == reltype) {
       if (rc->valid_lxid == lxid && rc->valid_cid == cid) return *rc;
       if (!row_conv_current(*rc, reltype, -1)) {
-        std::string what = rc->what;
-        rc = row_conv_for_type(reltype, -1);
-        rc->what = what;
+        std::unique_ptr<RowConv> fresh = row_conv_for_type(reltype, -1);
+        fresh->what = rc->what;
+        retire_row_conv(std::move(rc));
+        rc = std::move(fresh);
       }
       rc->valid_lxid = lxid;
       rc->valid_cid = cid;
@@ -344,7 +345,10 @@ const RowConv& trigger_row(FunctionInfo& fi, TriggerData* td) {
   });
   auto rc = row_conv_for_type(reltype, -1);
   rc->what = what;
-  if (fi.trigger_rows.size() >= 16) fi.trigger_rows.erase(fi.trigger_rows.begin());
+  if (fi.trigger_rows.size() >= 16) {
+    retire_row_conv(std::move(fi.trigger_rows.front()));
+    fi.trigger_rows.erase(fi.trigger_rows.begin());
+  }
   fi.trigger_rows.push_back(std::move(rc));
   return *fi.trigger_rows.back();
 }
