@@ -392,15 +392,25 @@ bool is_uncatchable(const PgError& e) {
 }
 
 
-// Runs body (which returns the value to resolve with) and settles `resolver`: a PostgreSQL error
-// rejects it, except those JS must not be able to catch (cancel, terminate, timeout, heap
-// exhaustion), which stop JS instead; a pending JS exception propagates.
+// A ctx.db native: returns a promise at once and settles it with what body(frame, owner) returns
+// (frame: the innermost running call; owner: the call whose token info[0] is, or null when that
+// call has ended). A PostgreSQL error rejects it, except those JS must not be able to catch
+// (cancel, terminate, timeout, heap exhaustion), which stop JS instead; a pending JS exception
+// propagates.
 template <typename F>
-void settle(v8::Isolate* iso, v8::Local<v8::Context> ctx,
-            v8::Local<v8::Promise::Resolver> resolver, CallFrame* frame, F&& body) {
+void promise_call(const v8::FunctionCallbackInfo<v8::Value>& info, F&& body) {
+  v8::Isolate* iso = info.GetIsolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  v8::Local<v8::Promise::Resolver> resolver;
+  if (!v8::Promise::Resolver::New(ctx).ToLocal(&resolver)) return;
+  info.GetReturnValue().Set(resolver->GetPromise());
+  CallFrame* frame = current_frame;
+  CallFrame* owner = info[0]->IsNumber() ? frame_of_token(info[0].As<v8::Number>()->Value())
+                                         : nullptr;
   MemoryContext entry_cxt = CurrentMemoryContext;
   try {
-    v8::Local<v8::Value> result = body();
+    v8::Local<v8::Value> result = body(iso, ctx, frame, owner);
     ignore_result(resolver->Resolve(ctx, result));
   } catch (const JsException&) {
   } catch (const PgError& e) {
@@ -423,20 +433,12 @@ void settle(v8::Isolate* iso, v8::Local<v8::Context> ctx,
 }
 
 void db_call(const v8::FunctionCallbackInfo<v8::Value>& info, bool is_query) {
-  v8::Isolate* iso = info.GetIsolate();
-  v8::HandleScope scope(iso);
-  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
   DbMode mode = static_cast<DbMode>(info.Data().As<v8::Integer>()->Value());
   const char* fn = is_query ? "query" : "exec";
-  v8::Local<v8::Promise::Resolver> resolver;
-  if (!v8::Promise::Resolver::New(ctx).ToLocal(&resolver)) return;
-  info.GetReturnValue().Set(resolver->GetPromise());
   // SQL runs in the innermost call (its SPI connection, its limits); the ctx.db used must belong
   // to a call still running: one kept in a global or a pending callback dies with its call.
-  CallFrame* frame = current_frame;
-  CallFrame* owner = info[0]->IsNumber() ? frame_of_token(info[0].As<v8::Number>()->Value())
-                                         : nullptr;
-  settle(iso, ctx, resolver, frame, [&]() -> v8::Local<v8::Value> {
+  promise_call(info, [&](v8::Isolate* iso, v8::Local<v8::Context> ctx, CallFrame* frame,
+                         CallFrame* owner) -> v8::Local<v8::Value> {
     if (frame == nullptr || owner == nullptr)
       throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     std::string("ctx.db.") + fn + " was called after its plts call ended", "",
@@ -466,18 +468,10 @@ CallFrame* frame_of_token(double token) {
 void db_query_callback(const v8::FunctionCallbackInfo<v8::Value>& info) { db_call(info, true); }
 
 void db_txn_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
-  v8::Isolate* iso = info.GetIsolate();
-  v8::HandleScope scope(iso);
-  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
   bool rollback = info[1]->IsTrue();
   const char* fn = rollback ? "ctx.db.rollback()" : "ctx.db.commit()";
-  v8::Local<v8::Promise::Resolver> resolver;
-  if (!v8::Promise::Resolver::New(ctx).ToLocal(&resolver)) return;
-  info.GetReturnValue().Set(resolver->GetPromise());
-  CallFrame* frame = current_frame;
-  CallFrame* owner = info[0]->IsNumber() ? frame_of_token(info[0].As<v8::Number>()->Value())
-                                         : nullptr;
-  settle(iso, ctx, resolver, frame, [&]() -> v8::Local<v8::Value> {
+  promise_call(info, [&](v8::Isolate* iso, v8::Local<v8::Context>, CallFrame* frame,
+                         CallFrame* owner) -> v8::Local<v8::Value> {
     if (info[0]->IsNumber() && info[0].As<v8::Number>()->Value() == 0)
       throw PgError(ERRCODE_INVALID_TRANSACTION_TERMINATION,
                     std::string("invalid transaction termination: ") + fn +
