@@ -217,7 +217,7 @@ Datum run_in_v8(v8::Isolate* iso, Realm& realm, FunctionInfo& fi, FunctionCallIn
         *isnull = false;
         return jsonb_by_walker(iso, ctx, result);
       }
-      return result_datum(iso, ctx, fi, shape, result, isnull);
+      return result_datum(iso, ctx, realm, fi, shape, result, isnull);
     } catch (const PgError& e) {
       throw e.with_prefix("plts function " + fi.qualified +
                           " returned a value that does not fit its return type: ");

@@ -162,11 +162,12 @@ std::unique_ptr<FunctionInfo> build(HeapTuple tup, Oid fn_oid) {
     pg_guard([&] { typtype = get_typtype(getBaseType(rettype)); });
     if (rettype == RECORDOID || typtype == TYPTYPE_COMPOSITE)
       resolve_row_result(*fi, tup, rettype);
-    else if (typtype == TYPTYPE_PSEUDO && rettype != VOIDOID)
-      throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                    "plts functions cannot return type " + std::string(format_type_be(rettype)) +
-                        " (function " + fi->qualified + ")");
-    else
+    else if (typtype == TYPTYPE_PSEUDO && rettype != VOIDOID) {
+      std::string tname;
+      pg_guard([&] { tname = format_type_be(rettype); });
+      throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "plts functions cannot return type " + tname +
+                                                       " (function " + fi->qualified + ")");
+    } else
       fi->shape.ret_conv = resolve_type(rettype);
   }
   fi->mode = volatility == PROVOLATILE_VOLATILE ? DbMode::kReadWrite : DbMode::kReadOnly;

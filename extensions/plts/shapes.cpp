@@ -280,7 +280,8 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
   });
 }
 
-Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionInfo& fi,
+Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                   const FunctionInfo& fi,
                    const CallShape& shape, v8::Local<v8::Value> result, bool* isnull) {
   if (shape.ret_row != nullptr) {
     if (result->IsNullOrUndefined()) {
@@ -300,10 +301,14 @@ Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionI
       *isnull = false;
       return d;
     }
-    HeapTuple tup = tuple_from_js(iso, ctx, rc, row_names(iso, rc), result);
+    // Read like a set's rows: the realm's reader for this row type, no names made per call.
+    std::vector<Datum> values(rc.natts());
+    std::vector<char> nulls(rc.natts());
+    bool* nb = reinterpret_cast<bool*>(nulls.data());
+    row_values_from_js_in_realm(iso, ctx, realm, rc, result, values.data(), nb);
     Datum d = 0;
     pg_guard([&] {
-      d = HeapTupleGetDatum(tup);
+      d = HeapTupleGetDatum(heap_form_tuple(rc.desc, values.data(), nb));
       if (OidIsValid(shape.ret_domain))
         domain_check(d, false, shape.ret_domain, &shape.ret_domain_extra, CurrentMemoryContext);
     });

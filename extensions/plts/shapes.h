@@ -30,7 +30,8 @@ void materialize_set(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                      MemoryContext call_mcxt, v8::Local<v8::Value> result);
 
 // The Datum of a single (non-set) result: a row or a scalar.
-Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, const FunctionInfo& fi,
+Datum result_datum(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
+                   const FunctionInfo& fi,
                    const CallShape& shape, v8::Local<v8::Value> result, bool* isnull);
 
 // What a trigger call's invoker builds ctx.trigger from (see make_invoker): new, old,
