@@ -5,6 +5,7 @@
 #include "extensions/plts/compiler/compiler.h"
 #include "extensions/plts/convert.h"
 #include "extensions/plts/cycle_clock.h"
+#include "extensions/plts/db_bridge.h"
 #include "extensions/plts/log.h"
 #include "extensions/plts/modules.h"
 #include "extensions/plts/engine.h"
@@ -387,6 +388,11 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
   if (outermost &&
       (terminated || reason != StopReason::kNone || frame.uncatchable || heap_limit_hit()))
     iso->CancelTerminateExecution();
+  try {
+    db_frame_end(frame);
+  } catch (const PgError& e) {
+    if (!error) error = std::make_unique<PgError>(e);
+  }
   if (frame.spi_connected) {
     try {
       pg_guard([] { SPI_finish(); });

@@ -18,6 +18,8 @@ struct WindowObjectData;
 
 namespace plts {
 
+struct DbState;  // a call's open ctx.db transactions, cursors and prepared statements
+
 // The state of one call on the stack; ctx.db reaches the innermost one.
 struct CallFrame {
   CallFrame* outer = nullptr;
@@ -43,6 +45,9 @@ struct CallFrame {
   // rollback() may end the transaction (SPI connects non-atomic).
   bool nonatomic = false;
   bool variadic_array = false;  // VARIADIC "any" given as an explicit VARIADIC array
+  // Made by the first ctx.db.transaction/cursor/prepare of the call; ended (rolled back, closed,
+  // freed) by db_frame_end before the call's SPI connection finishes.
+  DbState* db = nullptr;
 };
 
 // The live call that made the ctx.db (or ctx.window) the token names, or null when that call
