@@ -18,9 +18,16 @@
 #include "extensions/plts/watchdog.h"
 
 extern "C" {
-#include "nodes/parsenodes.h"
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
+#include "commands/proclang.h"
 #include "executor/spi.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 }
 
 namespace plts {
@@ -342,6 +349,45 @@ Realm& realm_for_call(v8::Isolate* iso) {
   }
 }
 
+// plts.start_proc, once per realm before its first call: a call of its own (its own limits), made
+// as the realm's role. An error fails the call that needed it, with the setting named in the
+// context, and leaves the realm to try again at its next call.
+void run_start_proc(Realm& realm) {
+  std::string name = settings.start_proc != nullptr ? settings.start_proc : "";
+  realm.started = true;  // the start_proc's own call runs in this realm
+  if (name.empty()) return;
+  try {
+    Oid oid = InvalidOid;
+    pg_guard([&] {
+      oid = DatumGetObjectId(DirectFunctionCall1(
+          name.find('(') != std::string::npos ? regprocedurein : regprocin,
+          CStringGetDatum(name.c_str())));
+      HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
+      if (!HeapTupleIsValid(tup)) elog(ERROR, "cache lookup failed for function %u", oid);
+      auto* p = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tup));
+      bool ours = p->prolang == get_language_oid("plts", false);
+      bool usable = p->prokind == PROKIND_FUNCTION && p->pronargs == 0 && !p->prosecdef;
+      ReleaseSysCache(tup);
+      if (!ours || !usable)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("plts.start_proc must name a LANGUAGE plts function without "
+                               "arguments that is not SECURITY DEFINER"),
+                        errdetail("It runs in the context of the role whose first call it "
+                                  "precedes, as that role.")));
+      AclResult acl = pg_proc_aclcheck(oid, GetUserId(), ACL_EXECUTE);
+      if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_FUNCTION, get_func_name(oid));
+      LOCAL_FCINFO(fcinfo, 0);
+      FmgrInfo flinfo;
+      fmgr_info(oid, &flinfo);
+      InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, nullptr, nullptr);
+      (void)FunctionCallInvoke(fcinfo);
+    });
+  } catch (const PgError& e) {
+    realm.started = false;
+    throw e.with_context("plts.start_proc (" + name + ")");
+  }
+}
+
 // Runs phase 2 (`body(iso, realm, frame, isnull, terminated)`) for fi under the call's limits,
 // then phase 3.
 template <typename Phase2>
@@ -357,6 +403,7 @@ Datum execute(FunctionInfo& fi, const Phase2& body, bool* isnull) {
   v8::Isolate* iso = user_isolate();
   install_reject_callback(iso);
   Realm& realm = realm_for_call(iso);
+  if (!realm.started) run_start_proc(realm);
   CallFrame frame;
   metrics.calls++;
 

@@ -47,6 +47,13 @@ void define_settings() {
   DefineCustomIntVariable(
       "plts.plan_cache_size", "Number of prepared ctx.db plans kept per backend.", nullptr,
       &settings.plan_cache_size, 256, 0, 100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "plts.max_log_bytes",
+      "Maximum bytes of console and ctx.log messages one plts call may log.",
+      "Counted per outermost call (nested calls share it); past it, one warning says so and "
+      "further messages of the call are suppressed. 0 means no limit.",
+      &settings.max_log_bytes, 64 * 1024, 0, INT_MAX, PGC_USERSET, GUC_UNIT_BYTE, nullptr,
+      nullptr, nullptr);
   DefineCustomEnumVariable("plts.log_level", "Lowest level of plts's own log lines.", nullptr,
                            &settings.log_level, LOG, pgx::log_level_options, PGC_SUSET, 0, nullptr,
                            nullptr, nullptr);
@@ -73,6 +80,12 @@ void define_settings() {
       "V8 build or fails its content hash is ignored (with a log line) and the "
       "compiler loads from its code cache or sources.",
       &settings.compiler_snapshot, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable(
+      "plts.start_proc",
+      "plts function run once in each JavaScript context (one per role) before its first call.",
+      "A function without arguments, named as in regprocedure ('app.init' or 'app.init()'); it "
+      "runs as the role whose context it sets up. Superuser-only: it runs under every role.",
+      &settings.start_proc, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("plts");
 }
 

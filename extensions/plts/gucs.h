@@ -11,11 +11,13 @@ struct Settings {
   int max_params;           // per ctx.db call
   int max_query_rows;       // per ctx.db call; 0 = unlimited
   int plan_cache_size;      // prepared plans kept per backend
+  int max_log_bytes;        // console/ctx.log output per outermost call; 0 = unlimited
   int log_level;            // gates plts's own log lines (an elevel)
   int typecheck;            // kTypecheckOff | kTypecheckWarn | kTypecheckError
   bool lossy_jsonb_numbers;  // jsonb numbers convert to the nearest double (else exact or 22003)
   int int8_bigint;           // plts.int8: 0 = 'string' (node-postgres), 1 = 'bigint'
   char* compiler_snapshot;  // path of the compiler snapshot; empty: the installed one
+  char* start_proc;         // plts function run once per realm before its first call; empty: none
 };
 
 enum { kTypecheckOff = 0, kTypecheckWarn = 1, kTypecheckError = 2 };

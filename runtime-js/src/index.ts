@@ -42,6 +42,64 @@ export interface Db<M extends DbMode = DbMode> {
   commit(): Promise<void>;
   /** Rolls the transaction back and starts a new one, as PL/pgSQL's `ROLLBACK`: where `commit()` may. */
   rollback(): Promise<void>;
+  /**
+   * Prepares a statement once for several executions. `paramTypes` are type names
+   * (`["int", "text"]`); without them PostgreSQL infers the types from the statement. The plan
+   * lives until `free()` or the end of the call; the same guards apply as to `query`.
+   */
+  prepare(sql: string, paramTypes?: readonly string[]): Promise<Statement>;
+  /**
+   * Opens a cursor: rows are fetched `batch` at a time (default 100), so a scan of any size runs
+   * in bounded memory. `for await (const row of ctx.db.cursor(...))`; leaving the loop closes it.
+   * The statement runs when `cursor()` is called; its errors surface at the first `next()`.
+   */
+  cursor<R extends Row = Row>(input: SqlInput, params?: SqlParams, options?: CursorOptions): Cursor<R>;
+  /**
+   * Runs `body` in a subtransaction: every statement it runs through the `db` it receives is
+   * committed together, or rolled back together when `body` throws (the error is re-thrown, and
+   * catchable). Nestable through that `db`. While it runs, the outer `db` refuses statements
+   * (SQLSTATE 25001).
+   */
+  transaction<T>(body: (db: Db<M>) => Promise<T> | T): Promise<T>;
+  /**
+   * A JavaScript function that calls the SQL function `name` (`"schema.name"`, `"name"` on the
+   * search_path, or a signature `"schema.name(int, text)"` when overloaded) with converted
+   * arguments: a set-returning function's result is an array; a composite one an object. The
+   * caller's EXECUTE right is checked by PostgreSQL.
+   */
+  fn<R = any>(name: string): (...args: unknown[]) => Promise<R>;
+  /** `NOTIFY channel, payload`, sent when the transaction commits (not in read-only mode). */
+  notify(channel: string, payload?: string): Promise<void>;
+  /** Quotes an identifier when it needs quoting (PostgreSQL's `quote_ident`). */
+  ident(name: string): string;
+  /**
+   * A SQL literal (PostgreSQL's `quote_nullable`): `NULL` for null/undefined; strings quoted;
+   * numbers, bigints and booleans as their text; Dates as ISO 8601; other objects as JSON.
+   */
+  literal(value: unknown): string;
+}
+
+/** Options of `ctx.db.cursor`. */
+export interface CursorOptions {
+  /** Rows fetched per round trip to the executor: 1 or more (at most plts.max_query_rows). */
+  batch?: number;
+}
+
+/** An open cursor: an async iterator of rows. */
+export interface Cursor<R extends Row = Row> extends AsyncIterableIterator<R> {
+  /** Closes the cursor (also done by leaving a `for await` loop and by the end of the call). */
+  close(): Promise<IteratorResult<R, undefined>>;
+}
+
+/** A statement prepared by `ctx.db.prepare`. */
+export interface Statement {
+  /** The number of parameters the statement takes. */
+  readonly paramCount: number;
+  query<R extends Row = Row>(params?: SqlParams): Promise<R[]>;
+  exec(params?: SqlParams): Promise<{ rowCount: number }>;
+  cursor<R extends Row = Row>(params?: SqlParams, options?: CursorOptions): Cursor<R>;
+  /** Frees the plan now rather than at the end of the call. */
+  free(): Promise<void>;
 }
 
 export type DbMode = "ro" | "rw";
@@ -55,6 +113,35 @@ export interface ReadonlyDb {
    * (`db.exec is not allowed in a query handler`). Use `mutation(...)` to write.
    */
   exec(input: never, params?: never): Promise<never>;
+  prepare(sql: string, paramTypes?: readonly string[]): Promise<Statement>;
+  cursor<R extends Row = Row>(input: SqlInput, params?: SqlParams, options?: CursorOptions): Cursor<R>;
+  transaction<T>(body: (db: ReadonlyDb) => Promise<T> | T): Promise<T>;
+  fn<R = any>(name: string): (...args: unknown[]) => Promise<R>;
+  ident(name: string): string;
+  literal(value: unknown): string;
+}
+
+/** What `ctx.log` messages may carry besides their text, as RAISE's `USING` clause. */
+export interface LogOptions {
+  detail?: unknown;
+  hint?: unknown;
+  /** A SQLSTATE: five digits or upper-case letters. */
+  code?: string;
+}
+
+/**
+ * `ctx.log`: messages at PostgreSQL's levels, shown and written to the server log as
+ * `client_min_messages` and `log_min_messages` say. Values that are not strings are formatted
+ * readably (objects, Maps, cycles); the CONTEXT line names the function.
+ */
+export interface Log {
+  debug(message: unknown, options?: LogOptions): void;
+  log(message: unknown, options?: LogOptions): void;
+  info(message: unknown, options?: LogOptions): void;
+  notice(message: unknown, options?: LogOptions): void;
+  warning(message: unknown, options?: LogOptions): void;
+  /** Throws an Error carrying the SQLSTATE (default P0001), detail and hint: not a log line. */
+  error(message: unknown, options?: LogOptions): never;
 }
 
 /** The object plts passes to a function's default export. */
@@ -67,6 +154,7 @@ export interface PltsContext<A = any, D = Db> {
   fn: { oid: number; schema: string; name: string };
   /** Transaction timestamp (ISO 8601). */
   now: string;
+  log: Log;
   /** In a `RETURNS trigger` function: the trigger that fired and its rows. Absent otherwise. */
   trigger?: TriggerContext;
   /** In a `RETURNS event_trigger` function: the event and the command tag. Absent otherwise. */
@@ -909,6 +997,14 @@ function readonlyDb(db: Db): ReadonlyDb {
       Promise.reject(
         new StopgapError(EXEC_REFUSED, "25006", undefined, "declare the function with mutation(...) to write"),
       ),
+    // plts itself runs a query handler's statements read-only: these only pass through.
+    prepare: (sql: string, paramTypes?: readonly string[]) => db.prepare(sql, paramTypes),
+    cursor: (input: SqlInput, params?: SqlParams, options?: CursorOptions) => db.cursor(input, params, options),
+    transaction: <T>(body: (inner: ReadonlyDb) => Promise<T> | T) =>
+      db.transaction((inner) => body(readonlyDb(inner))),
+    fn: (name: string) => db.fn(name),
+    ident: (name: string) => db.ident(name),
+    literal: (value: unknown) => db.literal(value),
   } as ReadonlyDb;
 }
 
@@ -931,6 +1027,9 @@ class ReadonlyContext implements QueryContext {
   }
   get now(): string {
     return this.#ctx.now;
+  }
+  get log(): Log {
+    return this.#ctx.log;
   }
   get trigger(): TriggerContext | undefined {
     return this.#ctx.trigger;

@@ -131,6 +131,26 @@ export default async function plain(ctx: PltsContext<{ id: number }>): Promise<R
   const db: Db = ctx.db;
   return db.query("select $1::int as id", [ctx.args.id]);
 }
-const ro: ReadonlyDb = { mode: "ro", query: async () => [], exec: async () => Promise.reject(new Error()) };
+// A ReadonlyDb is only ever made by plts/the runtime: its shape is checked, not constructed.
+declare const ro: ReadonlyDb;
+// @ts-expect-error -- a read-only db has no notify
+void ro.notify;
 void ro;
+
+// ctx.db's other methods are typed.
+export async function dbApi(ctx: PltsContext): Promise<number> {
+  const st = await ctx.db.prepare("select $1::int as n", ["int"]);
+  const rows = await st.query<{ n: number }>([1]);
+  assertType<Equal<typeof rows, { n: number }[]>>();
+  await st.free();
+  let total = 0;
+  for await (const row of ctx.db.cursor<{ n: number }>("select n from t", [], { batch: 10 })) total += row.n;
+  const r = await ctx.db.transaction(async (db) => (await db.exec("delete from t")).rowCount);
+  assertType<Equal<typeof r, number>>();
+  const upper = ctx.db.fn<string>("upper(text)");
+  const s: string = await upper("x");
+  await ctx.db.notify("chan", s + ctx.db.ident("T") + ctx.db.literal(null));
+  ctx.log.notice("done", { detail: "d", code: "01000" });
+  return total + r;
+}
 void _sf;
