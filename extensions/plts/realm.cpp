@@ -9,6 +9,7 @@
 #include "extensions/plts/engine.h"
 #include "extensions/plts/modules.h"
 #include "extensions/plts/shapes.h"
+#include "extensions/plts/web_globals.h"
 #include "invoker_prelude_js.h"
 
 extern "C" {
@@ -154,6 +155,7 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   for (const char* name : {"SharedArrayBuffer", "Atomics"})
     ignore_result(global->Delete(ctx, js_name(iso, name)));
   replace_array_fill(iso, ctx);
+  install_web_globals(iso, ctx);  // lazy: built on first use
   r->cell = own_backing_store(32);
   v8::Local<v8::ArrayBuffer> cell = v8::ArrayBuffer::New(iso, r->cell);
   r->clock = static_cast<double*>(r->cell->Data());

@@ -6,8 +6,50 @@
   const USER_FILE = "/function.ts";
   const RUNTIME_DTS = "/node_modules/@stopgap/runtime/index.d.ts";
   const AMBIENT = "/plts/ambient.d.ts";
+  // The standard globals every realm has (extensions/plts/web_globals.h; lib es2022 declares
+  // none of them). Shaped as lib.dom declares them, so that the two merge in an editor.
+  const WEB_GLOBALS_TEXT = [
+    "interface TextEncoderEncodeIntoResult { read: number; written: number }",
+    "interface TextEncoder { readonly encoding: string; encode(input?: string): Uint8Array;",
+    "  encodeInto(source: string, destination: Uint8Array): TextEncoderEncodeIntoResult }",
+    "declare var TextEncoder: { prototype: TextEncoder; new (): TextEncoder };",
+    "interface TextDecoderOptions { fatal?: boolean; ignoreBOM?: boolean }",
+    "interface TextDecodeOptions { stream?: boolean }",
+    "interface TextDecoder { readonly encoding: string; readonly fatal: boolean; readonly ignoreBOM: boolean;",
+    "  decode(input?: ArrayBuffer | ArrayBufferView, options?: TextDecodeOptions): string }",
+    "declare var TextDecoder: { prototype: TextDecoder; new (label?: string, options?: TextDecoderOptions): TextDecoder };",
+    "declare function atob(data: string): string;",
+    "declare function btoa(data: string): string;",
+    "declare function structuredClone<T = any>(value: T, options?: { transfer?: any[] }): T;",
+    "declare function queueMicrotask(callback: () => void): void;",
+    "interface SubtleCrypto {",
+    "  digest(algorithm: string | { name: string }, data: ArrayBuffer | ArrayBufferView): Promise<ArrayBuffer> }",
+    "interface Crypto { readonly subtle: SubtleCrypto;",
+    "  getRandomValues<T extends Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array |",
+    "    Int32Array | Uint32Array | BigInt64Array | BigUint64Array>(array: T): T;",
+    "  randomUUID(): `${string}-${string}-${string}-${string}-${string}` }",
+    "declare var crypto: Crypto;",
+    "interface Performance { readonly timeOrigin: number; now(): number }",
+    "declare var performance: Performance;",
+    "interface URL { hash: string; host: string; hostname: string; href: string; toString(): string;",
+    "  readonly origin: string; password: string; pathname: string; port: string; protocol: string;",
+    "  search: string; readonly searchParams: URLSearchParams; username: string; toJSON(): string }",
+    "declare var URL: { prototype: URL; new (url: string | URL, base?: string | URL): URL;",
+    "  canParse(url: string | URL, base?: string | URL): boolean;",
+    "  parse(url: string | URL, base?: string | URL): URL | null };",
+    "interface URLSearchParams { readonly size: number; append(name: string, value: string): void;",
+    "  delete(name: string, value?: string): void; get(name: string): string | null;",
+    "  getAll(name: string): string[]; has(name: string, value?: string): boolean;",
+    "  set(name: string, value: string): void; sort(): void; toString(): string;",
+    "  forEach(callbackfn: (value: string, key: string, parent: URLSearchParams) => void, thisArg?: any): void;",
+    "  entries(): IterableIterator<[string, string]>; keys(): IterableIterator<string>;",
+    "  values(): IterableIterator<string>; [Symbol.iterator](): IterableIterator<[string, string]> }",
+    "declare var URLSearchParams: { prototype: URLSearchParams;",
+    "  new (init?: string[][] | Record<string, string> | string | URLSearchParams): URLSearchParams };",
+    "",
+  ].join("\n");
   // Imports plts resolves at run time (artifacts, data: URLs) type as `any` in a check.
-  const AMBIENT_TEXT = 'declare module "plts+artifact:*";\ndeclare module "data:*";\n';
+  const AMBIENT_TEXT = WEB_GLOBALS_TEXT + 'declare module "plts+artifact:*";\ndeclare module "data:*";\n';
 
   const files = new Map();   // path -> text (lib files, runtime declarations)
   const parsed = new Map();  // path -> SourceFile, kept across calls (parsing libs dominates)
