@@ -327,6 +327,13 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
   }
 }
 
+bool map_source_position(const std::string& name, int line, int column, int* src_line,
+                         int* src_column) {
+  if (source_maps == nullptr) return false;
+  auto it = source_maps->find(name);
+  return it != source_maps->end() && it->second.lookup(line, column, src_line, src_column);
+}
+
 std::string map_stack_to_source(const std::string& stack) {
   if (source_maps == nullptr || source_maps->empty()) return stack;
   return map_stack_frames(stack, [](const std::string& name, int line, int col, int* sl, int* sc) {

@@ -58,4 +58,9 @@ nlohmann::json inline_import_map(const std::string& code, const std::string& nam
 // Maps "name:line:col" of a JS stack frame back to TypeScript through the module's source map.
 std::string map_stack_to_source(const std::string& stack);
 
+// The TypeScript position of 1-based (line, column) of the module called `name`; false when the
+// module has no source map or it does not map there.
+bool map_source_position(const std::string& name, int line, int column, int* src_line,
+                         int* src_column);
+
 }  // namespace plts

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "extensions/plts/console.h"
 #include "extensions/plts/convert.h"
 #include "extensions/plts/db_bridge.h"
 #include "extensions/plts/engine.h"
@@ -155,6 +156,7 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   for (const char* name : {"SharedArrayBuffer", "Atomics"})
     ignore_result(global->Delete(ctx, js_name(iso, name)));
   replace_array_fill(iso, ctx);
+  install_logging(iso, ctx, *r);
   install_web_globals(iso, ctx);  // lazy: built on first use
   r->cell = own_backing_store(32);
   v8::Local<v8::ArrayBuffer> cell = v8::ArrayBuffer::New(iso, r->cell);

@@ -43,6 +43,8 @@ struct Realm {
   // natives [rowCount, value, peers, setMark] (see shapes.h).
   v8::Global<v8::Function> txn;
   v8::Global<v8::Array> window_fns;
+  // ctx.log, frozen, shared by every call of the realm (see console.h).
+  v8::Global<v8::Object> log;
   // (iterator, next, buffer) => n: fills the buffer from a set-returning function's iterator in
   // JIT code (see materialize_set); made on first use.
   v8::Global<v8::Function> pull;
