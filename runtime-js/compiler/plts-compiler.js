@@ -49,7 +49,14 @@
     "",
   ].join("\n");
   // Imports plts resolves at run time (artifacts, data: URLs) type as `any` in a check.
-  const AMBIENT_TEXT = WEB_GLOBALS_TEXT + 'declare module "plts+artifact:*";\ndeclare module "data:*";\n';
+  const AMBIENT_TEXT = WEB_GLOBALS_TEXT + 'declare module "plts+artifact:*";\ndeclare module "data:*";\n' +
+    // plts's console (lib es2022 declares none): messages go to PostgreSQL's log and client.
+    "interface Console {\n" +
+    "  log(...data: any[]): void; info(...data: any[]): void; debug(...data: any[]): void;\n" +
+    "  warn(...data: any[]): void; error(...data: any[]): void; trace(...data: any[]): void;\n" +
+    "  dir(item?: any, options?: any): void; table(data?: any, columns?: string[]): void;\n" +
+    "  assert(condition?: boolean, ...data: any[]): void;\n" +
+    "}\ndeclare var console: Console;\n";
 
   const files = new Map();   // path -> text (lib files, runtime declarations)
   const parsed = new Map();  // path -> SourceFile, kept across calls (parsing libs dominates)
