@@ -36,6 +36,7 @@ extern "C" {
 namespace plts {
 
 using pgx::pg_guard;
+using pgx::ErrorFields;
 using pgx::PgError;
 
 namespace {
@@ -865,10 +866,17 @@ Oid resolve_function(const std::string& name) {
   if (name.find('\0') != std::string::npos) type_error("ctx.db.fn: the name holds NUL");
   Oid oid = InvalidOid;
   bool signature = name.find('(') != std::string::npos;
-  pg_guard([&] {
-    oid = DatumGetObjectId(DirectFunctionCall1(signature ? regprocedurein : regprocin,
-                                               CStringGetDatum(name.c_str())));
-  });
+  try {
+    pg_guard([&] {
+      oid = DatumGetObjectId(DirectFunctionCall1(signature ? regprocedurein : regprocin,
+                                                 CStringGetDatum(name.c_str())));
+    });
+  } catch (const PgError& e) {
+    if (e.sqlerrcode() != ERRCODE_AMBIGUOUS_FUNCTION) throw;
+    ErrorFields f = e.fields();
+    f.hint = "Name one of them with its argument types, as in ctx.db.fn('" + name + "(text)').";
+    throw PgError(std::move(f));
+  }
   if (oid == InvalidOid)
     throw PgError(ERRCODE_UNDEFINED_FUNCTION, "function \"" + name + "\" does not exist");
   return oid;
@@ -944,8 +952,9 @@ v8::Local<v8::Value> call_function_by_name(v8::Isolate* iso, v8::Local<v8::Conte
     if (given < nargs - ndefaults - (is_variadic ? 1 : 0))
       throw PgError(ERRCODE_UNDEFINED_FUNCTION,
                     "ctx.db.fn: " + name + " needs at least " +
-                        std::to_string(nargs - ndefaults - (is_variadic ? 1 : 0)) +
-                        " arguments, " + std::to_string(given) + " given");
+                        std::to_string(nargs - ndefaults - (is_variadic ? 1 : 0)) + " argument" +
+                        (nargs - ndefaults - (is_variadic ? 1 : 0) == 1 ? "" : "s") + ", " +
+                        std::to_string(given) + " given");
     check_statement_limits(qualified, given);
     std::string list;
     for (int i = 0; i < given; i++) {
@@ -953,9 +962,11 @@ v8::Local<v8::Value> call_function_by_name(v8::Isolate* iso, v8::Local<v8::Conte
       list += (i ? ", $" : "$") + std::to_string(i + 1);
       if (!is_polymorphic(t)) list += "::" + type_sql(t);
     }
-    st.sql = set || !scalar ? (set ? "SELECT * FROM " + qualified + "(" + list + ") AS v"
-                                   : "SELECT " + qualified + "(" + list + ") AS v")
-                            : "SELECT " + qualified + "(" + list + ") AS v";
+    // A set's rows are objects (composite) or the column v (scalar); one result is the column v.
+    std::string call_sql = qualified + "(" + list + ")";
+    st.sql = !set     ? "SELECT " + call_sql + " AS v"
+             : scalar ? "SELECT * FROM " + call_sql + " AS v(v)"
+                      : "SELECT * FROM " + call_sql;
     bool owned = false;
     PlanEntry* e = plan_for(st.sql, given, &owned);
     PlanUse use;

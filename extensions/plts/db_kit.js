@@ -35,7 +35,7 @@
     }
     // Handled here so that a cursor never iterated does not fail the call as an unhandled
     // rejection; next() re-throws the error.
-    let id = 0, failure = null, rows = null, i = 0, last = false, done = false;
+    let id = 0, failure = null, rows = null, i = 0, done = false;
     const opened = (async () => {
       try {
         id = await opening;
@@ -58,6 +58,7 @@
     };
     const it = {
       async next() {
+        if (done && failure === null) return DONE();
         if (rows !== null && i < rows.length) return { value: rows[i++], done: false };
         await opened;
         if (failure !== null) {
@@ -66,7 +67,6 @@
           throw e;
         }
         if (done) return DONE();
-        if (last) return close();
         try {
           rows = await d(t, 6, l, id, batch);
         } catch (e) {
@@ -75,7 +75,6 @@
           throw e;
         }
         i = 0;
-        last = rows.length < batch;
         if (rows.length === 0) return close();
         return { value: rows[i++], done: false };
       },

@@ -159,6 +159,27 @@ const std::vector<Case> kCases = {
     {"window function", "int window", "export default () => { " LOOP " }", ""},
     {"procedure after commit", "procedure",
      "export default async (ctx) => { await ctx.db.commit(); " LOOP " }", ""},
+    // ctx.db's other methods (issue 14): a transaction's callback, a cursor's loop and its scan,
+    // a prepared statement's parameters, a called function.
+    {"ctx.db.transaction callback", "int",
+     "export default (ctx) => ctx.db.transaction(async (db) => { await db.query('select 1'); " LOOP
+     " })",
+     ""},
+    {"for await over ctx.db.cursor", "int",
+     "export default async (ctx) => { for await (const r of ctx.db.cursor('select g from "
+     "generate_series(1, 1000) g')) { " LOOP " } }",
+     ""},
+    {"endless ctx.db.cursor scan", "int",
+     "export default async (ctx) => { let n = 0; for await (const r of ctx.db.cursor('with "
+     "recursive r(g) as (select 1 union all select g + 1 from r) select g from r', [], { batch: "
+     "1000 })) n++; return n }",
+     ""},
+    {"prepared statement param getter", "int",
+     "export default async (ctx) => { const s = await ctx.db.prepare('select $1::int'); const p = "
+     "[]; Object.defineProperty(p, 0, { get() { " LOOP " } }); await s.query(p); return 1 }",
+     ""},
+    {"ctx.db.fn of a long SQL function", "int",
+     "export default async (ctx) => (await ctx.db.fn('pg_catalog.pg_sleep(float8)')(100), 1)", ""},
     {"10M-row ctx.db.query", "int",
      "export default async (ctx) => (await ctx.db.query('select g from generate_series(1, "
      "10000000) g')).length",
