@@ -97,7 +97,7 @@ export default async (ctx) => {
   out.afterError = await open();
   try { for await (const r of ctx.db.cursor('selec 1')) m++; } catch (e: any) { out.openError = e.sqlstate; }
   try { ctx.db.cursor('select 1', [], { batch: 0 }); } catch (e: any) { out.badBatch = e.message; }
-  try { for await (const r of ctx.db.cursor('insert into api_log values (9) returning i')) m++; } catch (e: any) { out.notASelect = e.sqlstate; }
+  try { for await (const r of ctx.db.cursor('create temp table api_cur_tmp(a int)')) m++; } catch (e: any) { out.notASelect = e.sqlstate; }
   const st = await ctx.db.prepare('select i from api_big where i <= $1', ['int']);
   let k = 0;
   for await (const r of st.cursor([25], { batch: 4 })) k++;
