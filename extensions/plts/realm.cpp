@@ -11,6 +11,7 @@
 #include "extensions/plts/modules.h"
 #include "extensions/plts/shapes.h"
 #include "extensions/plts/web_globals.h"
+#include "db_kit_js.h"
 #include "invoker_prelude_js.h"
 
 extern "C" {
@@ -139,6 +140,80 @@ void replace_array_fill(v8::Isolate* iso, v8::Local<v8::Context> ctx) {
     throw JsException();
 }
 
+// The realm's db kit (db_kit.js), compiled on first use.
+v8::Local<v8::Array> db_kit(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& r) {
+  if (!r.db_kit.IsEmpty()) return r.db_kit.Get(iso);
+  v8::Local<v8::Value> async_iterator = v8::Symbol::GetAsyncIterator(iso);
+  v8::Local<v8::Value> args[9] = {
+      db_native(iso, ctx, DbMode::kReadWrite, "db", db_op_callback),
+      r.query_rw.Get(iso),
+      r.exec_rw.Get(iso),
+      r.txn.Get(iso),
+      r.db_call_key.Get(iso),
+      r.db_level_key.Get(iso),
+      v8::Float64Array::New(v8::ArrayBuffer::New(iso, r.cell), 8, 1),
+      async_iterator,
+      r.db_methods.Get(iso)};
+  v8::ScriptOrigin origin(iso, js_name(iso, "plts:db"));
+  v8::Local<v8::Script> script;
+  v8::Local<v8::Value> factory, kit;
+  if (!v8::Script::Compile(ctx, js_string(iso, kDbKitJs, sizeof(kDbKitJs) - 1), &origin)
+           .ToLocal(&script) ||
+      !script->Run(ctx).ToLocal(&factory) || !factory->IsFunction() ||
+      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 9, args).ToLocal(&kit) ||
+      !kit->IsArray())
+    throw JsException();
+  r.db_kit.Reset(iso, kit.As<v8::Array>());
+  return kit.As<v8::Array>();
+}
+
+// ctx.db.prepare/cursor/transaction/fn/notify: kit[i](this, ...arguments).
+void db_method_stub(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* iso = info.GetIsolate();
+  v8::HandleScope scope(iso);
+  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
+  v8::Local<v8::Array> data = info.Data().As<v8::Array>();
+  v8::Local<v8::Value> realm_ptr, index;
+  if (!data->Get(ctx, 0).ToLocal(&realm_ptr) || !data->Get(ctx, 1).ToLocal(&index)) return;
+  Realm& r = *static_cast<Realm*>(realm_ptr.As<v8::External>()->Value());
+  v8::Local<v8::Array> kit;
+  try {
+    kit = db_kit(iso, ctx, r);
+  } catch (const JsException&) {
+    return;
+  } catch (const std::bad_alloc&) {
+    iso->ThrowException(v8::Exception::RangeError(js_name(iso, "out of memory")));
+    return;
+  }
+  v8::Local<v8::Value> f;
+  if (!kit->Get(ctx, index.As<v8::Uint32>()->Value()).ToLocal(&f) || !f->IsFunction()) return;
+  v8::Local<v8::Value> args[4] = {info.This(), info[0], info[1], info[2]};
+  v8::Local<v8::Value> result;
+  if (f.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 4, args).ToLocal(&result))
+    info.GetReturnValue().Set(result);
+}
+
+void make_db_methods(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& r) {
+  static const char* const kNames[] = {"prepare", "cursor", "transaction", "fn", "notify"};
+  v8::Local<v8::Value> methods[7];
+  v8::Local<v8::External> self = v8::External::New(iso, &r);
+  for (int i = 0; i < 5; i++) {
+    v8::Local<v8::Value> parts[2] = {self, v8::Integer::New(iso, i)};
+    v8::Local<v8::Function> f;
+    if (!v8::Function::New(ctx, db_method_stub, v8::Array::New(iso, parts, 2), 1,
+                           v8::ConstructorBehavior::kThrow)
+             .ToLocal(&f))
+      throw JsException();
+    f->SetName(js_name(iso, kNames[i]));
+    methods[i] = f;
+  }
+  methods[5] = db_native(iso, ctx, DbMode::kReadOnly, "ident", db_ident_callback);
+  methods[6] = db_native(iso, ctx, DbMode::kReadOnly, "literal", db_literal_callback);
+  r.db_methods.Reset(iso, v8::Array::New(iso, methods, 7));
+  r.db_call_key.Reset(iso, v8::Symbol::New(iso, js_name(iso, "plts.call")));
+  r.db_level_key.Reset(iso, v8::Symbol::New(iso, js_name(iso, "plts.level")));
+}
+
 Realm* create_realm(v8::Isolate* iso, Oid role) {
   std::unique_ptr<Realm> r(new Realm());
   r->role = role;
@@ -156,8 +231,8 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
   for (const char* name : {"SharedArrayBuffer", "Atomics"})
     ignore_result(global->Delete(ctx, js_name(iso, name)));
   replace_array_fill(iso, ctx);
-  install_logging(iso, ctx, *r);
   install_web_globals(iso, ctx);  // lazy: built on first use
+  install_logging(iso, ctx, *r);
   r->cell = own_backing_store(32);
   v8::Local<v8::ArrayBuffer> cell = v8::ArrayBuffer::New(iso, r->cell);
   r->clock = static_cast<double*>(r->cell->Data());
@@ -199,6 +274,7 @@ Realm* create_realm(v8::Isolate* iso, Oid role) {
       db_native(iso, ctx, DbMode::kReadOnly, "setMark", window_mark_callback),
   };
   r->window_fns.Reset(iso, v8::Array::New(iso, window_fns, 4));
+  make_db_methods(iso, ctx, *r);
   r->context.Reset(iso, ctx);
   return r.release();
 }
@@ -326,9 +402,12 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
                         : ", commit: noCommit, rollback: noRollback";
   // ctx.db is made per call, bound to the call's token: kept past its call, it is dead.
   std::string call = "fn({ args: " + args + ", argv: [" + argv +
-                     "], fn: meta, db: { mode: mode, query: (i, p) => q(t, i, p), "
-                     "exec: (i, p) => x(t, i, p)" + txn + " }, now: clock[0] === lastT ? lastS : "
-                     "nowOf(clock[0])" + extra_fields + " })";
+                     "], fn: meta, db: { mode: mode, query: (i, p, z) => q(t, i, p, z), "
+                     "exec: (i, p, z) => x(t, i, p, z)" + txn +
+                     ", prepare: dPrepare, cursor: dCursor, transaction: dTransaction, fn: dFn, "
+                     "notify: dNotify, ident: dIdent, literal: dLiteral, [CALL]: t }, "
+                     "now: clock[0] === lastT ? lastS : nowOf(clock[0]), log: lg" + extra_fields +
+                     " })";
   // A function returning jsonb gets its plain objects and arrays stringified right here, in JIT
   // code, instead of by a second call into V8 from C++ (see Realm::kit).
   std::string body =
@@ -345,9 +424,11 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
                 "    }\n"
                 "    flag[0] = 0; return r;"
           : "const t = token[0];\n    return " + call + ";";
-  std::string src = "(function (fn, meta, q, x, mode, kit, tx, w) { 'use strict';\n" +
+  std::string src = "(function (fn, meta, q, x, mode, kit, tx, w, dm, CALL, lg) { 'use strict';\n" +
                     std::string(kInvokerPreludeJs, sizeof(kInvokerPreludeJs) - 1) +
-                    "  const noCommit = () => tx(0, false), noRollback = () => tx(0, true);\n" +
+                    "  const noCommit = () => tx(0, false), noRollback = () => tx(0, true);\n"
+                    "  const dPrepare = dm[0], dCursor = dm[1], dTransaction = dm[2], dFn = dm[3], "
+                    "dNotify = dm[4], dIdent = dm[5], dLiteral = dm[6];\n" +
                     (fi.kind == FnKind::kTrigger
                          ? "  const TOPS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'], "
                            "TWHEN = ['BEFORE', 'AFTER', 'INSTEAD OF'];\n"
@@ -356,7 +437,7 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory, invoker;
   bool ro = fi.mode == DbMode::kReadOnly || is_query;
-  v8::Local<v8::Value> factory_args[8] = {
+  v8::Local<v8::Value> factory_args[11] = {
       fn,
       meta,
       (ro ? realm.query_ro : realm.query_rw).Get(iso),
@@ -364,11 +445,14 @@ v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ct
       js_name(iso, ro ? "ro" : "rw"),
       realm.kit.Get(iso),
       realm.txn.Get(iso),
-      realm.window_fns.Get(iso)};
+      realm.window_fns.Get(iso),
+      realm.db_methods.Get(iso),
+      realm.db_call_key.Get(iso),
+      realm.log.IsEmpty() ? v8::Undefined(iso).As<v8::Value>() : realm.log.Get(iso).As<v8::Value>()};
   v8::ScriptOrigin origin(iso, js_name(iso, "plts:invoke"));
   if (!v8::Script::Compile(ctx, js_string(iso, src), &origin).ToLocal(&script) ||
       !script->Run(ctx).ToLocal(&factory) ||
-      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 8, factory_args).ToLocal(&invoker))
+      !factory.As<v8::Function>()->Call(ctx, v8::Undefined(iso), 11, factory_args).ToLocal(&invoker))
     throw JsException();
   return invoker.As<v8::Function>();
 }

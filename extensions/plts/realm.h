@@ -43,6 +43,13 @@ struct Realm {
   // natives [rowCount, value, peers, setMark] (see shapes.h).
   v8::Global<v8::Function> txn;
   v8::Global<v8::Array> window_fns;
+  // ctx.db's other methods, shared by every ctx.db of the realm: [prepare, cursor, transaction,
+  // fn, notify, ident, literal] (natives; the first five call into the realm's db kit, compiled
+  // from db_kit.js on first use), and the symbols under which a ctx.db keeps its call's token and
+  // a transaction's db its level.
+  v8::Global<v8::Array> db_methods;
+  v8::Global<v8::Array> db_kit;
+  v8::Global<v8::Symbol> db_call_key, db_level_key;
   // ctx.log, frozen, shared by every call of the realm (see console.h).
   v8::Global<v8::Object> log;
   // (iterator, next, buffer) => n: fills the buffer from a set-returning function's iterator in
@@ -70,6 +77,7 @@ struct Realm {
   Realm* nested = nullptr;
   ~Realm();
   uint64_t last_used = 0;  // call serial of its last call, to collect realms unused for long
+  bool started = false;    // plts.start_proc ran (or there was none) before its first call
   int active = 0;          // calls of this realm now on the stack
   // Module instances of this realm (see modules.h): by key, by identity hash, and import links
   // ("<referrer key>\n<specifier>" -> key).
