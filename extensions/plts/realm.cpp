@@ -356,7 +356,10 @@ namespace {
 // Builds the function that makes a call's ctx and calls the export: plain JavaScript, so that V8
 // creates ctx (and ctx.args, ctx.argv) from object literals with stable shapes at JIT speed.
 //   (a0, a1, ...) => fn({ args: { name0: a0, ... } | a0, argv: [a0, ...], fn: meta, db,
-//                         now: nowOf(clock[0]) })
+//                         now: nowOf(clock[0]), log })
+// db is made per call: query/exec (and commit/rollback) close over the call's token; its other
+// methods are the realm's shared natives (Realm::db_methods), which find the call through the
+// token db keeps under Realm::db_call_key. log is the realm's frozen ctx.log.
 v8::Local<v8::Function> make_invoker(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                                      const FunctionInfo& fi, v8::Local<v8::Function> fn,
                                      v8::Local<v8::Object> meta, bool is_query) {
