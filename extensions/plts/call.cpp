@@ -37,6 +37,20 @@ using pgx::PgError;
 
 CallFrame* current_frame = nullptr;
 
+bool error_stops_call(const PgError& e) {
+  return ERRCODE_TO_CATEGORY(e.sqlerrcode()) == ERRCODE_OPERATOR_INTERVENTION ||
+         heap_limit_hit() || watchdog_stop_requested() ||
+         (current_frame != nullptr && current_frame->uncatchable);
+}
+
+bool stop_call_for(v8::Isolate* iso, const PgError& e) {
+  if (!error_stops_call(e)) return false;
+  if (current_frame != nullptr && !current_frame->uncatchable)
+    current_frame->uncatchable = std::make_unique<PgError>(e);
+  iso->TerminateExecution();
+  return true;
+}
+
 namespace {
 
 uint64_t call_serial = 0;

@@ -12,6 +12,7 @@
 #include "common/error_boundary.h"
 #include "common/pg.h"
 #include "extensions/plts/function_cache.h"
+#include "extensions/plts/js_exception.h"
 
 struct TriggerData;
 struct WindowObjectData;
@@ -55,6 +56,33 @@ struct CallFrame {
 CallFrame* frame_of_token(double token);
 
 extern CallFrame* current_frame;
+
+// Whether a PostgreSQL error met in a native callback must stop the running call rather than
+// reach JavaScript as an exception: cancel, terminate, shutdown (57xxx), the heap limit, a
+// watchdog stop, or any error once the call holds such an error.
+bool error_stops_call(const pgx::PgError& e);
+
+// When error_stops_call(e): keeps e on the running call (CallFrame::uncatchable, re-raised in
+// phase 3), terminates JavaScript and returns true. Otherwise returns false.
+bool stop_call_for(v8::Isolate* iso, const pgx::PgError& e);
+
+// Runs a native callback's body: a PgError becomes the JS exception the native throws (or stops
+// the call, see stop_call_for), bad_alloc an out-of-memory error; a pending JS exception
+// (JsException) propagates as it is.
+template <typename F>
+void native_guard(v8::Isolate* iso, v8::Local<v8::Context> ctx, F&& body) {
+  MemoryContext cxt = CurrentMemoryContext;
+  try {
+    body();
+  } catch (const JsException&) {
+  } catch (const pgx::PgError& e) {
+    MemoryContextSwitchTo(cxt);
+    if (!stop_call_for(iso, e)) iso->ThrowException(pg_to_js_error(iso, ctx, e));
+  } catch (const std::bad_alloc&) {
+    iso->ThrowException(
+        pg_to_js_error(iso, ctx, pgx::PgError(ERRCODE_OUT_OF_MEMORY, "out of memory")));
+  }
+}
 
 // fmgr call of a plts function.
 Datum call_function(FunctionCallInfo fcinfo);

@@ -221,33 +221,12 @@ void run(const v8::FunctionCallbackInfo<v8::Value>& info, Method m) {
 }
 
 // Cancel, terminate, a timeout or heap exhaustion noticed while reporting (errfinish checks for
-// interrupts) must not be catchable by JS: stop JS as ctx.db does.
-bool stops_call(const PgError& e) {
-  return ERRCODE_TO_CATEGORY(e.sqlerrcode()) == ERRCODE_OPERATOR_INTERVENTION ||
-         heap_limit_hit() || watchdog_stop_requested();
-}
-
+// interrupts) stop the call rather than reach JS (see native_guard).
 void log_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* iso = info.GetIsolate();
   v8::HandleScope scope(iso);
-  v8::Local<v8::Context> ctx = iso->GetCurrentContext();
-  MemoryContext cxt = CurrentMemoryContext;
   int m = info.Data().As<v8::Integer>()->Value();
-  try {
-    run(info, static_cast<Method>(m));
-  } catch (const JsException&) {
-  } catch (const PgError& e) {
-    MemoryContextSwitchTo(cxt);
-    if (stops_call(e) || (current_frame != nullptr && current_frame->uncatchable)) {
-      if (current_frame != nullptr && !current_frame->uncatchable)
-        current_frame->uncatchable = std::make_unique<PgError>(e);
-      iso->TerminateExecution();
-      return;
-    }
-    iso->ThrowException(pg_to_js_error(iso, ctx, e));
-  } catch (const std::bad_alloc&) {
-    iso->ThrowException(pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory")));
-  }
+  native_guard(iso, iso->GetCurrentContext(), [&] { run(info, static_cast<Method>(m)); });
 }
 
 v8::Local<v8::Function> method(v8::Isolate* iso, v8::Local<v8::Context> ctx, Method m) {

@@ -448,11 +448,6 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
   });
 }
 
-bool is_uncatchable(const PgError& e) {
-  int code = e.sqlerrcode();
-  return ERRCODE_TO_CATEGORY(code) == ERRCODE_OPERATOR_INTERVENTION ||  // 57xxx: cancel, shutdown
-         heap_limit_hit() || watchdog_stop_requested();
-}
 
 
 // ---- a call's transactions, cursors and prepared statements --------------------------------
@@ -544,12 +539,7 @@ void promise_call(const v8::FunctionCallbackInfo<v8::Value>& info, F&& body) {
   } catch (const PgError& e) {
     MemoryContextSwitchTo(entry_cxt);
     metrics.db_errors++;
-    if (is_uncatchable(e) || (frame != nullptr && frame->uncatchable)) {
-      if (frame != nullptr && !frame->uncatchable)
-        frame->uncatchable = std::make_unique<PgError>(e);
-      iso->TerminateExecution();
-      return;
-    }
+    if (stop_call_for(iso, e)) return;
     ignore_result(resolver->Reject(ctx, pg_to_js_error(iso, ctx, e)));
   } catch (const std::bad_alloc&) {
     ignore_result(resolver->Reject(
@@ -1092,14 +1082,7 @@ void quote_native(const v8::FunctionCallbackInfo<v8::Value>& info, F&& body) {
   v8::Isolate* iso = info.GetIsolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Context> ctx = iso->GetCurrentContext();
-  try {
-    info.GetReturnValue().Set(js_string(iso, body(iso, ctx)));
-  } catch (const JsException&) {
-  } catch (const PgError& e) {
-    iso->ThrowException(pg_to_js_error(iso, ctx, e));
-  } catch (const std::bad_alloc&) {
-    iso->ThrowException(pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory")));
-  }
+  native_guard(iso, ctx, [&] { info.GetReturnValue().Set(js_string(iso, body(iso, ctx))); });
 }
 
 std::string text_for_quoting(const std::string& s, const char* fn) {

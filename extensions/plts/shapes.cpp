@@ -535,23 +535,7 @@ void window_native(const v8::FunctionCallbackInfo<v8::Value>& info, F&& body) {
   v8::Isolate* iso = info.GetIsolate();
   v8::HandleScope scope(iso);
   v8::Local<v8::Context> ctx = iso->GetCurrentContext();
-  MemoryContext cxt = CurrentMemoryContext;
-  try {
-    CallFrame* f = window_frame(info);
-    body(iso, ctx, f);
-  } catch (const JsException&) {
-  } catch (const PgError& e) {
-    MemoryContextSwitchTo(cxt);
-    if (ERRCODE_TO_CATEGORY(e.sqlerrcode()) == ERRCODE_OPERATOR_INTERVENTION) {
-      if (current_frame != nullptr && !current_frame->uncatchable)
-        current_frame->uncatchable = std::make_unique<PgError>(e);
-      iso->TerminateExecution();
-      return;
-    }
-    iso->ThrowException(pg_to_js_error(iso, ctx, e));
-  } catch (const std::bad_alloc&) {
-    iso->ThrowException(pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory")));
-  }
+  native_guard(iso, ctx, [&] { body(iso, ctx, window_frame(info)); });
 }
 
 int64 int_arg(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, const char* what) {

@@ -6,6 +6,7 @@
 
 #include "extensions/plts/convert.h"
 #include "extensions/plts/engine.h"
+#include "extensions/plts/call.h"
 #include "extensions/plts/js_exception.h"
 #include "extensions/plts/web/web_support.h"
 
@@ -28,26 +29,6 @@ void random_bytes(uint8_t* dest, size_t len) {
   bool ok = false;
   pg_guard([&] { ok = pg_strong_random(dest, len); });
   if (!ok) throw PgError(ERRCODE_INTERNAL_ERROR, "crypto: could not generate random bytes");
-}
-
-// Runs body; a PostgreSQL error becomes a JS exception (or, for cancel/terminate, termination:
-// those must stay uncatchable, see window_native).
-template <typename F>
-void guarded(v8::Isolate* iso, v8::Local<v8::Context> ctx, F&& body) {
-  MemoryContext cxt = CurrentMemoryContext;
-  try {
-    body();
-  } catch (const JsException&) {
-  } catch (const PgError& e) {
-    MemoryContextSwitchTo(cxt);
-    if (ERRCODE_TO_CATEGORY(e.sqlerrcode()) == ERRCODE_OPERATOR_INTERVENTION) {
-      iso->TerminateExecution();
-      return;
-    }
-    iso->ThrowException(pg_to_js_error(iso, ctx, e));
-  } catch (const std::bad_alloc&) {
-    iso->ThrowException(pg_to_js_error(iso, ctx, PgError(ERRCODE_OUT_OF_MEMORY, "out of memory")));
-  }
 }
 
 void get_random_values(const v8::FunctionCallbackInfo<v8::Value>& info) {
@@ -73,7 +54,7 @@ void get_random_values(const v8::FunctionCallbackInfo<v8::Value>& info) {
                     ") exceeds 65536");
     return;
   }
-  guarded(iso, ctx, [&] {
+  native_guard(iso, ctx, [&] {
     if (len > 0) {
       v8::Local<v8::ArrayBuffer> buf = view->Buffer();
       random_bytes(static_cast<uint8_t*>(buf->GetBackingStore()->Data()) + view->ByteOffset(), len);
@@ -84,7 +65,7 @@ void get_random_values(const v8::FunctionCallbackInfo<v8::Value>& info) {
 
 void random_uuid(const v8::FunctionCallbackInfo<v8::Value>& info) {
   v8::Isolate* iso = info.GetIsolate();
-  guarded(iso, iso->GetCurrentContext(), [&] {
+  native_guard(iso, iso->GetCurrentContext(), [&] {
     uint8_t b[16];
     random_bytes(b, sizeof b);
     b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
@@ -161,7 +142,7 @@ void digest(const v8::FunctionCallbackInfo<v8::Value>& info) {
       return;
     }
     uint8_t out[PG_SHA512_DIGEST_LENGTH];
-    guarded(iso, ctx, [&] {
+    native_guard(iso, ctx, [&] {
       HashContext h;
       pg_guard([&] { h.ctx = pg_cryptohash_create(a->type); });
       if (h.ctx == nullptr) throw PgError(ERRCODE_OUT_OF_MEMORY, "out of memory");

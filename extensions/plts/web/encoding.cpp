@@ -6,6 +6,7 @@
 
 #include "extensions/plts/convert.h"
 #include "extensions/plts/js_exception.h"
+#include "extensions/plts/parse/base64.h"
 #include "extensions/plts/web/web_support.h"
 
 namespace plts::web {
@@ -350,15 +351,6 @@ void add_getter(v8::Isolate* iso, v8::Local<v8::FunctionTemplate> t, const char*
 
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int base64_value(uint8_t c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 // The string's characters as Latin-1 bytes; false (no exception) when one is above U+00FF.
 bool latin1(v8::Isolate* iso, v8::Local<v8::String> s, std::string* out) {
   if (!s->ContainsOnlyOneByte()) return false;
@@ -476,7 +468,7 @@ void atob_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
       poll.check();
-      int v = base64_value(static_cast<uint8_t>(in[i]));
+      int v = base64_digit(static_cast<char>(in[i]));
       if (v < 0) {
         throw_named(iso, "InvalidCharacterError", bad);
         return;
