@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -186,6 +187,29 @@ TEST_F(Logging, LogLoopStopsAtTimeoutAndCancelUncatchably) {
   EXPECT_EQ(c.exec("do $$ console.log('still here') $$ language plts"), "");
   ASSERT_EQ(c.notices.size(), 1u);
   EXPECT_EQ(c.notices[0].message, "still here");
+}
+
+TEST_F(Logging, LogLoopEndsAtTerminate) {
+  create("chatter() returns int",
+         "export default () => {\n"
+         "  for (let i = 0; ; i++) { try { console.log('line', i); } catch (e) {} }\n"
+         "};");
+  auto c = std::make_unique<NoticeConnection>();
+  c->exec("set plts.max_log_bytes = 0");
+  std::thread terminator([pid = c->pid()] {
+    std::this_thread::sleep_for(300ms);
+    Connection other;
+    other.query("select pg_terminate_backend($1)", {std::to_string(pid)});
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_NE(c->exec(fmt::format("select {}.chatter()", schema_)), "");
+  terminator.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  c.reset();
+  // the server did not restart: a new session works at once
+  NoticeConnection d;
+  EXPECT_EQ(d.exec("do $$ console.log('after terminate') $$ language plts"), "");
+  ASSERT_EQ(d.notices.size(), 1u);
 }
 
 TEST_F(Logging, BudgetIsPerOutermostCall) {

@@ -180,6 +180,13 @@ const std::vector<Case> kCases = {
      ""},
     {"ctx.db.fn of a long SQL function", "int",
      "export default async (ctx) => (await ctx.db.fn('pg_catalog.pg_sleep(float8)')(100), 1)", ""},
+    {"prepareStackTrace via console.warn", "int",
+     "export default () => { const E: any = Error; E.prepareStackTrace = () => { "
+     "E.prepareStackTrace = undefined; " LOOP " }; console.warn(new Error('x')); return 1 }",
+     ""},
+    {"ctx.log options getter", "int",
+     "export default (ctx) => { ctx.log.warning('x', { get detail() { " LOOP " } }); return 1 }",
+     ""},
     {"10M-row ctx.db.query", "int",
      "export default async (ctx) => (await ctx.db.query('select g from generate_series(1, "
      "10000000) g')).length",
