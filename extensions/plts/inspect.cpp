@@ -332,6 +332,15 @@ class Inspector {
   std::string function_text(v8::Local<v8::Function> f) {
     v8::Local<v8::Value> n = f->GetName();
     std::string name = n->IsString() ? utf8(iso_, n) : "";
+    // A class is a function whose source starts with `class` (the builtin toString, not the
+    // function's own: no user code).
+    v8::Local<v8::String> src;
+    char head[8] = {0};
+    if (!f->IsAsyncFunction() && !f->IsGeneratorFunction() &&
+        f->FunctionProtoToString(ctx_).ToLocal(&src))
+      src->WriteUtf8(iso_, head, 6, nullptr, v8::String::NO_NULL_TERMINATION);
+    bool is_class = std::strncmp(head, "class", 5) == 0 && (head[5] == ' ' || head[5] == '{');
+    if (is_class) return "[class " + (name.empty() ? std::string("(anonymous)") : name) + "]";
     const char* kind = f->IsAsyncFunction()       ? "AsyncFunction"
                        : f->IsGeneratorFunction() ? "GeneratorFunction"
                                                   : "Function";
