@@ -126,16 +126,20 @@ struct Options {
   int code = 0;
 };
 
+// ctx.log's options; with texts = false only the code is read (and checked: a bad code is an
+// error whether or not the message is shown).
 Options read_options(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> v,
-                     const char* where, const InspectLimits& limits) {
+                     const char* where, const InspectLimits& limits, bool texts = true) {
   Options o;
   if (v->IsNullOrUndefined()) return o;
   if (!v->IsObject())
     throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
                   std::string(where) + ": options must be an object { detail, hint, code }");
   v8::Local<v8::Object> opts = v.As<v8::Object>();
-  o.detail = option_text(iso, ctx, opts, "detail", limits);
-  o.hint = option_text(iso, ctx, opts, "hint", limits);
+  if (texts) {
+    o.detail = option_text(iso, ctx, opts, "detail", limits);
+    o.hint = option_text(iso, ctx, opts, "hint", limits);
+  }
   v8::Local<v8::Value> code;
   if (!opts->Get(ctx, js_name(iso, "code")).ToLocal(&code)) throw JsException();
   if (!code->IsNullOrUndefined()) {
@@ -195,7 +199,11 @@ void run(const v8::FunctionCallbackInfo<v8::Value>& info, Method m) {
   if (m == kConsoleAssert && info[0]->BooleanValue(iso)) return;
   bool interesting = false;
   pg_guard([&] { interesting = message_level_is_interesting(def.elevel); });
-  if (!interesting) return;  // nothing is formatted for a message nobody will see
+  if (!interesting) {
+    // Nothing is formatted for a message nobody will see.
+    if (m >= kLogDebug) read_options(iso, ctx, info[1], def.where, limits, false);
+    return;
+  }
   limits.max_bytes = room_to_log(iso, def.where);
   if (limits.max_bytes == 0) return;
   std::string message;

@@ -52,6 +52,11 @@ $$;
 SELECT sqlstate_of($$SELECT logging.bad_code('abc')$$);
 SELECT sqlstate_of($$SELECT logging.bad_code('p0001')$$);
 SELECT bad_code('01ABC');
+-- a bad code is an error also where the message would not be shown
+CREATE FUNCTION bad_code_debug() RETURNS void LANGUAGE plts AS $$
+export default (ctx) => { ctx.log.debug('x', { code: 42 }); };
+$$;
+SELECT sqlstate_of($$SELECT logging.bad_code_debug()$$);
 -- ctx.log.error throws: uncaught, the call fails with its SQLSTATE, detail and hint
 CREATE FUNCTION raises(catch_it bool) RETURNS text LANGUAGE plts AS $$
 export default (ctx) => {
