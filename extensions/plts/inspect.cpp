@@ -410,7 +410,8 @@ class Inspector {
       add_text(parts, "<" + std::to_string(holes) + " empty item" + (holes > 1 ? "s>" : ">"), "[");
       holes = 0;
     };
-    for (; i < n && parts.size() < limits_.max_items; i++) {
+    // Indices visited are bounded too: a sparse `new Array(1e9)` is mostly holes.
+    for (; i < n && parts.size() < limits_.max_items && i < 10 * limits_.max_items; i++) {
       poll_.check();
       v8::Local<v8::Value> v;
       std::string accessor;

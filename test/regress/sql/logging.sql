@@ -93,7 +93,7 @@ export default (ctx) => {
   console.log(function named() {}, () => 1, async function af() {}, class K {});
   console.log(new (class Point { constructor(public x = 1, public y = 2) {} })(), Object.create(null));
   console.log(Promise.resolve(5), new Promise(() => {}), [new Number(1), new String('s'), Object(2n)]);
-  console.log(Array.from({ length: 130 }, (_, i) => i));
+  console.log(Array.from({ length: 130 }, (_, i) => i), new Array(1e9), [[[[[['deep']]]]]]);
   console.log(Object.fromEntries(Array.from({ length: 103 }, (_, i) => ['k' + i, i])));
   console.log(['a\nb', 'tab\there', "it's", 'say "hi" it\'s', '\u0001', 'é ✓']);
   const e: any = new TypeError('bad thing'); e.sqlstate = '22000';
