@@ -296,10 +296,12 @@ class Inspector {
   }
 
   std::string object(v8::Local<v8::Object> o, int depth, bool top) {
-    if (o->IsProxy()) {
+    // A Proxy shows its target (a chain of them, the innermost), read without any trap.
+    while (o->IsProxy()) {
+      poll_.check();
       v8::Local<v8::Value> target = o.As<v8::Proxy>()->GetTarget();
       if (!target->IsObject()) return charged("<Revoked Proxy>");
-      return object(target.As<v8::Object>(), depth, top);
+      o = target.As<v8::Object>();
     }
     if (o->IsFunction()) return charged(function_text(o.As<v8::Function>()));
     if (o->IsDate()) return charged(iso_date(o.As<v8::Date>()->ValueOf()));
