@@ -1,6 +1,8 @@
 #include "extensions/plts/console.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "extensions/plts/engine.h"
 #include "extensions/plts/gucs.h"
 #include "extensions/plts/inspect.h"
+#include "extensions/plts/inspect_text.h"
 #include "extensions/plts/js_exception.h"
 #include "extensions/plts/modules.h"
 #include "extensions/plts/realm.h"
@@ -64,6 +67,73 @@ uint64_t outermost_token() {
   if (f == nullptr) return 0;
   while (f->outer != nullptr) f = f->outer;
   return f->token;
+}
+
+// The text of `args` as console.log writes them: format specifiers (%s %d %i %f %o %O %j %c %%)
+// in a leading string, then the rest joined with spaces, strings as they are at the top level.
+// Sets *truncated when the text was cut at limits.max_bytes (it is then at most that long, cut at
+// a character boundary).
+std::string format_log_args(v8::Isolate* iso, v8::Local<v8::Context> ctx,
+                            const v8::FunctionCallbackInfo<v8::Value>& args, int first,
+                            const InspectLimits& limits, bool* truncated) {
+  v8::HandleScope handles(iso);
+  std::string out;
+  int n = args.Length(), next = first;
+  auto room = [&] {
+    InspectLimits l = limits;
+    l.max_bytes = out.size() >= limits.max_bytes ? 0 : limits.max_bytes - out.size();
+    return l;
+  };
+  if (n > first && args[first]->IsString()) {
+    // Format specifiers in a leading string, as console.log reads them.
+    bool fmt_cut = false;
+    std::string fmt = inspect_value(iso, ctx, args[first], true, limits, &fmt_cut);
+    next = first + 1;
+    for (size_t i = 0; i < fmt.size() && out.size() < limits.max_bytes; i++) {
+      char c = fmt[i];
+      if (c != '%' || i + 1 == fmt.size()) {
+        out += c;
+        continue;
+      }
+      char s = fmt[i + 1];
+      if (s == '%') {
+        out += '%';
+        i++;
+        continue;
+      }
+      if (std::strchr("sdifjoOc", s) == nullptr || next >= n) {
+        out += c;
+        continue;
+      }
+      i++;
+      v8::Local<v8::Value> a = args[next++];
+      if (s == 'c') continue;  // CSS: nothing to style in a log line
+      if (s == 'd' || s == 'i' || s == 'f') {
+        if (a->IsBigInt()) {
+          out += inspect_value(iso, ctx, a, true, room(), truncated);
+        } else if (!a->IsNumber()) {
+          out += "NaN";
+        } else {
+          double d = a.As<v8::Number>()->Value();
+          if (s != 'f' && std::isfinite(d)) d = std::trunc(d);
+          out += inspect_value(iso, ctx, v8::Number::New(iso, d), true, room(), truncated);
+        }
+      } else {
+        // %s of a string is its text; everything else is shown as util.inspect shows it.
+        out += inspect_value(iso, ctx, a, s == 's', room(), truncated);
+      }
+    }
+    if (fmt_cut) *truncated = true;
+  }
+  for (int i = next; i < n && !*truncated; i++) {
+    if (!out.empty() || i > first) out += ' ';
+    out += inspect_value(iso, ctx, args[i], true, room(), truncated);
+  }
+  if (out.size() > limits.max_bytes) {
+    cut_utf8(out, limits.max_bytes);
+    *truncated = true;
+  }
+  return out;
 }
 
 // The natives, one template per method, made once per isolate. The previous isolate's handles

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "extensions/plts/convert.h"
+#include "extensions/plts/inspect_text.h"
 #include "extensions/plts/js_exception.h"
 #include "extensions/plts/modules.h"
 
@@ -20,78 +21,6 @@ namespace {
 struct Full {
   std::string partial;
 };
-
-std::string join(const std::vector<std::string>& parts, const char* sep) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); i++) {
-    if (i) out += sep;
-    out += parts[i];
-  }
-  return out;
-}
-
-bool is_identifier(const std::string& s) {
-  if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '_' || c == '$')) return false;
-  return true;
-}
-
-// A string literal as node writes one: single quotes unless the text holds some and no double
-// quotes, control characters escaped.
-std::string quote(const std::string& s) {
-  char q = s.find('\'') != std::string::npos && s.find('"') == std::string::npos ? '"' : '\'';
-  std::string out(1, q);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\v': out += "\\v"; break;
-      case '\\': out += "\\\\"; break;
-      default:
-        if (c == q) {
-          out += '\\';
-          out += static_cast<char>(c);
-        } else if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          snprintf(buf, sizeof buf, "\\x%02X", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += q;
-  return out;
-}
-
-// ISO 8601 text of a time value, as Date.prototype.toISOString writes it (without calling it).
-std::string iso_date(double ms) {
-  if (!std::isfinite(ms)) return "Invalid Date";
-  int64_t t = static_cast<int64_t>(std::floor(ms));
-  int64_t days = t / 86400000, rem = t % 86400000;
-  if (rem < 0) {
-    rem += 86400000;
-    days--;
-  }
-  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-  int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-  int64_t y = yoe + era * 400 + (m <= 2);
-  char buf[64];
-  const char* yfmt = y >= 0 && y <= 9999 ? "%04lld" : (y < 0 ? "-%06lld" : "+%06lld");
-  int n = snprintf(buf, sizeof buf, yfmt, static_cast<long long>(y < 0 ? -y : y));
-  snprintf(buf + n, sizeof buf - n, "-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
-           static_cast<long long>(m), static_cast<long long>(d),
-           static_cast<long long>(rem / 3600000), static_cast<long long>(rem / 60000 % 60),
-           static_cast<long long>(rem / 1000 % 60), static_cast<long long>(rem % 1000));
-  return buf;
-}
 
 std::string regexp_text(v8::Isolate* iso, v8::Local<v8::RegExp> re) {
   std::string out = "/" + utf8(iso, re->GetSource()) + "/";
@@ -129,7 +58,7 @@ class Inspector {
   std::string value(v8::Local<v8::Value> v, int depth, bool top) {
     if (v->IsString()) {
       std::string s = string_text(v.As<v8::String>(), top ? limits_.max_bytes + 1 : limits_.max_string);
-      return top ? s : quote(s) + more_chars_;
+      return top ? s : js_quote(s) + more_chars_;
     }
     if (v->IsUndefined()) return charged("undefined");
     if (v->IsNull()) return charged("null");
@@ -201,7 +130,7 @@ class Inspector {
   std::string key_text(v8::Local<v8::Value> key) {
     if (key->IsSymbol()) return charged("[" + symbol_text(key.As<v8::Symbol>()) + "]");
     std::string k = key->IsString() ? utf8(iso_, key) : primitive_text(key);
-    return charged(is_identifier(k) ? k : quote(k));
+    return charged(is_js_identifier(k) ? k : js_quote(k));
   }
 
   // An own property without running user code: false when there is none; *accessor when it is a
@@ -242,42 +171,6 @@ class Inspector {
     return v8::Local<v8::Value>();
   }
 
-  // A list's text: on one line when short, else one entry per line.
-  std::string list(const std::string& open, std::vector<std::string>& parts, const char* close,
-                   int depth) {
-    if (parts.empty()) return open + (open.empty() ? "" : " ") + std::string(close[0] == ']' ? "[]" : "{}");
-    size_t total = open.size();
-    bool multiline = false;
-    for (const auto& p : parts) {
-      total += p.size() + 2;
-      if (p.find('\n') != std::string::npos) multiline = true;
-    }
-    std::string pre = open.empty() ? "" : open + " ";
-    const char* o = close[0] == ']' ? "[" : "{";
-    if (!multiline && total + depth * 2 <= 72) return pre + o + " " + join(parts, ", ") + " " + close;
-    std::string ind(2 * (depth + 1), ' '), sep = ",\n" + ind;
-    if (!multiline && close[0] == ']' && parts.size() > 6) {
-      // Many short entries (numbers, say) share lines, as node groups them.
-      size_t widest = 0;
-      for (const auto& p : parts)
-        if (p.rfind("... ", 0) != 0) widest = std::max(widest, p.size());
-      if (widest <= 16) {
-        std::string body, line;
-        for (size_t i = 0; i < parts.size(); i++) {
-          std::string item = parts[i] + (i + 1 < parts.size() ? "," : "");
-          if (!line.empty() && ind.size() + line.size() + 1 + item.size() > 76) {
-            body += ind + line + "\n";
-            line.clear();
-          }
-          line += (line.empty() ? "" : " ") + item;
-        }
-        body += ind + line + "\n";
-        return pre + o + "\n" + body + std::string(2 * depth, ' ') + close;
-      }
-    }
-    return pre + o + "\n" + ind + join(parts, sep.c_str()) + "\n" + std::string(2 * depth, ' ') + close;
-  }
-
   // Formats child `v` into parts; on Full, rethrows with this list's partial text.
   void add(std::vector<std::string>& parts, const std::string& prefix, v8::Local<v8::Value> v,
            int depth, const std::string& open) {
@@ -304,7 +197,7 @@ class Inspector {
       o = target.As<v8::Object>();
     }
     if (o->IsFunction()) return charged(function_text(o.As<v8::Function>()));
-    if (o->IsDate()) return charged(iso_date(o.As<v8::Date>()->ValueOf()));
+    if (o->IsDate()) return charged(iso_date_text(o.As<v8::Date>()->ValueOf()));
     if (o->IsRegExp()) return charged(regexp_text(iso_, o.As<v8::RegExp>()));
     if (o->IsNumberObject() || o->IsStringObject() || o->IsBooleanObject() ||
         o->IsBigIntObject() || o->IsSymbolObject())
@@ -401,7 +294,7 @@ class Inspector {
     } else {
       properties(o, depth, parts, name, false);
     }
-    return list(name, parts, "}", depth);
+    return layout_list(name, parts, false, depth);
   }
 
   std::string array(v8::Local<v8::Array> a, int depth) {
@@ -435,7 +328,7 @@ class Inspector {
     }
     flush_holes();
     if (i < n) add_text(parts, "... " + std::to_string(n - i) + " more item" + (n - i > 1 ? "s" : ""), "[");
-    return list("", parts, "]", depth);
+    return layout_list("", parts, true, depth);
   }
 
   std::string typed_array(v8::Local<v8::TypedArray> a, const std::string& name, int depth) {
@@ -449,7 +342,7 @@ class Inspector {
     }
     if (n > limits_.max_items)
       add_text(parts, "... " + std::to_string(n - limits_.max_items) + " more items", open);
-    return list(open, parts, "]", depth);
+    return layout_list(open, parts, true, depth);
   }
 
   std::string collection(v8::Local<v8::Object> o, const std::string& name, int depth) {
@@ -477,7 +370,7 @@ class Inspector {
       add(parts, key + " => ", v, depth, open);
     }
     if (i < n) add_text(parts, "... " + std::to_string(n - i) + " more items", open);
-    return list(open, parts, "}", depth);
+    return layout_list(open, parts, false, depth);
   }
 
   std::string promise(v8::Local<v8::Promise> p, int depth) {
@@ -493,7 +386,7 @@ class Inspector {
         add(parts, "<rejected> ", p->Result(), depth, "Promise");
         break;
     }
-    return list("Promise", parts, "}", depth);
+    return layout_list("Promise", parts, false, depth);
   }
 
   std::string error(v8::Local<v8::Object> e, int depth, bool top) {
@@ -529,7 +422,7 @@ class Inspector {
     std::vector<std::string> kept;
     for (auto& p : parts)
       if (p.rfind("stack: ", 0) != 0 && p.rfind("message: ", 0) != 0) kept.push_back(p);
-    if (!kept.empty()) out += " " + list("", kept, "}", depth);
+    if (!kept.empty()) out += " " + layout_list("", kept, false, depth);
     return out;
   }
 
@@ -541,14 +434,6 @@ class Inspector {
   std::string more_chars_;
   std::vector<v8::Local<v8::Object>> path_;  // objects being formatted: meeting one is a cycle
 };
-
-// Cuts s to at most max bytes at a UTF-8 character boundary.
-void cut_utf8(std::string& s, size_t max) {
-  if (s.size() <= max) return;
-  size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) n--;
-  s.resize(n);
-}
 
 }  // namespace
 
@@ -562,69 +447,6 @@ std::string inspect_value(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Loca
   } catch (Full& f) {
     out = std::move(f.partial);
     *truncated = true;
-  }
-  if (out.size() > limits.max_bytes) {
-    cut_utf8(out, limits.max_bytes);
-    *truncated = true;
-  }
-  return out;
-}
-
-std::string format_log_args(v8::Isolate* iso, v8::Local<v8::Context> ctx,
-                            const v8::FunctionCallbackInfo<v8::Value>& args, int first,
-                            const InspectLimits& limits, bool* truncated) {
-  v8::HandleScope handles(iso);
-  std::string out;
-  int n = args.Length(), next = first;
-  auto room = [&] {
-    InspectLimits l = limits;
-    l.max_bytes = out.size() >= limits.max_bytes ? 0 : limits.max_bytes - out.size();
-    return l;
-  };
-  if (n > first && args[first]->IsString()) {
-    // Format specifiers in a leading string, as console.log reads them.
-    bool fmt_cut = false;
-    std::string fmt = inspect_value(iso, ctx, args[first], true, limits, &fmt_cut);
-    next = first + 1;
-    for (size_t i = 0; i < fmt.size() && out.size() < limits.max_bytes; i++) {
-      char c = fmt[i];
-      if (c != '%' || i + 1 == fmt.size()) {
-        out += c;
-        continue;
-      }
-      char s = fmt[i + 1];
-      if (s == '%') {
-        out += '%';
-        i++;
-        continue;
-      }
-      if (std::strchr("sdifjoOc", s) == nullptr || next >= n) {
-        out += c;
-        continue;
-      }
-      i++;
-      v8::Local<v8::Value> a = args[next++];
-      if (s == 'c') continue;  // CSS: nothing to style in a log line
-      if (s == 'd' || s == 'i' || s == 'f') {
-        if (a->IsBigInt()) {
-          out += inspect_value(iso, ctx, a, true, room(), truncated);
-        } else if (!a->IsNumber()) {
-          out += "NaN";
-        } else {
-          double d = a.As<v8::Number>()->Value();
-          if (s != 'f' && std::isfinite(d)) d = std::trunc(d);
-          out += inspect_value(iso, ctx, v8::Number::New(iso, d), true, room(), truncated);
-        }
-      } else {
-        // %s of a string is its text; everything else is shown as util.inspect shows it.
-        out += inspect_value(iso, ctx, a, s == 's', room(), truncated);
-      }
-    }
-    if (fmt_cut) *truncated = true;
-  }
-  for (int i = next; i < n && !*truncated; i++) {
-    if (!out.empty() || i > first) out += ' ';
-    out += inspect_value(iso, ctx, args[i], true, room(), truncated);
   }
   if (out.size() > limits.max_bytes) {
     cut_utf8(out, limits.max_bytes);

@@ -21,14 +21,6 @@ struct InspectLimits {
   size_t max_bytes = 16 * 1024;   // the whole text; formatting stops past it
 };
 
-// The text of `args` as console.log writes them: format specifiers (%s %d %i %f %o %O %j %c %%)
-// in a leading string, then the rest joined with spaces, strings as they are at the top level.
-// Sets *truncated when the text was cut at limits.max_bytes (the text is then at most that long
-// plus a few bytes, cut at a character boundary).
-std::string format_log_args(v8::Isolate* iso, v8::Local<v8::Context> ctx,
-                            const v8::FunctionCallbackInfo<v8::Value>& args, int first,
-                            const InspectLimits& limits, bool* truncated);
-
 // One value: strings as they are when `top`, otherwise as util.inspect shows them.
 std::string inspect_value(v8::Isolate* iso, v8::Local<v8::Context> ctx, v8::Local<v8::Value> v,
                           bool top, const InspectLimits& limits, bool* truncated);
