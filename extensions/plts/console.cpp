@@ -26,9 +26,21 @@ using pgx::PgError;
 namespace {
 
 enum Method {
-  kConsoleLog, kConsoleInfo, kConsoleDebug, kConsoleWarn, kConsoleError, kConsoleTrace,
-  kConsoleDir, kConsoleTable, kConsoleAssert,
-  kLogDebug, kLogLog, kLogInfo, kLogNotice, kLogWarning, kLogError,
+  kConsoleLog,
+  kConsoleInfo,
+  kConsoleDebug,
+  kConsoleWarn,
+  kConsoleError,
+  kConsoleTrace,
+  kConsoleDir,
+  kConsoleTable,
+  kConsoleAssert,
+  kLogDebug,
+  kLogLog,
+  kLogInfo,
+  kLogNotice,
+  kLogWarning,
+  kLogError,
   kMethodCount
 };
 
@@ -292,7 +304,8 @@ void run(const v8::FunctionCallbackInfo<v8::Value>& info, Method m) {
   message = with_marker(std::move(message), truncated, limits.max_bytes);
   if (m == kConsoleTrace) {
     std::string stack = current_stack_lines(iso, 10);
-    message = "Trace" + (message.empty() ? "" : ": " + message) + (stack.empty() ? "" : "\n" + stack);
+    message =
+        "Trace" + (message.empty() ? "" : ": " + message) + (stack.empty() ? "" : "\n" + stack);
   }
   if (budget.owner != 0) budget.used += message.size() + o.detail.size() + o.hint.size();
   emit(def.elevel, message, o.detail, o.hint, o.code, context_line(iso, def.where));
@@ -352,8 +365,8 @@ void install_logging(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm)
   v8::Local<v8::Object> global = ctx->Global();
   v8::Local<v8::String> name = js_name(iso, "console");
   must(global->Delete(ctx, name));  // V8's own, whose output goes nowhere
-  must(global->SetLazyDataProperty(ctx, name, console_getter, v8::Local<v8::Value>(),
-                                   v8::DontEnum));
+  must(
+      global->SetLazyDataProperty(ctx, name, console_getter, v8::Local<v8::Value>(), v8::DontEnum));
   v8::Local<v8::Object> log = methods_object(iso, ctx, kLogDebug, kLogError);
   must(log->SetIntegrityLevel(ctx, v8::IntegrityLevel::kFrozen));
   realm.log.Reset(iso, log);

@@ -57,7 +57,8 @@ class Inspector {
 
   std::string value(v8::Local<v8::Value> v, int depth, bool top) {
     if (v->IsString()) {
-      std::string s = string_text(v.As<v8::String>(), top ? limits_.max_bytes + 1 : limits_.max_string);
+      std::string s =
+          string_text(v.As<v8::String>(), top ? limits_.max_bytes + 1 : limits_.max_string);
       return top ? s : js_quote(s) + more_chars_;
     }
     if (v->IsUndefined()) return charged("undefined");
@@ -199,8 +200,8 @@ class Inspector {
     if (o->IsFunction()) return charged(function_text(o.As<v8::Function>()));
     if (o->IsDate()) return charged(iso_date_text(o.As<v8::Date>()->ValueOf()));
     if (o->IsRegExp()) return charged(regexp_text(iso_, o.As<v8::RegExp>()));
-    if (o->IsNumberObject() || o->IsStringObject() || o->IsBooleanObject() ||
-        o->IsBigIntObject() || o->IsSymbolObject())
+    if (o->IsNumberObject() || o->IsStringObject() || o->IsBooleanObject() || o->IsBigIntObject() ||
+        o->IsSymbolObject())
       return boxed(o, depth);
     for (const auto& seen : path_)
       if (seen == o) return charged("[Circular]");
@@ -208,11 +209,11 @@ class Inspector {
     std::string name = constructor_name(o);
     if (depth > limits_.depth) return charged("[" + (name.empty() ? "Object" : name) + "]");
     path_.push_back(o);
-    std::string out = o->IsArray()          ? array(o.As<v8::Array>(), depth)
-                      : o->IsTypedArray()   ? typed_array(o.As<v8::TypedArray>(), name, depth)
+    std::string out = o->IsArray()               ? array(o.As<v8::Array>(), depth)
+                      : o->IsTypedArray()        ? typed_array(o.As<v8::TypedArray>(), name, depth)
                       : o->IsMap() || o->IsSet() ? collection(o, name, depth)
-                      : o->IsPromise()      ? promise(o.As<v8::Promise>(), depth)
-                                            : plain(o, name, depth);
+                      : o->IsPromise()           ? promise(o.As<v8::Promise>(), depth)
+                                                 : plain(o, name, depth);
     path_.pop_back();
     return out;
   }
@@ -244,11 +245,15 @@ class Inspector {
 
   std::string boxed(v8::Local<v8::Object> o, int depth) {
     if (o->IsNumberObject())
-      return charged("[Number: " + number_text(v8::Number::New(iso_, o.As<v8::NumberObject>()->ValueOf())) + "]");
+      return charged("[Number: " +
+                     number_text(v8::Number::New(iso_, o.As<v8::NumberObject>()->ValueOf())) + "]");
     if (o->IsBooleanObject())
-      return charged(std::string("[Boolean: ") + (o.As<v8::BooleanObject>()->ValueOf() ? "true" : "false") + "]");
-    if (o->IsStringObject()) return "[String: " + value(o.As<v8::StringObject>()->ValueOf(), depth, false) + "]";
-    if (o->IsBigIntObject()) return "[BigInt: " + value(o.As<v8::BigIntObject>()->ValueOf(), depth, false) + "]";
+      return charged(std::string("[Boolean: ") +
+                     (o.As<v8::BooleanObject>()->ValueOf() ? "true" : "false") + "]");
+    if (o->IsStringObject())
+      return "[String: " + value(o.As<v8::StringObject>()->ValueOf(), depth, false) + "]";
+    if (o->IsBigIntObject())
+      return "[BigInt: " + value(o.As<v8::BigIntObject>()->ValueOf(), depth, false) + "]";
     return "[Symbol: " + value(o.As<v8::SymbolObject>()->ValueOf(), depth, false) + "]";
   }
 
@@ -257,10 +262,10 @@ class Inspector {
                   const std::string& open, bool skip_indices) {
     v8::Local<v8::Array> keys;
     auto filter = static_cast<v8::PropertyFilter>(v8::ONLY_ENUMERABLE);
-    if (!got(o->GetPropertyNames(ctx_, v8::KeyCollectionMode::kOwnOnly, filter,
-                                 skip_indices ? v8::IndexFilter::kSkipIndices
-                                              : v8::IndexFilter::kIncludeIndices,
-                                 v8::KeyConversionMode::kConvertToString),
+    if (!got(o->GetPropertyNames(
+                 ctx_, v8::KeyCollectionMode::kOwnOnly, filter,
+                 skip_indices ? v8::IndexFilter::kSkipIndices : v8::IndexFilter::kIncludeIndices,
+                 v8::KeyConversionMode::kConvertToString),
              &keys))
       return;
     uint32_t n = keys->Length(), shown = 0;
@@ -327,7 +332,8 @@ class Inspector {
       }
     }
     flush_holes();
-    if (i < n) add_text(parts, "... " + std::to_string(n - i) + " more item" + (n - i > 1 ? "s" : ""), "[");
+    if (i < n)
+      add_text(parts, "... " + std::to_string(n - i) + " more item" + (n - i > 1 ? "s" : ""), "[");
     return layout_list("", parts, true, depth);
   }
 
@@ -400,8 +406,8 @@ class Inspector {
     std::string out = head;
     v8::Local<v8::Value> stack;
     std::string accessor;
-    if (own(e, js_name(iso_, "stack"), &stack, &accessor) && accessor.empty() &&
-        !stack.IsEmpty() && stack->IsString()) {
+    if (own(e, js_name(iso_, "stack"), &stack, &accessor) && accessor.empty() && !stack.IsEmpty() &&
+        stack->IsString()) {
       std::string s = utf8(iso_, stack);
       size_t at = s.find("\n    at ");
       if (at != std::string::npos) {

@@ -15,10 +15,10 @@
 namespace plts {
 
 struct InspectLimits {
-  int depth = 4;                  // nesting levels shown; deeper objects are [Object], [Array]
-  size_t max_items = 100;         // entries of one array, object, Map or Set
-  size_t max_string = 10000;      // characters of a string inside a structure
-  size_t max_bytes = 16 * 1024;   // the whole text; formatting stops past it
+  int depth = 4;                 // nesting levels shown; deeper objects are [Object], [Array]
+  size_t max_items = 100;        // entries of one array, object, Map or Set
+  size_t max_string = 10000;     // characters of a string inside a structure
+  size_t max_bytes = 16 * 1024;  // the whole text; formatting stops past it
 };
 
 // One value: strings as they are when `top`, otherwise as util.inspect shows them.

@@ -71,8 +71,8 @@ class Logging : public ::testing::Test {
   }
   void TearDown() override { admin_.query("drop schema if exists " + schema_ + " cascade"); }
   void create(const std::string& signature, const std::string& body) {
-    admin_.query(fmt::format("create function {}.{} language plts as $js${}$js$", schema_,
-                             signature, body));
+    admin_.query(
+        fmt::format("create function {}.{} language plts as $js${}$js$", schema_, signature, body));
   }
   // The server log from byte `from`, read by the server (the file the scripts' cluster_start
   // writes: PLTS_SERVER_LOG, else server.log beside the data directory). Empty when unreadable.
@@ -214,21 +214,22 @@ TEST_F(Logging, LogLoopEndsAtTerminate) {
 
 TEST_F(Logging, BudgetIsPerOutermostCall) {
   create("inner() returns int", "export default () => { console.log('i'.repeat(60)); return 1; };");
-  create("outer() returns int",
-         fmt::format("export default async (ctx) => {{\n"
-                     "  console.log('o'.repeat(60));\n"
-                     "  await ctx.db.query('select {}.inner()');\n"
-                     "  console.log('after');\n"
-                     "  return 1;\n"
-                     "}};",
-                     schema_));
+  create("outer() returns int", fmt::format("export default async (ctx) => {{\n"
+                                            "  console.log('o'.repeat(60));\n"
+                                            "  await ctx.db.query('select {}.inner()');\n"
+                                            "  console.log('after');\n"
+                                            "  return 1;\n"
+                                            "}};",
+                                            schema_));
   NoticeConnection c;
   c.exec("set plts.max_log_bytes = 100");
   ASSERT_EQ(c.exec(fmt::format("select {}.outer()", schema_)), "");
   ASSERT_EQ(c.notices.size(), 3u);
   EXPECT_EQ(c.notices[0].message, std::string(60, 'o'));
   EXPECT_EQ(c.notices[1].message, std::string(40, 'i') + "... [truncated at 40 bytes]");
-  EXPECT_EQ(c.notices[1].context.rfind("plts function " + schema_ + ".inner line 1 at console.log", 0), 0u)
+  EXPECT_EQ(
+      c.notices[1].context.rfind("plts function " + schema_ + ".inner line 1 at console.log", 0),
+      0u)
       << c.notices[1].context;
   EXPECT_EQ(c.notices[2].severity, "WARNING");
   EXPECT_NE(c.notices[2].message.find("logged more than plts.max_log_bytes (100 bytes)"),
