@@ -67,7 +67,8 @@ bool error_stops_call(const pgx::PgError& e);
 bool stop_call_for(v8::Isolate* iso, const pgx::PgError& e);
 
 // Runs a native callback's body: a PgError becomes the JS exception the native throws (or stops
-// the call, see stop_call_for), bad_alloc an out-of-memory error; a pending JS exception
+// the call, see stop_call_for), bad_alloc an out-of-memory error, any other C++ exception an
+// internal error (none may cross V8's frames); a pending JS exception
 // (JsException) propagates as it is.
 template <typename F>
 void native_guard(v8::Isolate* iso, v8::Local<v8::Context> ctx, F&& body) {
@@ -81,6 +82,8 @@ void native_guard(v8::Isolate* iso, v8::Local<v8::Context> ctx, F&& body) {
   } catch (const std::bad_alloc&) {
     iso->ThrowException(
         pg_to_js_error(iso, ctx, pgx::PgError(ERRCODE_OUT_OF_MEMORY, "out of memory")));
+  } catch (const std::exception& e) {
+    iso->ThrowException(pg_to_js_error(iso, ctx, pgx::PgError(ERRCODE_INTERNAL_ERROR, e.what())));
   }
 }
 
