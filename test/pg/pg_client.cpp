@@ -95,6 +95,16 @@ bool Connection::busy() {
 
 int Connection::backend_pid() { return PQbackendPID(conn_); }
 
+std::vector<std::string> Connection::notifications(const std::string& channel) {
+  std::vector<std::string> out;
+  if (!PQconsumeInput(conn_)) return out;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    if (channel == n->relname) out.emplace_back(n->extra);
+    PQfreemem(n);
+  }
+  return out;
+}
+
 bool Connection::alive() {
   try {
     return scalar("select 1") == "1";

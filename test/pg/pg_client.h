@@ -42,6 +42,8 @@ class Connection {
   bool busy();
   int backend_pid();
   bool alive();
+  // NOTIFY payloads received so far on `channel` (reads what has arrived, never blocks), in order.
+  std::vector<std::string> notifications(const std::string& channel);
 
  private:
   pg_conn* conn_;
