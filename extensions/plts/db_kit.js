@@ -23,7 +23,7 @@
   // statement runs when cursor() is called, as OPEN does); an error opening it surfaces at the
   // first next(). Leaving a for-await loop (break, return, throw) closes it, and so does the end
   // of the call.
-  const cursorOf = (t, l, opening, opts) => {
+  const cursorOf = (t, l, open, opts) => {
     let batch = 100;
     if (opts !== undefined && opts !== null) {
       const b = opts.batch;
@@ -36,6 +36,7 @@
     // Handled here so that a cursor never iterated does not fail the call as an unhandled
     // rejection; next() re-throws the error.
     let id = 0, failure = null, rows = null, i = 0, done = false;
+    const opening = open();  // after the options are checked: a refused cursor is never opened
     const opened = (async () => {
       try {
         id = await opening;
@@ -89,7 +90,7 @@
     paramCount: n,
     query: (p, z) => d(t, 2, l, id, p, z),
     exec: (p, z) => d(t, 3, l, id, p, z),
-    cursor: (p, o) => cursorOf(t, l, d(t, 5, l, id, p), o),
+    cursor: (p, o) => cursorOf(t, l, () => d(t, 5, l, id, p), o),
     free: () => d(t, 4, l, id),
   });
 
@@ -122,7 +123,7 @@
 
   const cursor = (db, sql, params, opts) => {
     const t = tokenOf(db), l = levelOf(db);
-    return cursorOf(t, l, d(t, 5, l, sql, params), opts);
+    return cursorOf(t, l, () => d(t, 5, l, sql, params), opts);
   };
 
   const transaction = async (db, cb) => {

@@ -309,3 +309,49 @@ RESET ROLE;
 DROP FUNCTION api_call_secret(), api_secret();
 REVOKE ALL ON FUNCTION api_init(), api_init_runs() FROM api_role;
 DROP ROLE api_role;
+
+-- ---- every method with every kind of bad argument: a clean error or a result, never an internal
+-- error or a crash (the hardened pass runs this under ASan + UBSan) -----------------------------
+CREATE FUNCTION api_matrix() RETURNS jsonb LANGUAGE plts AS $$
+export default async (ctx) => {
+  const values: unknown[] = [undefined, null, 0, -1, 1.5, NaN, 2 ** 53, 'x', '', 'a\u0000b', 'select 1',
+    'select $1', Symbol('s'), {}, [], [1], [1, 2, 3], { sql: 1 }, { sql: 'select 1', params: 'x' },
+    { toSQL: () => 1 }, new Proxy({}, {}), () => 1, 10n, new Date(NaN), 'x'.repeat(100000), { batch: -1 },
+    { batch: 1.5 }, { batch: 2 ** 40 }, ['no_such_type'], [1, 'int']];
+  const second = [undefined, null, 1, 'x', [], [1], {}, ['int']];
+  const db: any = ctx.db;
+  const st: any = await db.prepare('select $1::int as v');
+  const calls: [string, (a: any, b: any) => unknown][] = [
+    ['query', (a, b) => db.query(a, b)], ['exec', (a, b) => db.exec(a, b)],
+    ['prepare', (a, b) => db.prepare(a, b)], ['cursor', async (a, b) => { const c = db.cursor(a, b, b); await c.next(); await c.close(); }],
+    ['cursor options', async (a) => { const c = db.cursor('select 1', [], a); await c.next(); await c.close(); }],
+    ['transaction', (a) => db.transaction(a)], ['fn', (a, b) => db.fn(a)(b)], ['fn args', (a, b) => db.fn('api_add')(a, b)],
+    ['notify', (a, b) => db.notify(a, b)], ['ident', (a) => db.ident(a)], ['literal', (a) => db.literal(a)],
+    ['statement query', (a, b) => st.query(a, b)], ['statement exec', (a) => st.exec(a)],
+    ['statement cursor', async (a, b) => { const c = st.cursor(a, b); await c.next(); await c.close(); }],
+  ];
+  let cases = 0;
+  const bad: string[] = [];
+  const kinds = new Set<string>();
+  for (const [name, f] of calls)
+    for (const a of values)
+      for (const b of second) {
+        cases++;
+        try { await f(a, b); kinds.add('ok'); }
+        catch (e: any) {
+          const state = e?.sqlstate ?? (e instanceof TypeError ? 'TypeError' : e?.name);
+          kinds.add(String(state));
+          const message = String(e?.message ?? '');
+          if (state === 'XX000' || state === undefined || message === '' || message.includes('[object Object]'))
+            bad.push(`${name}(${typeof a}, ${typeof b}): ${state} ${message.slice(0, 80)}`);
+        }
+      }
+  const open = (await db.query('select count(*)::int as c from pg_cursors'))[0].c;
+  return { cases, bad, openCursors: open, outcomes: [...kinds].sort() };
+};
+$$;
+SET client_min_messages = warning;  -- the long text as SQL gets an identifier-truncation notice
+SELECT r->'cases' AS cases, r->'bad' AS bad, r->'openCursors' AS open_cursors, r->'outcomes' AS outcomes
+FROM (SELECT api_matrix() AS r) s;
+RESET client_min_messages;
+SELECT count(*) AS cursors_left FROM pg_cursors;
