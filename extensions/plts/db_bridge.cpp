@@ -495,7 +495,7 @@ double innermost_txn(const CallFrame* owner) {
 // in the wrong subtransaction.
 void check_txn_level(const CallFrame* owner, v8::Local<v8::Value> level, const char* fn) {
   double want = txn_id_of(level), top = innermost_txn(owner);
-  if (want == top) return;
+  if (want == top || want < 0) return;  // -1: a kept statement runs at the innermost level
   bool open = false;
   if (owner->db != nullptr)
     for (const OpenTxn& t : owner->db->txns) open = open || t.id == want;
@@ -603,10 +603,24 @@ int id_arg(v8::Local<v8::Value> v) {
   return v->IsInt32() ? v.As<v8::Int32>()->Value() : -1;
 }
 
+// Statements prepared with { keep: true }: they outlive their call, usable by any later call of
+// the backend that holds the JS object (only code of the realm that made it can), until free() or
+// until the isolate is recycled. Negative ids. At most kMaxKept.
+constexpr int kMaxKept = 1000;
+std::unordered_map<int, std::unique_ptr<PlanEntry>>* kept = nullptr;
+int kept_serial = 0;
+
+// Where the statement `id` lives: the owner call's statements, or the kept ones.
+std::unordered_map<int, std::unique_ptr<PlanEntry>>* statements_of(CallFrame* owner, int id) {
+  if (id < 0) return kept;
+  return owner->db != nullptr ? &owner->db->prepared : nullptr;
+}
+
 PlanEntry* prepared_of(CallFrame* owner, v8::Local<v8::Value> id) {
-  if (owner->db != nullptr) {
-    auto it = owner->db->prepared.find(id_arg(id));
-    if (it != owner->db->prepared.end()) return it->second.get();
+  auto* map = statements_of(owner, id_arg(id));
+  if (map != nullptr) {
+    auto it = map->find(id_arg(id));
+    if (it != map->end()) return it->second.get();
   }
   throw PgError(ERRCODE_INVALID_SQL_STATEMENT_NAME,
                 "this prepared statement was freed", "", "Prepare it again.");
@@ -1012,10 +1026,24 @@ void db_op_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
           e = prepare(sql, -1, typed ? &types : nullptr);
           return v8::Undefined(iso);
         });
-        DbState& state = db_state(owner);
-        int id = ++state.serial;
         int nparams = static_cast<int>(e->param_conv.size());
-        state.prepared[id] = std::move(e);
+        int id = 0;
+        if (c->IsTrue()) {
+          if (kept == nullptr) kept = new std::unordered_map<int, std::unique_ptr<PlanEntry>>();
+          if (static_cast<int>(kept->size()) >= kMaxKept) {
+            free_entry(e.release());
+            throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                          "ctx.db.prepare: " + std::to_string(kMaxKept) +
+                              " statements are kept already",
+                          "", "Free kept statements you no longer use, or keep fewer.");
+          }
+          id = -(++kept_serial);
+          (*kept)[id] = std::move(e);
+        } else {
+          DbState& state = db_state(owner);
+          id = ++state.serial;
+          state.prepared[id] = std::move(e);
+        }
         v8::Local<v8::Value> parts[2] = {v8::Integer::New(iso, id), v8::Integer::New(iso, nparams)};
         return v8::Array::New(iso, parts, 2);
       }
@@ -1032,15 +1060,15 @@ void db_op_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
         return run_prepared(iso, ctx, frame, e, mode, b, is_query);
       }
       case kStmtFree: {
-        if (owner->db != nullptr) {
-          auto it = owner->db->prepared.find(id_arg(a));
-          if (it != owner->db->prepared.end()) {
-            if (it->second->pins > 0)
-              throw PgError(ERRCODE_OBJECT_IN_USE,
-                            "this prepared statement has an open cursor: close it first");
-            free_entry(it->second.release());
-            owner->db->prepared.erase(it);
-          }
+        auto* map = statements_of(owner, id_arg(a));
+        if (map == nullptr) return v8::Undefined(iso);
+        auto it = map->find(id_arg(a));
+        if (it != map->end()) {
+          if (it->second->pins > 0)
+            throw PgError(ERRCODE_OBJECT_IN_USE,
+                          "this prepared statement has an open cursor: close it first");
+          free_entry(it->second.release());
+          map->erase(it);
         }
         return v8::Undefined(iso);
       }
@@ -1186,6 +1214,17 @@ void db_txn_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
 void db_exec_callback(const v8::FunctionCallbackInfo<v8::Value>& info) { db_call(info, false); }
 
 size_t plan_cache_size() { return plans ? plans->lru.size() : 0; }
+
+void free_kept_statements() {
+  if (kept == nullptr) return;
+  for (auto& [id, e] : *kept) {
+    try {
+      free_entry(e.release());
+    } catch (const PgError&) {
+    }
+  }
+  kept->clear();
+}
 
 void db_frame_end(CallFrame& frame) {
   if (frame.db == nullptr) return;

@@ -24,6 +24,10 @@ struct CallFrame;
 // prepared statements. Before the call's SPI connection finishes; throws PgError.
 void db_frame_end(CallFrame& frame);
 
+// Frees the statements kept by ctx.db.prepare(sql, types, { keep: true }) (their JS objects are
+// gone: the realms are being dropped).
+void free_kept_statements();
+
 // Called when the outermost frame ends (SPI is finished by the frame's owner).
 size_t plan_cache_size();
 

@@ -115,10 +115,21 @@
     return db;
   };
 
-  const prepare = async (db, sql, types) => {
+  // A kept statement ({ keep: true }) outlives its call: it runs for the call running when it is
+  // used, at that call's innermost transaction (level -1).
+  const keptStatement = (id, n) => ({
+    paramCount: n,
+    query: (p, z) => d(token[0], 2, -1, id, p, z),
+    exec: (p, z) => d(token[0], 3, -1, id, p, z),
+    cursor: (p, o) => { const t = token[0]; return cursorOf(t, -1, () => d(t, 5, -1, id, p), o); },
+    free: () => d(token[0], 4, -1, id),
+  });
+
+  const prepare = async (db, sql, types, opts) => {
     const t = tokenOf(db), l = levelOf(db);
-    const r = await d(t, 1, l, sql, types);
-    return statement(t, l, r[0], r[1]);
+    const keep = opts !== undefined && opts !== null && opts.keep === true;
+    const r = await d(t, 1, l, sql, types, keep);
+    return keep ? keptStatement(r[0], r[1]) : statement(t, l, r[0], r[1]);
   };
 
   const cursor = (db, sql, params, opts) => {

@@ -312,6 +312,7 @@ int realm_count() {
 }
 
 void drop_realms() {
+  free_kept_statements();  // their statement objects die with the realms
   if (realms == nullptr) return;
   for (auto& [role, r] : *realms) delete r;  // Globals reset while the isolate still lives
   realms->clear();

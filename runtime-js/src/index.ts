@@ -45,9 +45,10 @@ export interface Db<M extends DbMode = DbMode> {
   /**
    * Prepares a statement once for several executions. `paramTypes` are type names
    * (`["int", "text"]`); without them PostgreSQL infers the types from the statement. The plan
-   * lives until `free()` or the end of the call; the same guards apply as to `query`.
+   * lives until `free()` or the end of the call — with `{ keep: true }`, until `free()`: such a
+   * statement (kept in a global) serves later calls. The same guards apply as to `query`.
    */
-  prepare(sql: string, paramTypes?: readonly string[]): Promise<Statement>;
+  prepare(sql: string, paramTypes?: readonly string[] | null, options?: PrepareOptions): Promise<Statement>;
   /**
    * Opens a cursor: rows are fetched `batch` at a time (default 100), so a scan of any size runs
    * in bounded memory. `for await (const row of ctx.db.cursor(...))`; leaving the loop closes it.
@@ -77,6 +78,12 @@ export interface Db<M extends DbMode = DbMode> {
    * numbers, bigints and booleans as their text; Dates as ISO 8601; other objects as JSON.
    */
   literal(value: unknown): string;
+}
+
+/** Options of `ctx.db.prepare`. */
+export interface PrepareOptions {
+  /** Keep the statement past the call (at most 1000 per backend) until `free()`. */
+  keep?: boolean;
 }
 
 /** Options of `ctx.db.cursor`. */
@@ -113,7 +120,7 @@ export interface ReadonlyDb {
    * (`db.exec is not allowed in a query handler`). Use `mutation(...)` to write.
    */
   exec(input: never, params?: never): Promise<never>;
-  prepare(sql: string, paramTypes?: readonly string[]): Promise<Statement>;
+  prepare(sql: string, paramTypes?: readonly string[] | null, options?: PrepareOptions): Promise<Statement>;
   cursor<R extends Row = Row>(input: SqlInput, params?: SqlParams, options?: CursorOptions): Cursor<R>;
   transaction<T>(body: (db: ReadonlyDb) => Promise<T> | T): Promise<T>;
   fn<R = any>(name: string): (...args: unknown[]) => Promise<R>;
@@ -998,7 +1005,8 @@ function readonlyDb(db: Db): ReadonlyDb {
         new StopgapError(EXEC_REFUSED, "25006", undefined, "declare the function with mutation(...) to write"),
       ),
     // plts itself runs a query handler's statements read-only: these only pass through.
-    prepare: (sql: string, paramTypes?: readonly string[]) => db.prepare(sql, paramTypes),
+    prepare: (sql: string, paramTypes?: readonly string[] | null, options?: PrepareOptions) =>
+      db.prepare(sql, paramTypes, options),
     cursor: (input: SqlInput, params?: SqlParams, options?: CursorOptions) => db.cursor(input, params, options),
     transaction: <T>(body: (inner: ReadonlyDb) => Promise<T> | T) =>
       db.transaction((inner) => body(readonlyDb(inner))),

@@ -140,6 +140,8 @@ void ro;
 // ctx.db's other methods are typed.
 export async function dbApi(ctx: PltsContext): Promise<number> {
   const st = await ctx.db.prepare("select $1::int as n", ["int"]);
+  const kept = await ctx.db.prepare("select 1", null, { keep: true });
+  await kept.free();
   const rows = await st.query<{ n: number }>([1]);
   assertType<Equal<typeof rows, { n: number }[]>>();
   await st.free();

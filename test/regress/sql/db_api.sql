@@ -52,6 +52,31 @@ CREATE FUNCTION api_kept_statement() RETURNS text LANGUAGE plts AS $$
 export default async () => { try { await (globalThis as any).keptStatement.query(['1']); return 'usable'; } catch (e: any) { return e.sqlstate + ': ' + e.message; } };
 $$;
 SELECT api_kept_statement();
+-- { keep: true }: a statement that outlives its call, for the calls that come after (plv8's habit
+-- of keeping plans in a global), until free()
+CREATE FUNCTION api_kept(what text) RETURNS text LANGUAGE plts AS $$
+export default async (ctx) => {
+  const g = globalThis as any;
+  try {
+    if (ctx.args.what === 'prepare') {
+      g.kept = await ctx.db.prepare('select $1::int * 2 as v', ['int'], { keep: true });
+      return 'prepared ' + g.kept.paramCount;
+    }
+    if (ctx.args.what === 'use') return 'v=' + (await g.kept.query([21]))[0].v;
+    if (ctx.args.what === 'in a transaction')
+      return await ctx.db.transaction(async () => 'v=' + (await g.kept.query([5]))[0].v);
+    if (ctx.args.what === 'cursor') { let n = 0; for await (const r of g.kept.cursor([1])) n += r.v; return 'sum=' + n; }
+    if (ctx.args.what === 'free') { await g.kept.free(); return 'freed'; }
+  } catch (e: any) { return e.sqlstate + ': ' + e.message; }
+};
+$$;
+SELECT api_kept('prepare');
+SELECT api_kept('use');
+SELECT api_kept('in a transaction');
+SELECT api_kept('cursor');
+SELECT api_kept('free');
+SELECT api_kept('use');
+
 -- read-only functions prepare and query, but do not write
 CREATE FUNCTION api_prepare_ro() RETURNS text STABLE LANGUAGE plts AS $$
 export default async (ctx) => {
