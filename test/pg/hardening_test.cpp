@@ -113,6 +113,18 @@ TEST_F(Hardening, BuiltinIgnoringTerminationEndsOnlyItsSession) {
   EXPECT_EQ(fresh.scalar(call("ok()")), "1");
 }
 
+// btoa of a string near V8's length limit grows past it by a third: a RangeError, where making the
+// string unchecked would end the process (V8 aborts on a failed ToLocalChecked).
+TEST_F(Hardening, BtoaPastTheStringLengthLimitIsARangeError) {
+  def("b64() returns text", R"JS(export default () => {
+    const s = 'a'.repeat((1 << 29) - 24);  // v8::String::kMaxLength
+    try { return String(btoa(s).length); } catch (e: any) { return e.name + ': ' + e.message; } })JS");
+  Connection c;
+  c.query("set plts.max_heap_mb = 2048");  // the isolate of this fresh backend holds the string
+  EXPECT_EQ(c.scalar(call("b64()")), "RangeError: btoa: the result is longer than a string may be");
+  EXPECT_EQ(c.scalar(call("ok()")), "1");
+}
+
 // One role filling plts.max_arraybuffer_mb leaves other roles' first calls working.
 TEST_F(Hardening, FullArrayBufferBudgetOfOneRoleLeavesOthersWorking) {
   def("hoard() returns int", R"JS(export default () => {

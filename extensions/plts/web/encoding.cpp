@@ -349,6 +349,22 @@ void add_getter(v8::Isolate* iso, v8::Local<v8::FunctionTemplate> t, const char*
 
 // ---- forgiving-base64 ----
 
+// Returns bytes as a one-byte string; a RangeError when no string can be that long (btoa of a
+// string near V8's limit grows past it by a third).
+void return_one_byte(const v8::FunctionCallbackInfo<v8::Value>& info, const std::string& out,
+                     const char* what) {
+  v8::Isolate* iso = info.GetIsolate();
+  v8::Local<v8::String> s;
+  if (out.size() > static_cast<size_t>(v8::String::kMaxLength) ||
+      !v8::String::NewFromOneByte(iso, reinterpret_cast<const uint8_t*>(out.data()),
+                                  v8::NewStringType::kNormal, static_cast<int>(out.size()))
+           .ToLocal(&s)) {
+    throw_range_error(iso, std::string(what) + ": the result is longer than a string may be");
+    return;
+  }
+  info.GetReturnValue().Set(s);
+}
+
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // The string's characters as Latin-1 bytes; false (no exception) when one is above U+00FF.
@@ -424,10 +440,7 @@ void btoa_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
     throw_range_error(iso, "btoa: out of memory");
     return;
   }
-  info.GetReturnValue().Set(v8::String::NewFromOneByte(iso, reinterpret_cast<const uint8_t*>(out.data()),
-                                                       v8::NewStringType::kNormal,
-                                                       static_cast<int>(out.size()))
-                                .ToLocalChecked());
+  return_one_byte(info, out, "btoa");
 }
 
 void atob_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
@@ -486,10 +499,7 @@ void atob_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
     throw_range_error(iso, "atob: out of memory");
     return;
   }
-  info.GetReturnValue().Set(v8::String::NewFromOneByte(iso, reinterpret_cast<const uint8_t*>(out.data()),
-                                                       v8::NewStringType::kNormal,
-                                                       static_cast<int>(out.size()))
-                                .ToLocalChecked());
+  return_one_byte(info, out, "atob");
 }
 
 }  // namespace plts::web
