@@ -299,27 +299,46 @@ v8::Local<v8::Value> rows_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, Pl
 
 // Converts the parameters, runs the plan and returns the JS result (SPI side state is the
 // caller's to clean up).
-v8::Local<v8::Value> execute_plan(v8::Isolate* iso, v8::Local<v8::Context> ctx, PlanEntry* e,
-                                  DbMode mode, const Statement& st, int nparams, bool is_query) {
-  std::vector<Datum> values(nparams);
-  std::vector<char> nulls(nparams + 1, ' ');
-  for (int i = 0; i < nparams; i++) {
+// Values and nulls of a statement's parameters, converted for plan e.
+struct BoundParams {
+  std::vector<Datum> values;
+  std::vector<char> nulls;
+};
+
+BoundParams bind_params(v8::Isolate* iso, v8::Local<v8::Context> ctx, PlanEntry* e,
+                        v8::Local<v8::Array> params) {
+  int n = static_cast<int>(e->param_conv.size());
+  int given = params.IsEmpty() ? 0 : static_cast<int>(params->Length());
+  if (given != n)
+    throw PgError(ERRCODE_UNDEFINED_PARAMETER,
+                  "the statement takes " + std::to_string(n) + " parameter" + (n == 1 ? "" : "s") +
+                      " but " + std::to_string(given) + (given == 1 ? " was" : " were") + " given");
+  BoundParams b;
+  b.values.resize(n);
+  b.nulls.assign(n + 1, ' ');
+  for (int i = 0; i < n; i++) {
     v8::Local<v8::Value> v;
-    if (!st.params->Get(ctx, i).ToLocal(&v)) throw JsException();
+    if (!params->Get(ctx, i).ToLocal(&v)) throw JsException();
     bool isnull = false;
     try {
-      values[i] = param_from_js(iso, ctx, *e->param_conv[i], v, &isnull);
+      b.values[i] = param_from_js(iso, ctx, *e->param_conv[i], v, &isnull);
     } catch (const PgError& err) {
       throw err.with_prefix("parameter $" + std::to_string(i + 1) + ": ");
     }
-    if (isnull) nulls[i] = 'n';
+    if (isnull) b.nulls[i] = 'n';
   }
+  return b;
+}
+
+v8::Local<v8::Value> execute_plan(v8::Isolate* iso, v8::Local<v8::Context> ctx, PlanEntry* e,
+                                  DbMode mode, const Statement& st, bool is_query) {
+  BoundParams b = bind_params(iso, ctx, e, st.params);
   long tcount = is_query && settings.max_query_rows > 0 ? settings.max_query_rows + 1L : 0L;
   int rc = 0;
   {
     InSql in_sql;
     pg_guard([&] {
-      rc = SPI_execute_plan(e->plan, values.data(), nulls.data(), mode == DbMode::kReadOnly,
+      rc = SPI_execute_plan(e->plan, b.values.data(), b.nulls.data(), mode == DbMode::kReadOnly,
                             tcount);
     });
   }
@@ -444,7 +463,7 @@ v8::Local<v8::Value> run_statement(v8::Isolate* iso, v8::Local<v8::Context> ctx,
     bool owned = false;
     PlanEntry* e = plan_for(st.sql, nparams, &owned);
     use.take(e, owned);
-    return execute_plan(iso, ctx, e, mode, st, nparams, is_query);
+    return execute_plan(iso, ctx, e, mode, st, is_query);
   });
 }
 
@@ -666,39 +685,8 @@ v8::Local<v8::Value> run_prepared(v8::Isolate* iso, v8::Local<v8::Context> ctx, 
   PlanUse use;
   return in_subxact(frame, mode, !is_query, "ctx.db.exec", [&] {
     use.take(e, false);
-    return execute_plan(iso, ctx, e, mode, st, nparams, is_query);
+    return execute_plan(iso, ctx, e, mode, st, is_query);
   });
-}
-
-// Values and nulls of a statement's parameters, converted for plan e.
-struct BoundParams {
-  std::vector<Datum> values;
-  std::vector<char> nulls;
-};
-
-BoundParams bind_params(v8::Isolate* iso, v8::Local<v8::Context> ctx, PlanEntry* e,
-                        v8::Local<v8::Array> params) {
-  int n = static_cast<int>(e->param_conv.size());
-  int given = params.IsEmpty() ? 0 : static_cast<int>(params->Length());
-  if (given != n)
-    throw PgError(ERRCODE_UNDEFINED_PARAMETER,
-                  "the statement takes " + std::to_string(n) + " parameter" + (n == 1 ? "" : "s") +
-                      " but " + std::to_string(given) + (given == 1 ? " was" : " were") + " given");
-  BoundParams b;
-  b.values.resize(n);
-  b.nulls.assign(n + 1, ' ');
-  for (int i = 0; i < n; i++) {
-    v8::Local<v8::Value> v;
-    if (!params->Get(ctx, i).ToLocal(&v)) throw JsException();
-    bool isnull = false;
-    try {
-      b.values[i] = param_from_js(iso, ctx, *e->param_conv[i], v, &isnull);
-    } catch (const PgError& err) {
-      throw err.with_prefix("parameter $" + std::to_string(i + 1) + ": ");
-    }
-    if (isnull) b.nulls[i] = 'n';
-  }
-  return b;
 }
 
 Portal find_portal(const OpenCursor& c) {
@@ -975,7 +963,7 @@ v8::Local<v8::Value> call_function_by_name(v8::Isolate* iso, v8::Local<v8::Conte
     PlanEntry* e = plan_for(st.sql, given, &owned);
     PlanUse use;
     use.take(e, owned);
-    return execute_plan(iso, ctx, e, mode, st, given, true);
+    return execute_plan(iso, ctx, e, mode, st, true);
   });
   v8::Local<v8::Value> parts[3] = {rows, v8::Boolean::New(iso, !set || scalar),
                                    v8::Boolean::New(iso, set)};
@@ -1018,11 +1006,12 @@ void db_op_callback(const v8::FunctionCallbackInfo<v8::Value>& info) {
         if (!a->IsString()) type_error("ctx.db.prepare: expected SQL text");
         std::string sql = utf8(iso, a);
         check_statement_limits(sql, 0);
-        std::vector<Oid> types;
         bool typed = !b->IsNullOrUndefined();
-        if (typed) types = param_types_of(iso, ctx, b);
         std::unique_ptr<PlanEntry> e;
+        // parseTypeString may raise (an unknown type): inside the subtransaction too.
         in_subxact(frame, mode, false, "ctx.db.prepare", [&]() -> v8::Local<v8::Value> {
+          std::vector<Oid> types;
+          if (typed) types = param_types_of(iso, ctx, b);
           e = prepare(sql, -1, typed ? &types : nullptr);
           return v8::Undefined(iso);
         });
