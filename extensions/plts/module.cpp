@@ -10,7 +10,7 @@ PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
 }
 
-#define PLTS_VERSION "0.1.0"
+#define PLTS_VERSION "0.2.0"
 
 // Must stay V8-free: with shared_preload_libraries this runs in the postmaster.
 void _PG_init(void) { plts::define_settings(); }

@@ -1,7 +1,7 @@
 -- Both extensions create and drop cleanly; plts reports the V8 it runs on.
 CREATE EXTENSION stopgap;  -- fails: requires plts
 CREATE EXTENSION plts;
-SELECT plts.version() ~ '^plts 0\.1\.0 \(V8 10\.2\.[0-9.]+' AS runs_on_v8_10_2;
+SELECT plts.version() ~ '^plts 0\.2\.0 \(V8 10\.2\.[0-9.]+' AS runs_on_v8_10_2;
 CREATE EXTENSION stopgap;
 SELECT stopgap.version();
 SELECT extname, extversion FROM pg_extension WHERE extname IN ('plts', 'stopgap') ORDER BY 1;
