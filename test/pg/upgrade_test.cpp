@@ -190,6 +190,21 @@ $js$)");
         c->scalar("select count(*)::text from stopgap.activation_audit where env = $1", {kEnv}),
         "2");
     EXPECT_EQ(check_problems(*c), std::vector<std::string>{});
+    // The source is what 0.1.0 deployed last: diff (0.2.0's, against 0.1.0's rows) finds nothing
+    // added, removed or failing, and no change of body, signature or attributes (a new compiler
+    // fingerprint, and imports through it, would be a fair change).
+    auto diff = c->query(
+        "select concat_ws(' ', s->'summary'->>'added', s->'summary'->>'removed', "
+        "coalesce(s->'summary'->>'errors', '0'), jsonb_array_length(s->'functions')), "
+        "(select string_agg(f->>'fn_name' || ': ' || (f->'reasons')::text, ', ') "
+        "   from jsonb_array_elements(s->'functions') f "
+        "  where f->>'change' <> 'unchanged' and exists (select from jsonb_array_elements_text("
+        "        coalesce(f->'reasons', '[\"?\"]')) r where r not in ('compiler', 'imports'))) "
+        "from stopgap.diff($1, 'upg_src') s",
+        {kEnv});
+    ASSERT_EQ(diff.size(), 1u);
+    EXPECT_EQ(diff[0][0].value_or("NULL"), "0 0 0 5");
+    EXPECT_EQ(diff[0][1].value_or("none"), "none");
 
     // Back to the first deployment, which 0.1.0 made.
     EXPECT_EQ(c->scalar("select stopgap.rollback($1, to_id => $2)::text", {kEnv, d1}), d1);
