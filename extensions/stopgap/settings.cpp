@@ -10,12 +10,6 @@
 
 namespace stopgap {
 
-Settings settings;
-
-namespace {
-
-// GUC check hooks run inside PostgreSQL's GUC machinery: no exception may leave them.
-
 // Why a live schema name is refused, or "" when it is not. Names that only look like another
 // schema (PG_CATALOG, "public ", a name with a newline) are refused with the reserved ones.
 std::string live_schema_problem(const char* s) {
@@ -37,6 +31,13 @@ std::string live_schema_problem(const char* s) {
              "that only stopgap writes to.";
   return "";
 }
+
+
+Settings settings;
+
+namespace {
+
+// GUC check hooks run inside PostgreSQL's GUC machinery: no exception may leave them.
 
 // A value SET before stopgap.so was loaded is a placeholder, checked only when the library loads:
 // PostgreSQL then warns and keeps the default. It is kept here so that a deploy refuses it
@@ -71,6 +72,11 @@ bool check_env_name(char** newval, void**, GucSource) {
   if (!ok) GUC_check_errdetail("Environment names are 1-63 letters, digits, '_', '.' or '-'.");
   return ok;
 }
+
+const struct config_enum_entry typecheck_options[] = {
+    {"off", kTypecheckOff, false}, {"warn", kTypecheckWarn, false}, {"on", kTypecheckOn, false},
+    {"error", kTypecheckOn, true}, {"true", kTypecheckOn, true},    {"false", kTypecheckOff, true},
+    {nullptr, 0, false}};
 
 const struct config_enum_entry pause_phase_options[] = {
     {"", 0, false},          {"compile", 1, false},  {"store", 2, false},
@@ -118,6 +124,18 @@ void define_settings() {
                            "Activations are logged at log, their details at debug.",
                            &settings.log_level, LOG, pgx::log_level_options, PGC_SUSET, 0, nullptr,
                            nullptr, nullptr);
+  DefineCustomEnumVariable(
+      "stopgap.typecheck", "Whether stopgap.deploy type-checks the functions it deploys.",
+      "on: type errors refuse the deploy; warn: they are reported as warnings and the deploy goes "
+      "on; off: no type check (syntax errors always refuse a deploy).",
+      &settings.typecheck, kTypecheckOn, typecheck_options, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "stopgap.deploy_timeout_ms",
+      "Longest a module's top-level code may run when stopgap.deploy loads it.",
+      "A deploy loads every module it deploys; one that runs longer fails the deploy (57014). "
+      "0: no limit of its own (plts.max_runtime_ms and statement_timeout still apply).",
+      &settings.deploy_timeout_ms, 5000, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
+      nullptr);
   MarkGUCPrefixReserved("stopgap");
 }
 
