@@ -106,55 +106,101 @@
     return o && typeof o === "object" ? o : {};
   }
 
+  // The module specifiers a module names, string escapes decoded (as the loader sees them), in
+  // order of first appearance: import and export declarations, import() with a literal argument,
+  // and (in TypeScript) `typeof import("...")` types.
+  function moduleSpecifiers(sf) {
+    const out = [];
+    const add = (lit) => {
+      if (lit && ts.isStringLiteralLike(lit) && !out.includes(lit.text)) out.push(lit.text);
+    };
+    const visit = (node) => {
+      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) {
+        add(node.moduleSpecifier);
+      } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
+        add(node.moduleReference.expression);
+      } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+        add(node.arguments[0]);
+      } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) {
+        add(node.argument.literal);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+    return out;
+  }
+
   function transpile(source, optsText) {
     const opts = parseOpts(optsText);
+    let named = [];
     const r = ts.transpileModule(source, {
       compilerOptions: compilerOptions(opts),
       fileName: USER_FILE,
       reportDiagnostics: true,
+      // Sees the parsed source before TypeScript's own transforms, so it costs no second parse.
+      transformers: { before: [() => (sf) => { named = moduleSpecifiers(sf); return sf; }] },
     });
     let js = r.outputText;
     // transpileModule appends a sourceMappingURL comment: the map is stored beside the code.
     js = js.replace(/\n?\/\/# sourceMappingURL=[^\n]*\s*$/, "\n");
     const diagnostics = (r.diagnostics || []).map(toDiagnostic);
-    // The module specifiers as the module loader will see them (string escapes decoded): stopgap
-    // finds a function's imports of other deployed functions here, not in the source text.
-    const imports = ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName);
-    return JSON.stringify({ js, source_map: r.sourceMapText || null, diagnostics, imports });
+    // The module's runtime imports are those of the emitted JavaScript: TypeScript has elided the
+    // imports that only name types (`import type`, `{ type X }`, bindings used only as types), so
+    // what is left is exactly what the module loader will fetch. stopgap finds a function's
+    // dependencies on other deployed functions here. type_imports: the specifiers the source names
+    // for types only (a type check needs them resolvable, the loader never sees them).
+    const imports = moduleSpecifiers(ts.createSourceFile("/function.js", js, ts.ScriptTarget.ES2022,
+                                                         false, ts.ScriptKind.JS));
+    const type_imports = named.filter((n) => !imports.includes(n));
+    return JSON.stringify({ js, source_map: r.sourceMapText || null, diagnostics, imports, type_imports });
+  }
+
+  // A lib file, the ambient declarations or the runtime declarations, parsed once per backend.
+  function sharedSourceFile(name) {
+    let sf = parsed.get(name);
+    if (sf) return sf;
+    const text = name === AMBIENT ? AMBIENT_TEXT : files.get(name);
+    if (text === undefined) return undefined;
+    sf = ts.createSourceFile(name, text, ts.ScriptTarget.ES2022, true);
+    parsed.set(name, sf);
+    return sf;
+  }
+
+  function resolveRuntime(name) {
+    return name === "@stopgap/runtime" && files.has(RUNTIME_DTS)
+      ? { resolvedFileName: RUNTIME_DTS, extension: ".d.ts", isExternalLibraryImport: false }
+      : undefined;
+  }
+
+  // A compiler host over the shared files plus `own`: { text(path), sourceFile(path), resolve(name) }.
+  function makeHost(own) {
+    return {
+      getSourceFile: (name) => own.sourceFile(name) || sharedSourceFile(name),
+      getDefaultLibFileName: () => "/lib/lib.es2022.d.ts",
+      getDefaultLibLocation: () => "/lib",
+      writeFile() {},
+      getCurrentDirectory: () => "/",
+      getCanonicalFileName: (f) => f,
+      useCaseSensitiveFileNames: () => true,
+      getNewLine: () => "\n",
+      fileExists: (n) => own.text(n) !== undefined || n === AMBIENT || files.has(n),
+      readFile: (n) => { const t = own.text(n); return t !== undefined ? t : n === AMBIENT ? AMBIENT_TEXT : files.get(n); },
+      directoryExists: () => true,
+      getDirectories: () => [],
+      resolveModuleNames: (names) => names.map((n) => own.resolve(n) || resolveRuntime(n)),
+    };
   }
 
   let current = "";
-  const host = {
-    getSourceFile(name) {
-      if (name === USER_FILE) return ts.createSourceFile(name, current, ts.ScriptTarget.ES2022, true);
-      let sf = parsed.get(name);
-      if (sf) return sf;
-      const text = name === AMBIENT ? AMBIENT_TEXT : files.get(name);
-      if (text === undefined) return undefined;
-      sf = ts.createSourceFile(name, text, ts.ScriptTarget.ES2022, true);
-      parsed.set(name, sf);
-      return sf;
-    },
-    getDefaultLibFileName: () => "/lib/lib.es2022.d.ts",
-    getDefaultLibLocation: () => "/lib",
-    writeFile() {},
-    getCurrentDirectory: () => "/",
-    getCanonicalFileName: (f) => f,
-    useCaseSensitiveFileNames: () => true,
-    getNewLine: () => "\n",
-    fileExists: (n) => n === USER_FILE || n === AMBIENT || files.has(n),
-    readFile: (n) => (n === USER_FILE ? current : n === AMBIENT ? AMBIENT_TEXT : files.get(n)),
-    directoryExists: () => true,
-    getDirectories: () => [],
-    resolveModuleNames(names) {
-      return names.map((n) => n === "@stopgap/runtime" && files.has(RUNTIME_DTS)
-        ? { resolvedFileName: RUNTIME_DTS, extension: ".d.ts", isExternalLibraryImport: false }
-        : undefined);
-    },
-  };
+  const host = makeHost({
+    text: (n) => (n === USER_FILE ? current : undefined),
+    sourceFile: (n) => (n === USER_FILE ? ts.createSourceFile(n, current, ts.ScriptTarget.ES2022, true) : undefined),
+    resolve: () => undefined,
+  });
 
   function typecheck(source, optsText) {
     const opts = parseOpts(optsText);
+    beginCheck();
     current = source;
     const options = compilerOptions(opts);
     options.noEmit = true;
@@ -164,7 +210,90 @@
       .concat(program.getSemanticDiagnostics(sf))
       .concat(program.getOptionsDiagnostics());
     current = "";
+    checkInterrupted = false;
     return JSON.stringify({ diagnostics: diags.map(toDiagnostic) });
+  }
+
+  // A type check of a set of modules that import each other by specifier, in one Program: the
+  // lib files are parsed once per backend, and a module's SourceFile is kept from the previous call
+  // when its text is the same (a deploy checks the same functions again and again).
+  const MODULE_DIR = "/modules/";
+  // One file name per specifier, whatever characters it holds ("/" included): always a single
+  // path segment ending in .ts, so TypeScript neither splits nor normalizes it.
+  const modulePath = (spec) => MODULE_DIR + encodeURIComponent(spec) + ".ts";
+  let moduleTexts = new Map();    // path -> text, this call's modules
+  let moduleSpecs = new Map();    // specifier -> path, this call's modules
+  let moduleFiles = new Map();    // path -> SourceFile, the modules of the last call
+  let lastModuleProgram;          // the last call's Program (oldProgram of the next)
+
+  // TypeScript binds a SourceFile in place, once, when a checker first needs it: a check that was
+  // terminated (timeout, cancel) can leave kept SourceFiles half-bound. The next check then starts
+  // from freshly parsed files rather than report against incomplete declarations.
+  let checkInterrupted = false;
+  function beginCheck() {
+    if (checkInterrupted) {
+      parsed.clear();
+      moduleFiles = new Map();
+      lastModuleProgram = undefined;
+    }
+    checkInterrupted = true;
+  }
+
+  const moduleHost = makeHost({
+    text: (n) => moduleTexts.get(n),
+    sourceFile(n) {
+      const text = moduleTexts.get(n);
+      if (text === undefined) return undefined;
+      let sf = moduleFiles.get(n);
+      if (!sf || sf.text !== text) {
+        sf = ts.createSourceFile(n, text, ts.ScriptTarget.ES2022, true);
+        moduleFiles.set(n, sf);
+      }
+      return sf;
+    },
+    // "@stopgap/runtime" is never one of the set (the SQL entry refuses it as a module name).
+    resolve: (name) => {
+      const p = moduleSpecs.get(name);
+      return p === undefined ? undefined : { resolvedFileName: p, extension: ".ts", isExternalLibraryImport: false };
+    },
+  });
+
+  // request: {"modules": {specifier: source}, "check": [specifier] | null}; returns
+  // {specifier: [diagnostic]} for the checked modules (all when check is null).
+  function typecheckModules(requestText, optsText) {
+    const req = JSON.parse(requestText);
+    const opts = parseOpts(optsText);
+    const specs = Object.keys(req.modules).sort();
+    beginCheck();
+    moduleTexts = new Map();
+    moduleSpecs = new Map();
+    for (const spec of specs) {
+      const p = modulePath(spec);
+      moduleSpecs.set(spec, p);
+      moduleTexts.set(p, req.modules[spec]);
+    }
+    // Only this call's modules are kept for the next one.
+    const keep = new Map();
+    for (const [p, sf] of moduleFiles) if (moduleTexts.get(p) === sf.text) keep.set(p, sf);
+    moduleFiles = keep;
+    const options = compilerOptions(opts);
+    options.noEmit = true;
+    const rootNames = specs.map((spec) => moduleSpecs.get(spec)).concat([AMBIENT]);
+    const program = ts.createProgram({ rootNames, options, host: moduleHost, oldProgram: lastModuleProgram });
+    lastModuleProgram = program;
+    const optionDiags = program.getOptionsDiagnostics();
+    const out = {};
+    for (const spec of Array.isArray(req.check) ? req.check : specs) {
+      const sf = program.getSourceFile(moduleSpecs.get(spec));
+      const diags = program.getSyntacticDiagnostics(sf)
+        .concat(program.getSemanticDiagnostics(sf))
+        .concat(optionDiags);
+      out[spec] = diags.map(toDiagnostic);
+    }
+    moduleTexts = new Map();
+    moduleSpecs = new Map();
+    checkInterrupted = false;
+    return JSON.stringify(out);
   }
 
   // files: { "lib.es5.d.ts": text, ... }; runtimeDts: the @stopgap/runtime declarations.
@@ -181,8 +310,15 @@
       "export default async (ctx: { args: { n: number } }) => { const xs: number[] = [ctx.args.n]; return xs.map((x) => x + 1); };\n";
     transpile(sample, '{"source_map":true}');
     typecheck(sample, "{}");
+    typecheckModules(JSON.stringify({
+      modules: { "@stopgap/w/a": "export const a = (n: number): number => n;\n",
+                 "@stopgap/w/b": sample + 'import { a } from "@stopgap/w/a";\nexport const b = a(1);\n' },
+      check: null,
+    }), "{}");
     parsed.clear();
+    moduleFiles = new Map();
+    lastModuleProgram = undefined;
   }
 
-  globalThis.__pltsCompiler = { version: ts.version, init, transpile, typecheck, warmup };
+  globalThis.__pltsCompiler = { version: ts.version, init, transpile, typecheck, typecheckModules, warmup };
 })();

@@ -330,9 +330,11 @@ TranspileResult transpile_ts(const std::string& source, const nlohmann::json& ef
   if (r.contains("source_map") && r["source_map"].is_string()) out.source_map = r["source_map"];
   out.diagnostics = r.value("diagnostics", nlohmann::json::array());
   out.imports = r.value("imports", nlohmann::json::array());
+  out.type_imports = r.value("type_imports", nlohmann::json::array());
   for (const auto& d : out.diagnostics)
     if (d.value("category", "") == "error") out.has_errors = true;
-  size_t bytes = key.size() + out.js.size() + out.source_map.size() + out.imports.dump().size() + 256;
+  size_t bytes = key.size() + out.js.size() + out.source_map.size() + out.imports.dump().size() +
+                 out.type_imports.dump().size() + 256;
   if (bytes <= kTranspileCacheMaxBytes / 4) {
     transpile_cache->push_front({std::move(key), out, bytes});
     transpile_cache_bytes += bytes;
@@ -348,6 +350,12 @@ TranspileResult transpile_ts(const std::string& source, const nlohmann::json& ef
 nlohmann::json typecheck_ts(const std::string& source, const nlohmann::json& eff) {
   nlohmann::json r = nlohmann::json::parse(call_compiler("typecheck", source, eff.dump()));
   return r.value("diagnostics", nlohmann::json::array());
+}
+
+nlohmann::json typecheck_modules(const nlohmann::json& modules, const nlohmann::json& check,
+                                 const nlohmann::json& eff) {
+  nlohmann::json request = {{"modules", modules}, {"check", check}};
+  return nlohmann::json::parse(call_compiler("typecheckModules", request.dump(), eff.dump()));
 }
 
 }  // namespace plts

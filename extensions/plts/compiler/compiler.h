@@ -13,7 +13,10 @@ struct TranspileResult {
   std::string js;
   std::string source_map;      // "" when not requested
   nlohmann::json diagnostics;  // [{code, category, message, line, column, end_line, end_column}]
-  nlohmann::json imports;      // module specifiers (import, export from, import()), decoded
+  // The module's runtime imports: the specifiers of the emitted JavaScript (import, export from,
+  // import() of a literal), string escapes decoded; imports of types only are elided from it.
+  nlohmann::json imports;
+  nlohmann::json type_imports;  // specifiers the source names for types only
   bool has_errors = false;
 };
 
@@ -33,6 +36,13 @@ std::string sha256_hex(const std::string& data);
 
 TranspileResult transpile_ts(const std::string& source, const nlohmann::json& effective_opts);
 nlohmann::json typecheck_ts(const std::string& source, const nlohmann::json& effective_opts);
+
+// Type-checks a set of modules in one TypeScript Program. `modules` maps module specifiers to
+// TypeScript sources (an import of a specifier of the set resolves to that module,
+// "@stopgap/runtime" to the runtime declarations); `check` lists the specifiers to report on
+// (null: all). Returns {specifier: [diagnostic]}. The caller validates both.
+nlohmann::json typecheck_modules(const nlohmann::json& modules, const nlohmann::json& check,
+                                 const nlohmann::json& effective_opts);
 
 // Where the compiler isolate came from: "snapshot", "source", or "" (not started).
 const char* compiler_origin();

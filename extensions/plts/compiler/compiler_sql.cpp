@@ -1,6 +1,7 @@
-// SQL-callable compiler functions: plts._transpile, plts.typecheck_ts, plts.compiler_fingerprint,
-// plts._artifact_hash. The rest of the SQL API (compile_ts, compile_and_store, upsert_artifact,
-// get_artifact) is written in SQL on top of these (sql/plts--*.sql).
+// SQL-callable compiler functions: plts._transpile, plts.typecheck_ts, plts._typecheck_modules,
+// plts.compiler_fingerprint, plts._artifact_hash. The rest of the SQL API (compile_ts,
+// compile_and_store, upsert_artifact, get_artifact) is written in SQL on top of these
+// (sql/plts--*.sql).
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "extensions/plts/compiler/compiler.h"
 
 extern "C" {
+#include "utils/array.h"
 #include "utils/jsonb.h"
 }
 
@@ -63,6 +65,7 @@ PGX_FUNCTION(plts_transpile) {
       {"source_map", r.source_map.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.source_map)},
       {"diagnostics", r.diagnostics},
       {"imports", r.imports},
+      {"type_imports", r.type_imports},
       {"compiler_fingerprint", fp},
       {"compiler_opts", eff},
       {"artifact_hash", plts::artifact_hash(fp, eff, source)},
@@ -75,6 +78,65 @@ PGX_FUNCTION(plts_typecheck_ts) {
   std::string source = text_arg(fcinfo, 0, "source_ts");
   nlohmann::json eff = plts::effective_options(jsonb_arg(fcinfo, 1));
   return jsonb_datum(plts::typecheck_ts(source, eff));
+}
+
+// plts._typecheck_modules(modules jsonb, check text[], compiler_opts jsonb) -> jsonb
+//   {specifier: [diagnostic]} for the specifiers in check (NULL: every module)
+// NULL modules gives NULL (nothing to check), as a strict function would; the function is not
+// STRICT because a NULL check or compiler_opts has a meaning of its own.
+PGX_FUNCTION(plts_typecheck_modules) {
+  if (PG_ARGISNULL(0)) PG_RETURN_NULL();
+  nlohmann::json modules;
+  pgx::pg_guard([&] {
+    Jsonb* jb = PG_GETARG_JSONB_P(0);
+    if (!JB_ROOT_IS_OBJECT(jb)) return;
+    modules = nlohmann::json::parse(JsonbToCString(nullptr, &jb->root, VARSIZE(jb)));
+  });
+  if (!modules.is_object())
+    throw pgx::PgError(
+        ERRCODE_INVALID_PARAMETER_VALUE,
+        "modules must be a JSON object mapping module specifiers to TypeScript sources");
+  for (auto& [spec, source] : modules.items()) {
+    if (!source.is_string())
+      throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                         "modules[\"" + spec +
+                             "\"] must be a string (the module's TypeScript source), not " +
+                             source.type_name());
+    if (spec == "@stopgap/runtime")
+      throw pgx::PgError(
+          ERRCODE_INVALID_PARAMETER_VALUE, "modules must not define \"@stopgap/runtime\"",
+          "Imports of @stopgap/runtime always resolve to plts's runtime declarations.");
+  }
+  nlohmann::json check = nullptr;
+  if (!PG_ARGISNULL(1)) {
+    check = nlohmann::json::array();
+    std::string missing;
+    bool has_null = false;
+    pgx::pg_guard([&] {
+      ArrayType* a = PG_GETARG_ARRAYTYPE_P(1);
+      Datum* elems = nullptr;
+      bool* nulls = nullptr;
+      int n = 0;
+      deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+      for (int i = 0; i < n; i++) {
+        if (nulls[i]) {
+          has_null = true;
+          continue;
+        }
+        text* t = DatumGetTextPP(elems[i]);
+        check.push_back(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+      }
+    });
+    if (has_null) throw pgx::PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "check must not contain NULL");
+    for (const auto& spec : check)
+      if (!modules.contains(spec.get<std::string>()))
+        throw pgx::PgError(
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            "check names \"" + spec.get<std::string>() + "\", which is not in modules");
+  }
+  nlohmann::json eff = plts::effective_options(jsonb_arg(fcinfo, 2));
+  if (check.is_array() && check.empty()) return jsonb_datum(nlohmann::json::object());
+  return jsonb_datum(plts::typecheck_modules(modules, check, eff));
 }
 
 // plts.compiler_fingerprint(compiler_opts jsonb) -> text
