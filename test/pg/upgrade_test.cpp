@@ -5,7 +5,7 @@
 // stopgap.check() finds no problem. Each test runs in a database of its own (upg_<pid>_<n>, dropped
 // afterwards), since CREATE EXTENSION ... VERSION needs a database without the extensions.
 //
-// UpdatePaths checks the installed files: every version PostgreSQL can install reaches the default
+// UpgradePaths checks the installed files: every version PostgreSQL can install reaches the default
 // version through an update path (the repository's sql/ directory is checked the same way without
 // a server by test/unit/update_path_test.cpp).
 #include <unistd.h>
