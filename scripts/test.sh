@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: bootstrap, build, install, a throwaway cluster, pg_regress, GoogleTest
-# (ctest, then its slow suites one at a time), runtime-js's node tests and a short fuzz run of the
-# parsers of untrusted text; then the same suite again in the hardened configuration
-# (scripts/test-hardened.sh: an --enable-cassert PostgreSQL, our code under ASan + UBSan).
+# The whole test suite: bootstrap, build, install, a throwaway cluster, pg_regress, the docs'
+# examples (test/docs), GoogleTest (ctest, then its slow suites one at a time), runtime-js's node
+# tests and a short fuzz run of the parsers of untrusted text; then the same suite again in the
+# hardened configuration (scripts/test-hardened.sh: an --enable-cassert PostgreSQL, our code under
+# ASan + UBSan).
 # Always stops the cluster. Exits non-zero on any failure.
 #   PLTS_HARDENED=0   skip the hardened pass (a quicker loop while developing)
 # Environment read by the hardened pass (see scripts/lib.sh for PG_CONFIG, BUILD_DIR, ...):
@@ -42,6 +43,21 @@ psql -qX -c "CREATE DATABASE plts_regress" >/dev/null || exit 1
 record pg_regress "${PIPESTATUS[0]}"
 [ "${result[pg_regress]}" = 0 ] || cat "$regress_out/regression.diffs" 2>/dev/null | head -200
 
+# Every SQL and shell example of README.md and docs/*.md, a fresh database per file, with the
+# outputs the docs show compared (test/docs/run_doc_examples.py), after the runner's own self-test.
+# Only in the regular pass: the hardened pass has not been run with it.
+docs_suite=()
+if [ -z "${PLTS_HARDENED_PASS:-}" ]; then
+  echo "== docs (the examples of README.md and docs/*.md)"
+  (python3 "$ROOT/test/docs/selftest.py"; s=$?; python3 "$ROOT/test/docs/run_doc_examples.py" || s=1; exit "$s") 2>&1 |
+    tee "$logs/docs.log"
+  record docs "${PIPESTATUS[0]}"
+  docs_suite=(docs)
+else
+  echo "== docs: skipped in the hardened pass (the regular pass runs it)"
+  : >"$logs/docs.log"
+fi
+
 echo "== ctest (GoogleTest)"
 psql -qX -c "CREATE DATABASE plts_test" >/dev/null &&
   psql -qX -d plts_test -c "CREATE EXTENSION stopgap CASCADE" >/dev/null || exit 1
@@ -59,7 +75,7 @@ record ctest-slow "${PIPESTATUS[0]}"
 echo "== stopgap reliability figures (load, race, faults)"
 cat "$logs/figures" 2>/dev/null || echo "(none reported)"
 
-suites=(pg_regress ctest ctest-slow)
+suites=(pg_regress "${docs_suite[@]}" ctest ctest-slow)
 
 # plts and stopgap on the hot standby (test/pg/stopgap_standby_test.cpp, its own executable); then
 # the standby is stopped and its server log checked for crashes.
@@ -140,6 +156,16 @@ done
 t_pass=$((t_pass + $(grep -oE '^# pass [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
 t_fail=$((t_fail + $(grep -oE '^# fail [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
 t_pass=$((t_pass + $(grep -cE '^  ok ' "$logs/fuzz.log")))
+# The doc suite: the runner's self-test cases and the examples it ran; a run without its summary
+# line (a Markdown marking error, a crash) counts as one failure.
+t_pass=$((t_pass + $(grep -cE '^ok ' "$logs/docs.log")))
+t_fail=$((t_fail + $(grep -cE '^not ok ' "$logs/docs.log")))
+if line=$(tail -1 "$logs/docs.log" | grep -oE '^doc examples: [0-9]+ run .* [0-9]+ failed$'); then
+  n=$(echo "$line" | awk '{print $3}'); f=$(echo "$line" | awk '{print $(NF-1)}')
+  t_fail=$((t_fail + f)); t_pass=$((t_pass + (n > f ? n - f : 0)))
+elif [ "${result[docs]:-0}" != 0 ]; then
+  t_fail=$((t_fail + 1))
+fi
 # The standby suite's GoogleTest summary; a failure without one (no standby, a crash) counts as one.
 sb_pass=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?\.$/\1/p' "$logs/standby.log")
 sb_fail=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) tests?, listed below:$/\1/p' "$logs/standby.log")
