@@ -252,15 +252,20 @@ DROP FUNCTION stopgap._routine("char");
 DROP FUNCTION stopgap._pause_point(text);
 DROP FUNCTION stopgap._record_metric(text, timestamptz, text);
 
--- deploy gains force: redeploying what is already active records nothing unless forced.
-DROP FUNCTION stopgap.deploy(text, text, text);
-CREATE FUNCTION stopgap.deploy(env text, from_schema text, label text DEFAULT NULL, force boolean DEFAULT false)
-  RETURNS bigint
+-- Redeploying what is already active records nothing; deploy(env, from_schema, label, force)
+-- deploys anyway. The 0.1.0 signature stays as it was, so grants and calls that name it hold.
+CREATE OR REPLACE FUNCTION stopgap.deploy(env text, from_schema text, label text DEFAULT NULL) RETURNS bigint
+  LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+  AS 'MODULE_PATHNAME', 'stopgap_deploy';
+COMMENT ON FUNCTION stopgap.deploy(text, text, text) IS
+  'compiles and type-checks every plts function of from_schema and makes it live in the environment''s live '
+  'schema; returns the deployment id (the active one, recording nothing, when nothing changed)';
+CREATE FUNCTION stopgap.deploy(env text, from_schema text, label text, force boolean) RETURNS bigint
   LANGUAGE c VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
   AS 'MODULE_PATHNAME', 'stopgap_deploy';
 COMMENT ON FUNCTION stopgap.deploy(text, text, text, boolean) IS
-  'compiles and type-checks every plts function of from_schema and makes it live in the environment''s live '
-  'schema; returns the deployment id (the active one, recording nothing, when nothing changed and not force)';
+  'stopgap.deploy(env, from_schema, label) that, with force, records and activates a new deployment even '
+  'when nothing changed';
 
 CREATE OR REPLACE FUNCTION stopgap.rollback(env text, steps integer DEFAULT 1, to_id bigint DEFAULT NULL)
   RETURNS bigint

@@ -162,8 +162,8 @@ long long deploy(const std::string& caller, const Value& env_arg, const std::str
     std::vector<FnShape> active = recorded_shapes(*prev, &prev_schema);
     std::vector<FnShape> planned(plan.fns.begin(), plan.fns.end());
     if (prev_schema == from_schema && same_deployment(planned, active) && live_schema_current(er.live_schema, *prev)) {
-      progress(env, "nothing changed since deployment " + std::to_string(*prev) +
-                        ", which stays active; nothing was recorded (force => true deploys anyway)");
+      progress(env, "nothing changed since the active deployment, which stays active; nothing was recorded "
+                    "(force => true deploys anyway)");
       return *prev;
     }
   }
@@ -193,10 +193,12 @@ long long deploy(const std::string& caller, const Value& env_arg, const std::str
   stopgap_log(LOG, "stopgap: environment " + env + ": deployment " + std::to_string(id) +
                        (label ? " \"" + *label + "\"" : "") + " (" + std::to_string(plan.fns.size()) +
                        " functions from schema " + from_schema + ") activated by " + caller + ", replacing " +
-                       (prev ? std::to_string(*prev) : std::string("nothing")) + "; pruned " + std::to_string(dropped) +
-                       "; transpiled " + std::to_string(plan.transpiled) + ", stored " + std::to_string(plan.stored) +
-                       ", type-checked " + std::to_string(plan.typechecked) + ", replaced " + std::to_string(replaced) +
-                       " live functions in " + std::to_string(elapsed_ms(started)) + " ms");
+                       (prev ? std::to_string(*prev) : std::string("nothing")) + "; pruned " + std::to_string(dropped));
+  stopgap_log(DEBUG1, "stopgap: environment " + env + ": deployment " + std::to_string(id) + ": transpiled " +
+                          std::to_string(plan.transpiled) + " functions (" + std::to_string(plan.reused) +
+                          " known), stored " + std::to_string(plan.stored) + " artifacts, type-checked " +
+                          std::to_string(plan.typechecked) + " functions, replaced " + std::to_string(replaced) +
+                          " live functions, in " + std::to_string(elapsed_ms(started)) + " ms");
   return id;
 }
 
@@ -229,8 +231,9 @@ long long rollback(const std::string& caller, const Value& env_arg, std::optiona
             {"prune", pruned}});
   Value label = scalar("SELECT d.label FROM stopgap.deployment d WHERE d.id = $1::bigint", {std::to_string(target)});
   stopgap_log(LOG, "stopgap: environment " + env + ": rolled back from deployment " + std::to_string(active) + " to " +
-                       std::to_string(target) + (label ? " \"" + *label + "\"" : "") + " by " + caller + "; replaced " +
-                       std::to_string(replaced) + " live functions");
+                       std::to_string(target) + (label ? " \"" + *label + "\"" : "") + " by " + caller);
+  stopgap_log(DEBUG1, "stopgap: environment " + env + ": rollback to " + std::to_string(target) + " replaced " +
+                          std::to_string(replaced) + " live functions");
   return target;
 }
 

@@ -30,7 +30,8 @@ void report(bool dry_run, std::vector<Problem>& into, Problem p) {
 }
 
 // The first error among TypeScript diagnostics, as a problem of function `fn`.
-std::optional<Problem> first_error(const nlohmann::json& diags, const std::string& qualified,
+std::optional<Problem> first_error(const nlohmann::json& diags, const std::string& diags_text,
+                                   const std::string& qualified,
                                    const std::string& fn, const char* what) {
   for (const auto& d : diags) {
     if (d.value("category", "") != "error") continue;
@@ -45,7 +46,7 @@ std::optional<Problem> first_error(const nlohmann::json& diags, const std::strin
                             : "";
     p.diagnostic = d.value("message", "");
     p.message = "cannot deploy " + qualified + ": " + what + at + ": " + p.diagnostic;
-    p.detail = "diagnostics: " + diags.dump();
+    p.detail = "diagnostics: " + diags_text;
     p.hint = "Nothing was deployed. Fix the function and deploy again.";
     return p;
   }
@@ -191,9 +192,11 @@ Plan build_plan(const std::string& schema, bool dry_run) {
       plan.reused++;
       continue;
     }
-    nlohmann::json t = parse_json(scalar("SELECT plts._transpile($1, $2::jsonb)::text", {f.source, effective}));
+    Rows tr = query("SELECT r::text, (r->'diagnostics')::text FROM plts._transpile($1, $2::jsonb) r",
+                    {f.source, effective});
+    nlohmann::json t = parse_json(tr.at(0)[0]);
     plan.transpiled++;
-    if (auto p = first_error(t["diagnostics"], qualified, f.fn_name, "TypeScript error")) {
+    if (auto p = first_error(t["diagnostics"], tr[0].str(1), qualified, f.fn_name, "TypeScript error")) {
       report(dry_run, f.problems, *p);
       continue;
     }

@@ -158,6 +158,30 @@ std::string bake_import_map(const std::string& source, const std::map<std::strin
   return baked + "\n// plts-import-map: " + jsonb_text(merged) + "\n";
 }
 
+std::set<std::string> own_import_map_names(const std::string& source) {
+  static const std::string marker = "// plts-import-map:";
+  std::vector<MapLine> lines = map_lines(source);
+  std::set<std::string> names;
+  if (lines.empty()) return names;
+  const MapLine& first = lines.front();
+  nlohmann::json own = nlohmann::json::parse(
+      source.substr(first.marker + marker.size(), first.end - first.marker - marker.size()), nullptr, false);
+  if (own.is_object())
+    for (auto& [k, v] : own.items()) names.insert(k);
+  return names;
+}
+
+bool unresolvable_import_diagnostic(int code, const std::string& message, const std::set<std::string>& own_map) {
+  // TS2307 "Cannot find module 'x' or its corresponding type declarations."; TS2792 the same with
+  // a hint about moduleResolution.
+  if (code != 2307 && code != 2792) return false;
+  size_t a = message.find('\'');
+  size_t b = a == std::string::npos ? a : message.find('\'', a + 1);
+  if (b == std::string::npos) return false;
+  std::string spec = message.substr(a + 1, b - a - 1);
+  return spec.rfind("data:", 0) == 0 || spec.rfind("plts+artifact:", 0) == 0 || own_map.count(spec) > 0;
+}
+
 std::optional<std::string> definition_clauses(const std::string& def, const std::string& head) {
   if (def.compare(0, head.size(), head) != 0) return std::nullopt;
   size_t body = def.find("\nAS ", head.size());

@@ -57,6 +57,14 @@ std::optional<std::string> definition_clauses(const std::string& def, const std:
 // That first line, for a routine `keyword` ("FUNCTION", "PROCEDURE") named by quoted identifiers.
 std::string definition_head(const char* keyword, const std::string& qualified_name, const std::string& arguments);
 
+// The specifiers of the import map comment a source has itself (see bake_import_map), or none.
+std::set<std::string> own_import_map_names(const std::string& source);
+
+// Whether a type-check diagnostic is about a module the type check cannot see but the module
+// loader resolves: "Cannot find module 'x'" for a data: URL, a plts+artifact: reference or a name
+// of the source's own import map (those modules' types are unknown: their imports are untyped).
+bool unresolvable_import_diagnostic(int code, const std::string& message, const std::set<std::string>& own_map);
+
 // The live pointer function's body.
 std::string pointer_stub(const std::string& artifact_hash,
                          const std::map<std::string, std::string>& import_map);

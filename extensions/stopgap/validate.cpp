@@ -59,8 +59,10 @@ void typecheck_plan(Plan& plan, bool dry_run) {
   for (PlannedFn& f : plan.fns) {
     auto it = diags.find(f.artifact_hash);
     if (!f.compiled || it == diags.end()) continue;
+    std::set<std::string> own = own_import_map_names(f.source);
     for (const auto& d : it->second) {
       if (d.value("category", "") != "error") continue;
+      if (unresolvable_import_diagnostic(d.value("code", 0), d.value("message", ""), own)) continue;
       Problem p;
       p.function = f.fn_name;
       p.sqlstate = "42804";

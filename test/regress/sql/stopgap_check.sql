@@ -148,4 +148,6 @@ SELECT stopgap._live_schema_setting();
 SET client_min_messages = warning;
 DROP SCHEMA sgc_src, sgc_live CASCADE;
 DROP ROLE sgc_mallory;
+-- (the environments first: DROP EXTENSION stopgap is refused while any exists)
+SELECT count(stopgap.drop_environment(env)) >= 0 AS dropped FROM stopgap.environment;
 DROP EXTENSION stopgap;

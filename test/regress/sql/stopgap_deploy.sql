@@ -251,7 +251,7 @@ RESET stopgap.default_env;
 
 -- activations are logged (at LOG: shown here by client_min_messages)
 SET client_min_messages = log;
-SELECT stopgap.deploy('sg', 'sg_app', 'logged') IS NOT NULL AS deployed;
+SELECT stopgap.deploy('sg', 'sg_app', 'logged', force => true) IS NOT NULL AS deployed;
 SET stopgap.log_level = warning;
 SELECT stopgap.rollback('sg') IS NOT NULL AS rolled_back;
 RESET stopgap.log_level;

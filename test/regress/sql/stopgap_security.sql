@@ -47,7 +47,8 @@ $$;
 -- though deploy runs as its owner)
 SET ROLE sg_regress_deployer;
 SELECT stopgap.deploy('sg_sec', 'sg_sec', 'by a deployer') IS NOT NULL AS deployed;
-SELECT stopgap.deploy('sg_sec', 'sg_sec', 'again') IS NOT NULL AS deployed;
+-- (unchanged code: force records a second deployment anyway)
+SELECT stopgap.deploy('sg_sec', 'sg_sec', 'again', true) IS NOT NULL AS deployed;
 SELECT s->'active_deployment'->>'created_by' AS created_by, s->'function_count' AS functions
   FROM stopgap.status('sg_sec') s;
 SELECT stopgap.diff('sg_sec', 'sg_sec')->'summary' AS summary;
@@ -155,5 +156,7 @@ RESET client_min_messages;
 DROP ROLE sg_regress_deployer, sg_regress_nousage, sg_regress_app, sg_regress_outsider;
 
 -- DROP EXTENSION leaves the cluster-wide roles (other databases may use them)
+-- (the environments first: DROP EXTENSION stopgap is refused while any exists)
+SELECT count(stopgap.drop_environment(env)) >= 0 AS dropped FROM stopgap.environment;
 DROP EXTENSION stopgap;
 SELECT count(*) AS roles_kept FROM pg_roles WHERE rolname IN ('stopgap_owner', 'stopgap_deployer', 'app_user');

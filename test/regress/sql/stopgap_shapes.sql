@@ -257,4 +257,6 @@ RESET stopgap.prune;
 -- cleanup (deployments are history and go with the extension)
 DROP EVENT TRIGGER sgs_ddl;
 DROP SCHEMA sgs_data, sgs_app, sgs_live CASCADE;
+-- (the environments first: DROP EXTENSION stopgap is refused while any exists)
+SELECT count(stopgap.drop_environment(env)) >= 0 AS dropped FROM stopgap.environment;
 DROP EXTENSION stopgap;
