@@ -65,7 +65,8 @@ class StopgapConcurrency : public ::testing::Test {
   }
 
   std::string deploy_sql(const std::string& label, const std::string& suffix = "") const {
-    return fmt::format("select stopgap.deploy('{}', '{}', '{}')", env(suffix), src(), label);
+    // force: every deploy here records a deployment, though the source does not change between them.
+    return fmt::format("select stopgap.deploy('{}', '{}', '{}', true)", env(suffix), src(), label);
   }
 
   // Whether the backend pid is waiting for an advisory lock.
