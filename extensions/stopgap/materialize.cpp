@@ -65,13 +65,18 @@ const char* kLiveRoutines =
     "       p.prosrc, CASE WHEN p.prokind IN ('f', 'w', 'p') THEN pg_catalog.pg_get_functiondef(p.oid) END,"
     "       pg_catalog.obj_description(p.oid, 'pg_proc'),"
     "       p.proowner = 'stopgap_owner'::pg_catalog.regrole,"
-    "       stopgap._privilege_drift(p.oid) IS NULL"
+    // EXECUTE for its owner and app_user, nothing else (stopgap._privilege_drift, inlined)
+    "       (SELECT count(*) = 2 AND bool_and(a.privilege_type = 'EXECUTE' AND NOT a.is_grantable"
+    "               AND a.grantor = p.proowner AND a.grantee IN (p.proowner, 'app_user'::pg_catalog.regrole))"
+    "          FROM pg_catalog.aclexplode(p.proacl) a)"
     "  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
-    " WHERE n.nspname = $1::name ORDER BY p.proname, p.oid";
+    " WHERE n.nspname = $1::name AND ($2::jsonb IS NULL OR $2::jsonb ? p.proname)"
+    " ORDER BY p.proname, p.oid";
 
-std::vector<LiveRoutine> live_routines(const std::string& live) {
+// The routines of the live schema (only those named in `names`, when given).
+std::vector<LiveRoutine> live_routines(const std::string& live, const Value& names = std::nullopt) {
   std::vector<LiveRoutine> out;
-  for (const Row& r : query(kLiveRoutines, {live})) {
+  for (const Row& r : query(kLiveRoutines, {live, names})) {
     LiveRoutine l;
     l.oid = r.str(0);
     l.regproc = r.str(1);
@@ -153,12 +158,13 @@ std::map<std::string, std::string> materialize(const std::string& live, long lon
   }
 
   std::map<std::string, std::string> defs;
-  routines = live_routines(live);
+  std::vector<LiveRoutine> remade;  // the touched routines as they are now
+  if (!touched.empty()) remade = live_routines(live, nlohmann::json(touched).dump());
   std::vector<std::string> made;  // regprocedure texts of the routines created or replaced
   for (const Version& v : versions) {
-    for (const LiveRoutine& l : routines) {
+    for (const LiveRoutine& l : touched.count(v.fn_name) > 0 ? remade : routines) {
       if (l.fn_name != v.fn_name || l.identity_types != v.identity_types) continue;
-      if (touched.count(v.fn_name)) {
+      if (touched.count(v.fn_name) > 0) {
         made.push_back(l.regproc);
         if (!l.owned) run("ALTER ROUTINE " + l.regproc + " OWNER TO stopgap_owner");
         if (l.comment != v.comment)
