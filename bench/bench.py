@@ -358,6 +358,22 @@ def case_deploy(reps):
         f"CREATE OR REPLACE FUNCTION bench_src.fn{i}(args jsonb) RETURNS jsonb LANGUAGE plts AS "
         f"{q(f'export default (ctx) => ({{ fn: {i}, x: ctx.args.x }})')};" for i in range(100))
     dep, rb = {"samples": []}, ({"samples": []} if have_rollback else {"absent": True})
+    # The same deploy of code never compiled before (new bodies each round): every function is
+    # transpiled, type-checked, stored and loaded. The timed deploys below redeploy code stopgap
+    # has compiled already (into a new environment), which finds its artifacts and checks by hash.
+    new = {"samples": []}
+    for r in range(reps):
+        fresh = "\n".join(
+            f"CREATE OR REPLACE FUNCTION bench_new.fn{i}(args jsonb) RETURNS jsonb LANGUAGE plts AS "
+            f"{q(f'export default (ctx) => ({{ fn: {i}, round: {r}, pid: {os.getpid()}, x: ctx.args.x }})')};"
+            for i in range(100))
+        try:
+            psql("CREATE SCHEMA IF NOT EXISTS bench_new;\n" + fresh)
+            new["samples"].append(float(psql(
+                f"SELECT bench_ms({q(f'SELECT set_config($$stopgap.live_schema$$, $$bench_new_live{r}$$, false), stopgap.deploy($$bench_new{r}$$, $$bench_new$$, $$v1$$)')});")[0][0]))
+        except PsqlError as e:
+            new["error"] = str(e)
+            break
     for r in range(reps):
         try:
             psql("CREATE SCHEMA IF NOT EXISTS bench_src;\n" + fns)
@@ -378,7 +394,7 @@ def case_deploy(reps):
                     f"SELECT bench_ms({q(f'SELECT stopgap.rollback($$bench{r}$$)')});")[0][0]))
             except PsqlError as e:
                 rb["error"] = str(e)
-    return {"deploy": dep, "rollback": rb}
+    return {"deploy_new": new, "deploy": dep, "rollback": rb}
 
 
 def installed_so():
@@ -546,7 +562,9 @@ def rows(results):
                       ("typecheck_warm", "plts.typecheck_ts, warm")]:
         out.append(("6", what, "ms", {"SQL": None, "PL/pgSQL": None, "plts": cell(C["6"][key]),
                                       "plv8": "n/a", "pljs": "n/a"}))
-    for key, what in [("deploy", "stopgap.deploy, 100 functions"), ("rollback", "stopgap.rollback")]:
+    for key, what in [("deploy_new", "stopgap.deploy, 100 functions never compiled before"),
+                      ("deploy", "stopgap.deploy, 100 functions compiled before"),
+                      ("rollback", "stopgap.rollback")]:
         out.append(("7", what, "ms", {"SQL": None, "PL/pgSQL": None, "plts": cell(C["7"][key]),
                                       "plv8": "n/a", "pljs": "n/a"}))
     for tag, key, label in [("8a", "8_preload", "preload"), ("8b", "8_nopreload", "no preload")]:
@@ -659,8 +677,8 @@ def targets(results):
     check("case 6 first compile <= 80 ms", m(C["6"], "compile_first"), 80, lambda x: f"{x:.1f} ms")
     check("case 6 warm compile <= 10 ms", m(C["6"], "compile_warm"), 10, lambda x: f"{x:.1f} ms")
     check("case 6 warm typecheck <= 40 ms", m(C["6"], "typecheck_warm"), 40, lambda x: f"{x:.1f} ms")
-    check("case 7 deploy 100 fns <= 2 s", m(C["7"], "deploy"), 2000, lambda x: f"{x:.0f} ms")
-    check("case 7 rollback <= 200 ms", m(C["7"], "rollback"), 200, lambda x: f"{x:.0f} ms")
+    check("case 7 deploy 100 fns <= 300 ms", m(C["7"], "deploy"), 300, lambda x: f"{x:.0f} ms")
+    check("case 7 rollback <= 50 ms", m(C["7"], "rollback"), 50, lambda x: f"{x:.0f} ms")
     for key, label in [("8_preload", "preload"), ("8_nopreload", "no preload")]:
         n = C[key]["neighbour"]
         a, b = mem_kb(n["plts"], "after", "private"), mem_kb(n["sql_plain"], "after", "private")
