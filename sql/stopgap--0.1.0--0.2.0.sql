@@ -306,3 +306,13 @@ REVOKE ALL ON FUNCTION stopgap.deploy(text, text, text, boolean), stopgap.create
 GRANT EXECUTE ON FUNCTION stopgap.deploy(text, text, text, boolean), stopgap.create_environment(text, text)
   TO stopgap_deployer;
 GRANT SELECT ON stopgap.typecheck_cache TO stopgap_deployer;
+
+-- ---- engine: status and drift in stopgap.so too (extensions/stopgap/status.cpp)
+-- SECURITY INVOKER as before: they read the catalog with the caller's SELECT privileges.
+-- stopgap.check() stays SQL and calls stopgap._drift.
+CREATE OR REPLACE FUNCTION stopgap._drift(env text) RETURNS jsonb
+  LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+  AS 'MODULE_PATHNAME', 'stopgap_drift';
+CREATE OR REPLACE FUNCTION stopgap.status(env text DEFAULT NULL) RETURNS jsonb
+  LANGUAGE c STABLE SET search_path = pg_catalog, pg_temp
+  AS 'MODULE_PATHNAME', 'stopgap_status';
