@@ -21,31 +21,6 @@ std::string plural(size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-// The functions of a recorded deployment, as planning compares them.
-std::vector<FnShape> recorded_shapes(long long deployment_id, std::string* source_schema) {
-  std::vector<FnShape> out;
-  for (const Row& r : query("SELECT v.fn_name, v.routine, v.identity_types, v.arguments, v.clauses, v.artifact_hash,"
-                            "       v.source_sha256, v.result, v.comment, v.import_map::text, d.source_schema"
-                            "  FROM stopgap.fn_version v JOIN stopgap.deployment d ON d.id = v.deployment_id"
-                            " WHERE v.deployment_id = $1::bigint ORDER BY v.fn_name",
-                            {std::to_string(deployment_id)})) {
-    FnShape s;
-    s.fn_name = r.str(0);
-    s.routine = r.str(1);
-    s.identity_types = r.str(2);
-    s.arguments = r.str(3);
-    s.clauses = r.str(4);
-    s.artifact_hash = r.str(5);
-    s.source_sha256 = r.str(6);
-    s.result = r[7];
-    s.comment = r[8];
-    s.import_map = nlohmann::json::parse(r.str(9)).get<std::map<std::string, std::string>>();
-    if (source_schema != nullptr) *source_schema = r.str(10);
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
 // Whether the live schema holds exactly what deployment `id` wrote (definitions, owner,
 // privileges; with stopgap.prune on, nothing else).
 bool live_schema_current(const std::string& live, long long id) {
@@ -114,7 +89,7 @@ nlohmann::json manifest(const std::string& env, const std::string& live, const P
                    {"imports", f.imports}});
     map["@stopgap/" + plan.schema + "/" + f.fn_name] = "plts+artifact:" + f.artifact_hash;
   }
-  return {{"format", 1},       {"env", env},        {"source_schema", plan.schema}, {"live_schema", live},
+  return {{"format", 2},       {"env", env},        {"source_schema", plan.schema}, {"live_schema", live},
           {"functions", fns}, {"import_map", map}, {"prune", pruned}};
 }
 
@@ -159,7 +134,8 @@ long long deploy(const std::string& caller, const Value& env_arg, const std::str
 
   if (prev && !force) {
     std::string prev_schema;
-    std::vector<FnShape> active = recorded_shapes(*prev, &prev_schema);
+    std::vector<RecordedFn> recorded = recorded_functions(*prev, &prev_schema);
+    std::vector<FnShape> active(recorded.begin(), recorded.end());
     std::vector<FnShape> planned(plan.fns.begin(), plan.fns.end());
     if (prev_schema == from_schema && same_deployment(planned, active) && live_schema_current(er.live_schema, *prev)) {
       progress(env, "nothing changed since the active deployment, which stays active; nothing was recorded "

@@ -16,26 +16,9 @@ nlohmann::json diff(const std::string& caller, const Value& env_arg, const std::
   Plan plan = build_plan(from_schema, true);
   typecheck_plan(plan, true);
 
-  std::map<std::string, std::pair<FnShape, std::string>> recorded;  // fn_name -> (shape, signature)
+  std::map<std::string, RecordedFn> recorded;  // fn_name -> the active deployment's function
   if (active)
-    for (const Row& r : query("SELECT v.fn_name, v.routine, v.identity_types, v.arguments, v.clauses,"
-                              "       v.artifact_hash, v.source_sha256, v.result, v.comment, v.import_map::text,"
-                              "       v.signature"
-                              "  FROM stopgap.fn_version v WHERE v.deployment_id = $1::bigint",
-                              {std::to_string(*active)})) {
-      FnShape s;
-      s.fn_name = r.str(0);
-      s.routine = r.str(1);
-      s.identity_types = r.str(2);
-      s.arguments = r.str(3);
-      s.clauses = r.str(4);
-      s.artifact_hash = r.str(5);
-      s.source_sha256 = r.str(6);
-      s.result = r[7];
-      s.comment = r[8];
-      s.import_map = nlohmann::json::parse(r.str(9)).get<std::map<std::string, std::string>>();
-      recorded[s.fn_name] = {s, r.str(10)};
-    }
+    for (RecordedFn& f : recorded_functions(*active)) recorded[f.fn_name] = std::move(f);
 
   nlohmann::json fns = nlohmann::json::array(), errors = nlohmann::json::array();
   std::map<std::string, int> counts = {{"added", 0}, {"changed", 0}, {"removed", 0}, {"unchanged", 0}};
@@ -48,8 +31,8 @@ nlohmann::json diff(const std::string& caller, const Value& env_arg, const std::
     if (it == recorded.end()) {
       e["change"] = "added";
     } else {
-      e["active_artifact_hash"] = it->second.first.artifact_hash;
-      std::vector<std::string> reasons = change_reasons(f, it->second.first);
+      e["active_artifact_hash"] = it->second.artifact_hash;
+      std::vector<std::string> reasons = change_reasons(f, it->second);
       e["change"] = reasons.empty() ? "unchanged" : "changed";
       if (!reasons.empty()) e["reasons"] = reasons;
     }
@@ -69,8 +52,8 @@ nlohmann::json diff(const std::string& caller, const Value& env_arg, const std::
     if (entries.count(name)) continue;
     entries[name] = {{"fn_name", name},
                      {"change", "removed"},
-                     {"signature", rec.second},
-                     {"active_artifact_hash", rec.first.artifact_hash}};
+                     {"signature", rec.signature},
+                     {"active_artifact_hash", rec.artifact_hash}};
     counts["removed"]++;
   }
   for (auto& [name, e] : entries) fns.push_back(e);

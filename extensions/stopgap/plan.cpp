@@ -67,6 +67,31 @@ PlannedFn* Plan::find(const std::string& name) {
   return nullptr;
 }
 
+std::vector<RecordedFn> recorded_functions(long long id, std::string* source_schema) {
+  std::vector<RecordedFn> out;
+  for (const Row& r : query("SELECT v.fn_name, v.routine, v.identity_types, v.arguments, v.clauses, v.artifact_hash,"
+                            "       v.source_sha256, v.result, v.comment, v.import_map::text, v.signature, d.source_schema"
+                            "  FROM stopgap.fn_version v JOIN stopgap.deployment d ON d.id = v.deployment_id"
+                            " WHERE v.deployment_id = $1::bigint ORDER BY v.fn_name",
+                            {std::to_string(id)})) {
+    RecordedFn f;
+    f.fn_name = r.str(0);
+    f.routine = r.str(1);
+    f.identity_types = r.str(2);
+    f.arguments = r.str(3);
+    f.clauses = r.str(4);
+    f.artifact_hash = r.str(5);
+    f.source_sha256 = r.str(6);
+    f.result = r[7];
+    f.comment = r[8];
+    f.import_map = nlohmann::json::parse(r.str(9)).get<std::map<std::string, std::string>>();
+    f.signature = r.str(10);
+    if (source_schema != nullptr) *source_schema = r.str(11);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 Plan build_plan(const std::string& schema, bool dry_run) {
   Plan plan;
   plan.schema = schema;
@@ -168,7 +193,9 @@ Plan build_plan(const std::string& schema, bool dry_run) {
            Problem{"", "schema \"" + schema + "\" has no LANGUAGE plts functions to deploy", "", "", "22023"});
 
   // The deployed imports of each function. A source deployed before from this schema with this
-  // compiler compiled then, and its imports are recorded: no transpile for it.
+  // compiler compiled then, and its imports are recorded: no transpile for it. (Manifest format 2
+  // marks deployments whose imports are the runtime imports: 0.1.0 also counted type-only ones,
+  // which could make a cycle of what is none.)
   std::vector<std::string> shas;
   for (const PlannedFn& f : plan.fns) shas.push_back(f.source_sha256);
   std::map<std::string, std::vector<std::string>> known;
@@ -177,7 +204,9 @@ Plan build_plan(const std::string& schema, bool dry_run) {
            "  FROM stopgap.fn_version v JOIN stopgap.deployment d ON d.id = v.deployment_id"
            "  JOIN plts.artifact a ON a.artifact_hash = v.artifact_hash"
            " WHERE v.source_sha256 IN (SELECT pg_catalog.jsonb_array_elements_text($1::jsonb))"
-           "   AND d.source_schema = $2::name AND a.compiler_fingerprint = $3",
+           "   AND d.source_schema = $2::name AND a.compiler_fingerprint = $3"
+           // format 2 (0.2.0): imports are the runtime imports only (0.1.0 counted type-only ones)
+           "   AND (d.manifest->>'format')::int >= 2",
            {json_array(shas), schema, plan.fingerprint}))
     known[k.str(0)] = nlohmann::json::parse(k.str(1)).get<std::vector<std::string>>();
 

@@ -34,6 +34,13 @@ struct Plan {
   PlannedFn* find(const std::string& name);
 };
 
+// A function of a recorded deployment, as planning compares it.
+struct RecordedFn : FnShape {
+  std::string signature;
+};
+// The functions of deployment `id` by name, and (when asked) the schema it was deployed from.
+std::vector<RecordedFn> recorded_functions(long long id, std::string* source_schema = nullptr);
+
 // Builds the plan of schema. A deploy (dry_run false) raises the first problem; a dry run
 // records every problem it can find and plans the rest.
 Plan build_plan(const std::string& schema, bool dry_run);
