@@ -16,9 +16,9 @@ source "$(dirname "$0")/lib.sh"
 # Inputs per target in the short run: 3-5 s each under the sanitizers on an idle 2-core machine.
 declare -A short_runs=(
   [pointer_stub]=100000 [import_map]=60000 [data_url]=30000 [base64]=60000
-  [source_map]=40000 [stack_trace]=100000 [json_text]=10000
+  [source_map]=40000 [stack_trace]=100000 [json_text]=10000 [stopgap_plan]=15000
 )
-targets=(pointer_stub import_map data_url base64 source_map stack_trace json_text)
+targets=(pointer_stub import_map data_url base64 source_map stack_trace json_text stopgap_plan)
 
 long=0
 seconds=0
