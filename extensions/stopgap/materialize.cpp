@@ -149,7 +149,8 @@ std::map<std::string, std::string> materialize(const std::string& live, long lon
     const std::string name = qlive + "." + pgx::quote_ident(v.fn_name);
     bool current = same != nullptr && same->prosrc == v.pointer && same->owned && same->privileges_ok &&
                    same->comment == v.comment &&
-                   definition_clauses(same->definition, definition_head(keyword, name, v.arguments)) == v.clauses;
+                   definition_clauses(same->definition, definition_head(keyword, name, v.arguments), same->prosrc) ==
+                       v.clauses;
     if (!current) {
       run(definition_head(keyword, name, v.arguments) + v.clauses + "\nAS " + literal(v.pointer));
       touched.insert(v.fn_name);

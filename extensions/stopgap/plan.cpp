@@ -183,7 +183,7 @@ Plan build_plan(const std::string& schema, bool dry_run) {
       continue;
     }
     std::optional<std::string> clauses =
-        definition_clauses(*def, definition_head(keyword, qschema + "." + pgx::quote_ident(name), f.arguments));
+        definition_clauses(*def, definition_head(keyword, qschema + "." + pgx::quote_ident(name), f.arguments), src);
     if (!clauses) throw pgx::PgError(ERRCODE_INTERNAL_ERROR, "unexpected definition of " + qualified);
     f.clauses = *clauses;
     plan.fns.push_back(std::move(f));

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "extensions/plts/parse/import_map.h"
+#include "extensions/plts/parse/parse_error.h"
+
 namespace stopgap {
 
 nlohmann::json Problem::to_json() const {
@@ -91,24 +94,13 @@ bool jsonb_key_less(const std::string* a, const std::string* b) {
   return *a < *b;  // std::string compares as unsigned bytes (char_traits<char>::compare: memcmp)
 }
 
-// Lines of `source` that hold an import map comment at their start: [begin of the marker, end of line).
-struct MapLine {
-  size_t marker, end;
-};
+const std::string kMarker = "// plts-import-map:";
 
-std::vector<MapLine> map_lines(const std::string& source) {
-  static const std::string marker = "// plts-import-map:";
-  std::vector<MapLine> out;
-  size_t start = 0;
-  while (start <= source.size()) {
-    size_t end = source.find('\n', start);
-    if (end == std::string::npos) end = source.size();
-    size_t i = start;
-    while (i < end && (source[i] == ' ' || source[i] == '\t')) i++;
-    if (source.compare(i, marker.size(), marker) == 0 && i + marker.size() <= end) out.push_back({i, end});
-    if (end == source.size()) break;
-    start = end + 1;
-  }
+// Every place the marker occurs, wherever it stands: plts's loader reads the first of them
+// (extensions/plts/parse/import_map.cpp), so a baked module must hold no other before its own.
+std::vector<size_t> markers(const std::string& source) {
+  std::vector<size_t> out;
+  for (size_t at = source.find(kMarker); at != std::string::npos; at = source.find(kMarker, at + 1)) out.push_back(at);
   return out;
 }
 
@@ -132,42 +124,31 @@ std::string jsonb_text(const std::map<std::string, std::string>& object) {
 std::string bake_import_map(const std::string& source, const std::map<std::string, std::string>& map,
                             const std::string& what) {
   if (map.empty()) return source;
-  static const std::string marker = "// plts-import-map:";
-  std::vector<MapLine> lines = map_lines(source);
   std::map<std::string, std::string> merged;
-  std::string baked = source;
-  if (!lines.empty()) {
-    const MapLine& first = lines.front();
-    std::string text = source.substr(first.marker + marker.size(), first.end - first.marker - marker.size());
-    nlohmann::json own = nlohmann::json::parse(text, nullptr, false);
-    if (own.is_discarded() || !own.is_object())
-      throw Problem{"", "malformed plts-import-map comment in " + what, "",
-                    "The comment must hold one JSON object on its line.", "22023"};
-    for (auto& [k, v] : own.items()) {
-      if (!v.is_string())
-        throw Problem{"", "plts-import-map entry \"" + k + "\" in " + what + " must map to a string",
-                      "", "", "22023"};
-      merged[k] = v.get<std::string>();
-    }
-    // Disarm every such line, last first so that earlier offsets stay valid.
-    for (auto it = lines.rbegin(); it != lines.rend(); ++it)
-      baked.replace(it->marker, marker.size(),
-                    "// plts-import-map (merged into the one at the end by stopgap):");
+  nlohmann::json own;
+  try {
+    own = plts::import_map_comment(source, what);  // the map plts would read, checked as plts does
+  } catch (const plts::ParseError& e) {
+    throw Problem{"", e.message(), "", "The comment must hold one JSON object of strings on its line.", "22023"};
   }
+  for (auto& [k, v] : own.items()) merged[k] = v.get<std::string>();
+  std::string baked = source;
+  std::vector<size_t> at = markers(source);
+  // Disarm every marker, last first so that earlier offsets stay valid: the appended map must be
+  // the first (and only) one the loader finds.
+  for (auto it = at.rbegin(); it != at.rend(); ++it)
+    baked.replace(*it, kMarker.size(), "// plts-import-map (merged into the one at the end by stopgap):");
   for (const auto& [k, v] : map) merged[k] = v;
   return baked + "\n// plts-import-map: " + jsonb_text(merged) + "\n";
 }
 
 std::set<std::string> own_import_map_names(const std::string& source) {
-  static const std::string marker = "// plts-import-map:";
-  std::vector<MapLine> lines = map_lines(source);
   std::set<std::string> names;
-  if (lines.empty()) return names;
-  const MapLine& first = lines.front();
-  nlohmann::json own = nlohmann::json::parse(
-      source.substr(first.marker + marker.size(), first.end - first.marker - marker.size()), nullptr, false);
-  if (own.is_object())
+  try {
+    nlohmann::json own = plts::import_map_comment(source, "");
     for (auto& [k, v] : own.items()) names.insert(k);
+  } catch (const plts::ParseError&) {
+  }
   return names;
 }
 
@@ -182,11 +163,21 @@ bool unresolvable_import_diagnostic(int code, const std::string& message, const 
   return spec.rfind("data:", 0) == 0 || spec.rfind("plts+artifact:", 0) == 0 || own_map.count(spec) > 0;
 }
 
-std::optional<std::string> definition_clauses(const std::string& def, const std::string& head) {
+std::optional<std::string> definition_clauses(const std::string& def, const std::string& head,
+                                              const std::string& body) {
   if (def.compare(0, head.size(), head) != 0) return std::nullopt;
-  size_t body = def.find("\nAS ", head.size());
-  if (body == std::string::npos) return std::nullopt;
-  return def.substr(head.size(), body - head.size());
+  // The body ends the definition as "\nAS $tag$<body>$tag$\n"; the body and the SET clauses may
+  // hold "\nAS " themselves, so find the one the body follows, from the end.
+  for (size_t at = def.rfind("\nAS "); at != std::string::npos && at >= head.size();
+       at = at == 0 ? std::string::npos : def.rfind("\nAS ", at - 1)) {
+    size_t tag_start = at + 4;
+    size_t tag_end = def.find('$', tag_start + 1);
+    if (tag_start >= def.size() || def[tag_start] != '$' || tag_end == std::string::npos) continue;
+    std::string tag = def.substr(tag_start, tag_end + 1 - tag_start);
+    std::string rest = def.substr(tag_start);
+    if (rest == tag + body + tag + "\n" || rest == tag + body + tag) return def.substr(head.size(), at - head.size());
+  }
+  return std::nullopt;
 }
 
 std::string definition_head(const char* keyword, const std::string& qualified_name, const std::string& arguments) {

@@ -44,20 +44,23 @@ std::string jsonb_text(const std::map<std::string, std::string>& object);
 
 // The module a deployed function compiles: its source with `map` (specifier -> target) in a
 // `// plts-import-map:` comment appended at the end, so an artifact's hash covers what it links
-// to. A map comment the source had itself (at the start of a line) is merged (ours win) and its
-// line disarmed. Unchanged source when map is empty. Throws Problem on a malformed own map.
+// to. The map the source had itself (its first `// plts-import-map:` comment, wherever it stands,
+// as plts's loader reads it) is merged (ours win), and every such marker is disarmed, so the
+// loader finds the appended one. Unchanged source when map is empty. Throws Problem (22023) on a
+// malformed own map.
 std::string bake_import_map(const std::string& source, const std::map<std::string, std::string>& map,
                             const std::string& what);
 
 // The clauses of a routine's definition as pg_get_functiondef prints it: what stands between its
-// first line `head` ("CREATE OR REPLACE FUNCTION s.f(args)\n") and the body ("\nAS ..."): RETURNS,
-// LANGUAGE, WINDOW, volatility, strictness, parallel safety, COST, ROWS, SET. nullopt when the
-// definition does not start with head.
-std::optional<std::string> definition_clauses(const std::string& def, const std::string& head);
+// first line `head` ("CREATE OR REPLACE FUNCTION s.f(args)\n") and its body `body` (printed last,
+// dollar-quoted, after "\nAS "): RETURNS, LANGUAGE, WINDOW, volatility, strictness, parallel
+// safety, COST, ROWS, SET. nullopt when the definition is not of that form.
+std::optional<std::string> definition_clauses(const std::string& def, const std::string& head,
+                                              const std::string& body);
 // That first line, for a routine `keyword` ("FUNCTION", "PROCEDURE") named by quoted identifiers.
 std::string definition_head(const char* keyword, const std::string& qualified_name, const std::string& arguments);
 
-// The specifiers of the import map comment a source has itself (see bake_import_map), or none.
+// The names of the import map a source has itself (as plts's loader reads it), or none.
 std::set<std::string> own_import_map_names(const std::string& source);
 
 // Whether a type-check diagnostic is about a module the type check cannot see but the module

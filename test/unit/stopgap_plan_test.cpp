@@ -61,20 +61,27 @@ TEST(StopgapPlan, BakeImportMapAppendsAndMergesTheSourcesOwnMap) {
             "  // plts-import-map (merged into the one at the end by stopgap): {\"lib\": \"data:x\", "
             "\"@stopgap/s/g\": \"old\"}\nexport default 1;\n// plts-import-map: {\"lib\": \"data:x\", "
             "\"@stopgap/s/g\": \"new\"}\n");
-  // A marker that does not start its line is no map.
-  EXPECT_EQ(bake_import_map("const s = '// plts-import-map: {';", {{"k", "v"}}, "s.f"),
-            "const s = '// plts-import-map: {';\n// plts-import-map: {\"k\": \"v\"}\n");
+  // A marker anywhere is the map plts's loader reads first: merged, and disarmed wherever it stands
+  // (found by the fuzzer: a map after code on its line was read instead of stopgap's).
+  EXPECT_EQ(bake_import_map("export default () => lib; // plts-import-map: {\"lib\": \"data:x\"}",
+                            {{"k", "v"}}, "s.f"),
+            "export default () => lib; // plts-import-map (merged into the one at the end by stopgap): "
+            "{\"lib\": \"data:x\"}\n// plts-import-map: {\"k\": \"v\", \"lib\": \"data:x\"}\n");
 }
 
 TEST(StopgapPlan, BakeImportMapRefusesAMalformedOwnMap) {
-  for (const char* bad : {"// plts-import-map: {", "// plts-import-map: [1]", "// plts-import-map: {\"a\": 1}",
-                          "\t// plts-import-map:"}) {
+  using namespace std::string_literals;
+  for (const std::string& bad :
+       {"// plts-import-map: {"s, "// plts-import-map: [1]"s, "// plts-import-map: {\"a\": 1}"s,
+        "\t// plts-import-map:"s, "const s = '// plts-import-map: {';"s,
+        "// plts-import-map: {\"a\\u0000b\": \"x\"}"s, "// plts-import-map: {\"a\": \"x\\u0000\"}"s}) {
     try {
-      bake_import_map(std::string(bad) + "\nexport default 1;", {{"k", "v"}}, "s.f");
+      bake_import_map(bad + "\nexport default 1;", {{"k", "v"}}, "s.f");
       ADD_FAILURE() << "accepted: " << bad;
     } catch (const Problem& p) {
       EXPECT_EQ(p.sqlstate, "22023") << bad;
       EXPECT_NE(p.message.find("s.f"), std::string::npos) << p.message;
+      EXPECT_EQ(p.message.find('\0'), std::string::npos) << bad;  // ereport would cut it short
     }
   }
 }
@@ -106,9 +113,13 @@ TEST(StopgapPlan, DefinitionClausesSitBetweenHeadAndBody) {
   std::string head = definition_head("FUNCTION", "s.f", "a integer DEFAULT '\n'::text");
   EXPECT_EQ(head, "CREATE OR REPLACE FUNCTION s.f(a integer DEFAULT '\n'::text)\n");
   std::string def = head + " RETURNS integer\n LANGUAGE plts\n STRICT\nAS $function$x\nAS y$function$\n";
-  EXPECT_EQ(definition_clauses(def, head), std::optional<std::string>(" RETURNS integer\n LANGUAGE plts\n STRICT"));
-  EXPECT_EQ(definition_clauses("CREATE OR REPLACE PROCEDURE s.f()\nAS $p$ $p$", head), std::nullopt);
-  EXPECT_EQ(definition_clauses(head + " RETURNS int", head), std::nullopt);
+  EXPECT_EQ(definition_clauses(def, head, "x\nAS y"), std::optional<std::string>(" RETURNS integer\n LANGUAGE plts\n STRICT"));
+  // A SET value holding "\nAS " does not end the clauses: the body is found from the end.
+  std::string set = " LANGUAGE plts\n SET search_path TO 'a\nAS b'";
+  EXPECT_EQ(definition_clauses(head + set + "\nAS $function$x$function$\n", head, "x"), std::optional<std::string>(set));
+  EXPECT_EQ(definition_clauses("CREATE OR REPLACE PROCEDURE s.f()\nAS $p$ $p$", head, " "), std::nullopt);
+  EXPECT_EQ(definition_clauses(head + " RETURNS int", head, ""), std::nullopt);
+  EXPECT_EQ(definition_clauses(def, head, "another body"), std::nullopt);
 }
 
 FnShape shape(const std::string& name, const std::string& hash) {
