@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
+#include <cctype>
 #include <set>
 #include <string>
 #include <vector>
@@ -29,18 +29,38 @@ struct ExtensionScripts {
 
 // Sorts file names of one sql/ directory into extensions. Returns the problems it meets (names
 // that look like scripts but cannot be read as one).
+// "<ext>--<version>.sql" -> {ext, version}; "<ext>--<from>--<to>.sql" -> {ext, from, to}; {} when
+// the name is neither: ext is letters, digits and '_', a version is non-empty and neither begins
+// nor ends with '-' (so that "--" separates). No std::regex: libstdc++'s trips -Wmaybe-uninitialized
+// in the sanitizer build.
+std::vector<std::string> script_parts(const std::string& f) {
+  const std::string suffix = ".sql";
+  if (f.size() <= suffix.size() || f.compare(f.size() - suffix.size(), suffix.size(), suffix) != 0) return {};
+  std::string stem = f.substr(0, f.size() - suffix.size());
+  std::vector<std::string> parts;
+  for (size_t from = 0;;) {
+    size_t at = stem.find("--", from);
+    parts.push_back(stem.substr(from, at == std::string::npos ? std::string::npos : at - from));
+    if (at == std::string::npos) break;
+    from = at + 2;
+  }
+  if (parts.size() < 2 || parts.size() > 3) return {};
+  for (char c : parts[0])
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return {};
+  for (const auto& p : parts)
+    if (p.empty() || p.front() == '-' || p.back() == '-') return {};
+  return parts;
+}
+
 std::vector<std::string> classify(const std::vector<std::string>& files,
                                   std::map<std::string, ExtensionScripts>& out) {
-  static const std::regex update(
-      R"(^([A-Za-z0-9_]+)--([^-]+(?:-[^-]+)*)--([^-]+(?:-[^-]+)*)\.sql$)");
-  static const std::regex install(R"(^([A-Za-z0-9_]+)--([^-]+(?:-[^-]+)*)\.sql$)");
   std::vector<std::string> problems;
-  std::smatch m;
   for (const auto& f : files) {
-    if (std::regex_match(f, m, update)) {
-      out[m[1]].updates[m[2]].insert(m[3]);
-    } else if (std::regex_match(f, m, install)) {
-      out[m[1]].installable.insert(m[2]);
+    std::vector<std::string> p = script_parts(f);
+    if (p.size() == 3) {
+      out[p[0]].updates[p[1]].insert(p[2]);
+    } else if (p.size() == 2) {
+      out[p[0]].installable.insert(p[1]);
     } else if (f.size() > 4 && f.substr(f.size() - 4) == ".sql") {
       problems.push_back(f + ": not <ext>--<version>.sql nor <ext>--<from>--<to>.sql");
     }
@@ -92,12 +112,23 @@ std::vector<std::string> missing_paths(const std::string& ext, const ExtensionSc
 }
 
 std::string default_version_of(const fs::path& control) {
-  static const std::regex line(R"(^\s*default_version\s*=\s*'([^']*)'\s*(#.*)?$)");
+  // default_version = '<v>'   (white space around, an optional # comment after)
   std::ifstream in(control);
   std::string l;
-  std::smatch m;
-  while (std::getline(in, l))
-    if (std::regex_match(l, m, line)) return m[1];
+  const std::string key = "default_version";
+  while (std::getline(in, l)) {
+    size_t i = l.find_first_not_of(" \t");
+    if (i == std::string::npos || l.compare(i, key.size(), key) != 0) continue;
+    i = l.find_first_not_of(" \t", i + key.size());
+    if (i == std::string::npos || l[i] != '=') continue;
+    i = l.find_first_not_of(" \t", i + 1);
+    if (i == std::string::npos || l[i] != '\'') continue;
+    size_t end = l.find('\'', i + 1);
+    if (end == std::string::npos) continue;
+    size_t rest = l.find_first_not_of(" \t", end + 1);
+    if (rest != std::string::npos && l[rest] != '#') continue;
+    return l.substr(i + 1, end - i - 1);
+  }
   return "";
 }
 
