@@ -18,6 +18,8 @@ apt_dir="$deps/apt-src"
 configure_opts=(--enable-cassert --enable-debug --without-llvm --without-readline --without-zlib
   --without-icu --disable-nls --with-system-tzdata=/usr/share/zoneinfo)
 cflags="-O2 -g -fno-omit-frame-pointer"
+# Contrib modules the suite uses (stopgap_lifecycle drops an unrelated extension: citext).
+contrib=(citext)
 
 # deb-src lines in a private apt configuration: the machine's own sources and lists stay untouched.
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
@@ -29,7 +31,7 @@ EOF
 apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
   -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o APT::Sandbox::User=root)
 
-want="$(printf '%s\n' "${configure_opts[@]}" "$cflags" | sha256sum | cut -c1-16)"
+want="$(printf '%s\n' "${configure_opts[@]}" "$cflags" "${contrib[@]/#/contrib/}" | sha256sum | cut -c1-16)"
 stamp="$prefix/.stamp"
 # With a build in place, no network: reuse it whatever the archive now offers.
 if [ -f "$stamp" ] && [ "$(cut -d' ' -f2 "$stamp")" = "$want" ] && [ -x "$prefix/bin/pg_config" ]; then
@@ -62,6 +64,9 @@ cd "$src_tmp/src"
 make -s -j"$(nproc)" >"$src_tmp/make.log" 2>&1 || { tail -40 "$src_tmp/make.log" >&2; exit 1; }
 stage="$src_tmp/stage"
 make -s install DESTDIR="$stage" >"$src_tmp/install.log" 2>&1 || { tail -40 "$src_tmp/install.log" >&2; exit 1; }
+for m in "${contrib[@]}"; do
+  make -s -C "contrib/$m" install DESTDIR="$stage" >>"$src_tmp/install.log" 2>&1 || { tail -40 "$src_tmp/install.log" >&2; exit 1; }
+done
 outside="$(cd "$stage" && find . ! -type d | grep -v "^\.$prefix/" | head -5 || true)"
 [ -z "$outside" ] || { echo "cassert PostgreSQL: install would write outside $prefix:" >&2; echo "$outside" >&2; exit 1; }
 rm -rf "$prefix"
