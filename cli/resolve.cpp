@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "extensions/stopgap/project_logic.h"
+
 namespace stopgap::cli {
 namespace {
 
@@ -78,8 +80,12 @@ class Resolver {
     Package pkg;
     split_specifier(spec_, &pkg.name, &pkg.subpath);
     if (!valid_package_name(pkg.name)) fail("not a valid package name");
+    // node_modules inside stopgap/ are not looked in: the server keys package files
+    // "node_modules/..." relative to stopgap/'s parent, so a package there has no key.
+    const std::string modules_dir = path_join(root_, "stopgap");
     for (std::string dir = path_dirname(importer_);; dir = path_dirname(dir)) {
       if (dir.empty() || !path_relative(root_, dir)) break;
+      if (path_relative(modules_dir, dir)) continue;
       std::string candidate = path_join(path_join(dir, "node_modules"), pkg.name);
       if (fs_.is_dir(candidate)) {
         pkg.dir = candidate;
@@ -89,7 +95,7 @@ class Resolver {
     }
     if (pkg.dir.empty())
       fail("package \"" + pkg.name + "\" is not installed (no node_modules/" + pkg.name +
-           " between the importing file and the project root): run npm install");
+           " between the importing file and the project root, stopgap/ left out): run npm install");
     auto manifest_path = path_join(pkg.dir, "package.json");
     if (auto text = fs_.read(manifest_path)) {
       pkg.manifest = ordered_json::parse(*text, nullptr, false);
@@ -229,20 +235,7 @@ bool is_bare_specifier(const std::string& spec) {
   return colon == std::string::npos || spec.find('/') < colon;
 }
 
-bool is_node_builtin(const std::string& spec) {
-  static const std::set<std::string> kBuiltins = {
-      "assert", "async_hooks", "buffer", "child_process", "cluster", "console", "constants",
-      "crypto", "dgram", "diagnostics_channel", "dns", "domain", "events", "fs", "http", "http2",
-      "https", "inspector", "module", "net", "os", "path", "perf_hooks", "process", "punycode",
-      "querystring", "readline", "repl", "stream", "string_decoder", "sys", "timers", "tls",
-      "trace_events", "tty", "url", "util", "v8", "vm", "wasi", "worker_threads", "zlib",
-      // Subpaths Node provides; any other "name/x" is looked up in node_modules, as Node does.
-      "assert/strict", "dns/promises", "fs/promises", "inspector/promises", "path/posix",
-      "path/win32", "readline/promises", "stream/consumers", "stream/promises", "stream/web",
-      "timers/promises", "util/types"};
-  if (spec.compare(0, 5, "node:") == 0) return true;
-  return kBuiltins.count(spec) > 0;
-}
+bool is_node_builtin(const std::string& spec) { return project::is_node_builtin(spec); }
 
 std::string resolve_bare(const FileSystem& fs, const std::string& root, const std::string& importer,
                          const std::string& spec) {

@@ -30,6 +30,7 @@ TEST(CliProject, ModuleFiles) {
   EXPECT_TRUE(is_module_file("a.ts"));
   EXPECT_TRUE(is_module_file("a.mts"));
   EXPECT_TRUE(is_module_file("a.js"));
+  EXPECT_TRUE(is_module_file("a.mjs"));
   EXPECT_FALSE(is_module_file("a.d.ts"));
   EXPECT_FALSE(is_module_file("a.d.mts"));
   EXPECT_FALSE(is_module_file("tsconfig.json"));
@@ -120,20 +121,51 @@ TEST(CliProject, UnresolvableImportsFailTheBuild) {
               0u)
         << e.what();
   }
-  // ES modules name files exactly: no extension guessing inside packages.
-  MemoryFs noext{{"/p/stopgap/a.ts", "import { x } from 'pkg';"},
-                 {"/p/node_modules/pkg/package.json", R"({"type":"module"})"},
-                 {"/p/node_modules/pkg/index.js", "export * from './lib';"},
-                 {"/p/node_modules/pkg/lib.js", ""}};
-  try {
-    build_project_payload(noext, "/p");
-    FAIL();
-  } catch (const ResolveError& e) {
-    EXPECT_STREQ(
-        e.what(),
-        "node_modules/pkg/index.js: cannot import \"./lib\": node_modules/pkg/lib does not exist "
-        "(ES modules name files exactly, extension included)");
+  // Relative imports inside a package follow the server's rules (extensions, index files), and
+  // must stay inside the package and name module files.
+  MemoryFs rel{{"/p/stopgap/a.ts", "import { x } from 'pkg';"},
+               {"/p/node_modules/pkg/package.json", R"({"type":"module"})"},
+               {"/p/node_modules/pkg/index.js", "export * from './lib'; export * from './dir';"},
+               {"/p/node_modules/pkg/lib.js", "export const l = 1;"},
+               {"/p/node_modules/pkg/dir/index.mjs", "export const d = 1;"}};
+  json payload = build_project_payload(rel, "/p");
+  EXPECT_EQ(payload["modules"].size(), 4u);
+  EXPECT_EQ(payload["modules"]["node_modules/pkg/lib.js"], "export const l = 1;");
+  EXPECT_EQ(payload["modules"]["node_modules/pkg/dir/index.mjs"], "export const d = 1;");
+  for (const char* bad : {"./missing", "./data.json", "./legacy.cjs", "../other/x.js"}) {
+    MemoryFs fs2 = rel;
+    fs2.add("/p/node_modules/pkg/index.js",
+            std::string("import './lib.js'; import '") + bad + "';");
+    fs2.add("/p/node_modules/pkg/data.json", "{}");
+    fs2.add("/p/node_modules/pkg/legacy.cjs", "");
+    fs2.add("/p/node_modules/other/x.js", "");
+    try {
+      build_project_payload(fs2, "/p");
+      ADD_FAILURE() << bad;
+    } catch (const ResolveError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                std::string("node_modules/pkg/index.js: cannot import \"") + bad +
+                    "\": no module file of its package (node_modules/pkg) by that name");
+    }
   }
+  // A module path the server would refuse is reported before anything is sent.
+  MemoryFs badname{{"/p/stopgap/my module.ts", ""}};
+  try {
+    build_project_payload(badname, "/p");
+    FAIL();
+  } catch (const ProjectError& e) {
+    EXPECT_EQ(
+        std::string(e.what()).rfind(
+            "stopgap/my module.ts: the server refuses this module path: the character ' '", 0),
+        0u)
+        << e.what();
+  }
+  // Only "@stopgap/runtime" itself is provided by plts; a subpath of it is an ordinary import.
+  MemoryFs sub{{"/p/stopgap/a.ts",
+                "import { query } from '@stopgap/runtime'; import x from '@stopgap/runtime/x';"}};
+  EXPECT_THROW(build_project_payload(sub, "/p"), ResolveError);
+  MemoryFs runtime_only{{"/p/stopgap/a.ts", "import { query } from '@stopgap/runtime';"}};
+  EXPECT_EQ(build_project_payload(runtime_only, "/p")["resolve"], json::object());
 }
 
 TEST(CliPaths, ModulePathToFunctionPathAndLiveName) {
@@ -143,7 +175,9 @@ TEST(CliPaths, ModulePathToFunctionPathAndLiveName) {
   EXPECT_EQ(live_function_name("example.ts", "hello"), "example_hello");
   EXPECT_EQ(function_path("a/b/c.mts", "d"), "api.a.b.c.d");
   EXPECT_EQ(live_function_name("a/b/c.js", "d"), "a_b_c_d");
-  EXPECT_EQ(module_stem("x.d.ts"), "x.d");  // only the last extension is dropped
+  // The server's rule (extensions/stopgap/project_logic.h): '-' and '.' become '_' too.
+  EXPECT_EQ(live_function_name("user-profile/v1.2.ts", "get"), "user_profile_v1_2_get");
+  EXPECT_EQ(function_path("user-profile/v1.2.ts", "get"), "api.user-profile.v1.2.get");
 }
 
 TEST(CliInit, CreatesTheSkeletonOnceAndNeverOverwrites) {
