@@ -1,0 +1,21 @@
+// `stopgap init`: the project skeleton, created without overwriting anything.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/fs.h"
+
+namespace stopgap::cli {
+
+struct InitResult {
+  std::vector<std::string> created;  // paths relative to the project root, in creation order
+  // "added" (devDependency written), "present" (already there) or "missing" (no package.json).
+  std::string package_json;
+  bool changed() const { return !created.empty() || package_json == "added"; }
+};
+
+// Throws ProjectError when package.json is not a JSON object or a file cannot be written.
+InitResult init_project(FileSystem& fs, const std::string& root);
+
+}  // namespace stopgap::cli
