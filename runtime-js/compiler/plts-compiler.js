@@ -187,7 +187,7 @@
       readFile: (n) => { const t = own.text(n); return t !== undefined ? t : n === AMBIENT ? AMBIENT_TEXT : files.get(n); },
       directoryExists: () => true,
       getDirectories: () => [],
-      resolveModuleNames: (names) => names.map((n) => own.resolve(n) || resolveRuntime(n)),
+      resolveModuleNames: (names, containing) => names.map((n) => own.resolve(n, containing) || resolveRuntime(n)),
     };
   }
 
@@ -222,6 +222,7 @@
   // path segment ending in .ts, so TypeScript neither splits nor normalizes it.
   const modulePath = (spec) => MODULE_DIR + encodeURIComponent(spec) + ".ts";
   let moduleTexts = new Map();    // path -> text, this call's modules
+  let moduleImports = new Map();  // path -> Map(import name -> path): a module's own resolutions
   let moduleSpecs = new Map();    // specifier -> path, this call's modules
   let moduleFiles = new Map();    // path -> SourceFile, the modules of the last call
   let lastModuleProgram;          // the last call's Program (oldProgram of the next)
@@ -252,14 +253,17 @@
       return sf;
     },
     // "@stopgap/runtime" is never one of the set (the SQL entry refuses it as a module name).
-    resolve: (name) => {
-      const p = moduleSpecs.get(name);
+    resolve: (name, containing) => {
+      const own = moduleImports.get(containing);
+      const p = (own && own.get(name)) || moduleSpecs.get(name);
       return p === undefined ? undefined : { resolvedFileName: p, extension: ".ts", isExternalLibraryImport: false };
     },
   });
 
-  // request: {"modules": {specifier: source}, "check": [specifier] | null}; returns
-  // {specifier: [diagnostic]} for the checked modules (all when check is null).
+  // request: {"modules": {specifier: source | {"source": source, "imports": {name: specifier}}},
+  // "check": [specifier] | null}; returns {specifier: [diagnostic]} for the checked modules (all
+  // when check is null). A module's "imports" resolve names it imports (relative ones, say) to
+  // modules of the set before the specifiers of the set do.
   function typecheckModules(requestText, optsText) {
     const req = JSON.parse(requestText);
     const opts = parseOpts(optsText);
@@ -267,10 +271,14 @@
     beginCheck();
     moduleTexts = new Map();
     moduleSpecs = new Map();
+    moduleImports = new Map();
+    for (const spec of specs) moduleSpecs.set(spec, modulePath(spec));
     for (const spec of specs) {
-      const p = modulePath(spec);
-      moduleSpecs.set(spec, p);
-      moduleTexts.set(p, req.modules[spec]);
+      const m = req.modules[spec];
+      const p = moduleSpecs.get(spec);
+      moduleTexts.set(p, typeof m === "string" ? m : m.source);
+      if (typeof m !== "string" && m.imports)
+        moduleImports.set(p, new Map(Object.entries(m.imports).map(([name, target]) => [name, moduleSpecs.get(target)])));
     }
     // Only this call's modules are kept for the next one.
     const keep = new Map();
@@ -292,6 +300,7 @@
     }
     moduleTexts = new Map();
     moduleSpecs = new Map();
+    moduleImports = new Map();
     checkInterrupted = false;
     return JSON.stringify(out);
   }

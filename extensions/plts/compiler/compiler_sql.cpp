@@ -96,12 +96,33 @@ PGX_FUNCTION(plts_typecheck_modules) {
     throw pgx::PgError(
         ERRCODE_INVALID_PARAMETER_VALUE,
         "modules must be a JSON object mapping module specifiers to TypeScript sources");
-  for (auto& [spec, source] : modules.items()) {
-    if (!source.is_string())
+  for (auto& [spec, module] : modules.items()) {
+    // A module is its source, or {"source": ..., "imports": {name: specifier of the set}}.
+    const nlohmann::json* source = &module;
+    if (module.is_object()) {
+      auto s = module.find("source");
+      source = s == module.end() ? nullptr : &*s;
+      for (auto& [key, unused] : module.items())
+        if (key != "source" && key != "imports")
+          throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                             "modules[\"" + spec + "\"] has an unknown field \"" + key + "\"",
+                             "A module is its source, or an object with \"source\" and \"imports\".");
+      auto imports = module.find("imports");
+      if (imports != module.end()) {
+        if (!imports->is_object())
+          throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                             "modules[\"" + spec + "\"].imports must be an object mapping import names to specifiers of modules");
+        for (auto& [name, target] : imports->items())
+          if (!target.is_string() || !modules.contains(target.get<std::string>()))
+            throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                               "modules[\"" + spec + "\"].imports[\"" + name + "\"] must name a module of the set");
+      }
+    }
+    if (source == nullptr || !source->is_string())
       throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
                          "modules[\"" + spec +
-                             "\"] must be a string (the module's TypeScript source), not " +
-                             source.type_name());
+                             "\"] must be a string (the module's TypeScript source) or an object with a string \"source\", not " +
+                             (source == nullptr ? std::string("an object without one") : std::string(source->type_name())));
     if (spec == "@stopgap/runtime")
       throw pgx::PgError(
           ERRCODE_INVALID_PARAMETER_VALUE, "modules must not define \"@stopgap/runtime\"",

@@ -74,6 +74,17 @@ SELECT plts._typecheck_modules($${"@stopgap/src/a": "export const a = (n: number
 SELECT plts._typecheck_modules($${"@stopgap/src/a": "export const a = (n: number) => n;",
   "@stopgap/src/c": "export default (): number => \"c\";"}$$, '{}');
 SELECT plts._typecheck_modules('{}', NULL);
+-- a module's own imports: relative names resolve per importing module (a project's files), before
+-- the specifiers of the set; the same name can mean different modules in two importers
+SELECT key, jsonb_path_query_array(value, '$[*].message') AS messages
+  FROM jsonb_each(plts._typecheck_modules($${
+  "users/profile.ts": {"source": "import { n } from \"../lib/util\"; export const p: string = n;",
+                       "imports": {"../lib/util": "lib/util.ts"}},
+  "lib/util.ts": {"source": "import { m } from \"./util\"; export const n: number = m;",
+                  "imports": {"./util": "lib/deep/util.ts"}},
+  "lib/deep/util.ts": "export const m = 1;",
+  "other.ts": "import { n } from \"../lib/util\"; export const o = n;"}$$, NULL))
+  ORDER BY key;
 -- the compiler's options apply as in typecheck_ts
 SELECT plts._typecheck_modules('{"m": "export default 1;"}', NULL, '{"source_map": true}');
 -- NULL modules: NULL; bad input: 22023 / 22004 with what is wrong
@@ -89,8 +100,12 @@ END
 $$;
 SELECT pg_temp.tc_error('["export default 1"]', NULL) AS array_of_sources,
        pg_temp.tc_error('"export default 1"', NULL) AS a_string;
-SELECT pg_temp.tc_error('{"@stopgap/src/a": {"source": "export default 1"}}', NULL) AS object_value,
+SELECT pg_temp.tc_error('{"@stopgap/src/a": {"text": "export default 1"}}', NULL) AS object_without_source,
+       pg_temp.tc_error('{"@stopgap/src/a": {"source": 1}}', NULL) AS source_not_a_string,
        pg_temp.tc_error('{"@stopgap/src/a": null}', NULL) AS null_value;
+SELECT pg_temp.tc_error('{"a": {"source": "export default 1", "imports": []}}', NULL) AS imports_not_an_object,
+       pg_temp.tc_error('{"a": {"source": "export default 1", "imports": {"./b": "b"}}}', NULL) AS import_outside_the_set,
+       pg_temp.tc_error('{"a": {"source": "export default 1", "imports": {"./b": 1}}}', NULL) AS import_not_a_string;
 SELECT pg_temp.tc_error('{"@stopgap/runtime": "export const query = 1;"}', NULL) AS defines_runtime;
 SELECT pg_temp.tc_error('{"@stopgap/src/a": "export default 1"}', '{@stopgap/src/b}') AS check_unknown,
        pg_temp.tc_error('{"@stopgap/src/a": "export default 1"}', ARRAY[NULL]::text[]) AS check_null;
