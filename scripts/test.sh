@@ -58,6 +58,15 @@ else
   : >"$logs/docs.log"
 fi
 
+# The installed stopgap CLI run as a user would, against this cluster (test/cli/run_cli_tests.py);
+# regular pass only, like docs.
+if [ -z "${PLTS_HARDENED_PASS:-}" ]; then
+  echo "== cli (the stopgap command-line tool)"
+  BUILD_DIR="$BUILD_DIR" python3 "$ROOT/test/cli/run_cli_tests.py" 2>&1 | tee "$logs/cli.log"
+  record cli "${PIPESTATUS[0]}"
+  docs_suite+=(cli)
+fi
+
 echo "== ctest (GoogleTest)"
 psql -qX -c "CREATE DATABASE plts_test" >/dev/null &&
   psql -qX -d plts_test -c "CREATE EXTENSION stopgap CASCADE" >/dev/null || exit 1
