@@ -561,7 +561,7 @@ void run_inline(const char* source, bool atomic) {
       &isnull);
 }
 
-nlohmann::json artifact_exports(const std::string& hash) {
+nlohmann::json artifact_exports(const std::string& hash, const nlohmann::json& import_map) {
   std::optional<Artifact> a = find_artifact(hash);
   if (!a) throw PgError(ERRCODE_UNDEFINED_OBJECT, "plts: artifact " + hash + " not found");
   FunctionInfo fi;
@@ -570,6 +570,7 @@ nlohmann::json artifact_exports(const std::string& hash) {
   fi.js = a->compiled_js;
   fi.source_map = a->source_map;
   fi.import_map = artifact_import_map(*a, fi.qualified);
+  for (auto& [k, v] : import_map.items()) fi.import_map[k] = v;  // as a pointer stub's map
   fi.mode = DbMode::kReadOnly;
   fi.shape.ret_conv = resolve_type(VOIDOID);
   nlohmann::json out = nlohmann::json::object();

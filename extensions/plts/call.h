@@ -95,7 +95,8 @@ void run_inline(const char* source, bool atomic);
 
 // The exports of an artifact's module and their kinds ("query", "mutation", "function", "value"),
 // loading the module in the caller's realm under the usual limits.
-nlohmann::json artifact_exports(const std::string& hash);
+nlohmann::json artifact_exports(const std::string& hash,
+                                 const nlohmann::json& import_map = nlohmann::json::object());
 
 // CREATE FUNCTION ... LANGUAGE plts: checks the definition (and the body when
 // check_function_bodies is on).

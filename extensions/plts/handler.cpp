@@ -72,15 +72,29 @@ PGX_FUNCTION(plts_metrics) {
   return d;
 }
 
-// plts.artifact_exports(artifact_hash text) -> jsonb {export name: kind}
+// plts.artifact_exports(artifact_hash text [, import_map jsonb]) -> jsonb {export name: kind}
 PGX_FUNCTION(plts_artifact_exports) {
-  std::string hash;
-  pgx::pg_guard([&] { hash = text_to_cstring(PG_GETARG_TEXT_PP(0)); });
+  std::string hash, map_text;
+  pgx::pg_guard([&] {
+    hash = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    if (PG_NARGS() > 1)
+      map_text = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(1)));
+  });
+  nlohmann::json map = nlohmann::json::object();
+  if (!map_text.empty()) {
+    map = nlohmann::json::parse(map_text);
+    if (!map.is_object())
+      throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE, "import_map must be a JSON object of strings");
+    for (auto& [k, v] : map.items())
+      if (!v.is_string())
+        throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
+                           "import_map entry \"" + k + "\" must map to a string");
+  }
   std::string normalized = plts::normalize_artifact_ref(hash);
   if (normalized.empty())
     throw pgx::PgError(ERRCODE_INVALID_PARAMETER_VALUE,
                        "\"" + hash + "\" is not an artifact hash (sha256:<64 hex digits>)");
-  std::string text = plts::artifact_exports(normalized).dump();
+  std::string text = plts::artifact_exports(normalized, map).dump();
   Datum d = 0;
   pgx::pg_guard([&] { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
   return d;

@@ -80,13 +80,25 @@ ModuleSpec artifact_module(const std::string& hash, const std::string& specifier
   return s;
 }
 
+// The artifact a module instance was made from ("" for data: URLs, the runtime, DO blocks' code).
+std::string artifact_of_key(const std::string& key) {
+  std::string base = key.substr(0, key.find('#'));
+  return base.rfind("sha256:", 0) == 0 ? base : std::string();
+}
+
 ModuleSpec resolve_specifier(const std::string& spec, const nlohmann::json& import_map,
-                             const std::string& referrer) {
+                             const std::string& referrer, const std::string& referrer_key) {
   std::string target = spec;
   bool mapped = false;
   if (spec != "@stopgap/runtime" && spec.rfind("data:", 0) != 0 &&
       normalize_artifact_ref(spec).empty()) {
-    auto it = import_map.find(spec);
+    // A key "<artifact hash> <specifier>" applies to imports of that artifact only (a scope, as
+    // in the browser's import maps): stopgap maps a project's relative imports so, where the same
+    // "./util" means another file in each directory.
+    auto it = import_map.end();
+    if (std::string scope = artifact_of_key(referrer_key); !scope.empty())
+      it = import_map.find(scope + " " + spec);
+    if (it == import_map.end()) it = import_map.find(spec);
     if (it == import_map.end() || !it->is_string())
       throw PgError(
           ERRCODE_UNDEFINED_OBJECT, "plts: cannot resolve import \"" + spec + "\" in " + referrer,
@@ -197,7 +209,7 @@ v8::Local<v8::Module> get_or_compile(Loader& L, const ModuleSpec& spec) {
   for (int i = 0; i < requests->Length(); i++) {
     v8::Local<v8::ModuleRequest> req = requests->Get(L.ctx, i).As<v8::ModuleRequest>();
     std::string specifier = utf8(L.iso, req->GetSpecifier());
-    ModuleSpec child = resolve_specifier(specifier, spec.import_map, spec.name);
+    ModuleSpec child = resolve_specifier(specifier, spec.import_map, spec.name, spec.key);
     get_or_compile(L, child);
     L.realm.module_links[key + "\n" + specifier] = child.key;
   }

@@ -10,8 +10,6 @@
 
 namespace stopgap {
 
-namespace {
-
 // A deploy's progress: one NOTICE per phase (stopgap.log_level gates it like every stopgap line).
 void progress(const std::string& env, const std::string& what) {
   stopgap_log(NOTICE, "stopgap: deploy to environment \"" + env + "\": " + what);
@@ -41,7 +39,7 @@ bool live_schema_current(const std::string& live, long long id) {
   return ok && *ok == "t";
 }
 
-long long insert_deployment(const std::string& env, const Value& label, const std::string& schema,
+long long insert_deployment(const std::string& env, const Value& label, const Value& schema,
                             const std::string& caller) {
   return std::stoll(*scalar("INSERT INTO stopgap.deployment (env, label, source_schema, created_by)"
                             " VALUES ($1, $2, $3::name, $4::name) RETURNING id",
@@ -63,16 +61,23 @@ void record_versions(long long id, const Plan& plan) {
                     {"source_sha256", f.source_sha256},
                     {"imports", f.imports},
                     {"import_map", f.import_map},
-                    {"pointer", pointer_stub(f.artifact_hash, f.import_map)},
-                    {"comment", f.comment ? nlohmann::json(*f.comment) : nlohmann::json()}});
+                    {"pointer", pointer_stub(f.artifact_hash, f.import_map,
+                                             f.export_name.empty() ? "default" : f.export_name)},
+                    {"comment", f.comment ? nlohmann::json(*f.comment) : nlohmann::json()},
+                    {"path", f.path.empty() ? nlohmann::json() : nlohmann::json(f.path)},
+                    {"module", f.module.empty() ? nlohmann::json() : nlohmann::json(f.module)},
+                    {"export_name", f.export_name.empty() ? nlohmann::json() : nlohmann::json(f.export_name)}});
   query("INSERT INTO stopgap.fn_version (deployment_id, fn_name, signature, identity_types, routine, arguments,"
-        "  result, clauses, kind, artifact_hash, source_sha256, imports, import_map, pointer, comment)"
+        "  result, clauses, kind, artifact_hash, source_sha256, imports, import_map, pointer, comment, path, module,"
+        "  export_name)"
         " SELECT $1::bigint, r.fn_name, r.signature, r.identity_types, r.routine, r.arguments, r.result, r.clauses,"
         "        r.kind, r.artifact_hash, r.source_sha256,"
-        "        ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.imports)), r.import_map, r.pointer, r.comment"
+        "        ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.imports)), r.import_map, r.pointer, r.comment,"
+        "        r.path, r.module, r.export_name"
         "   FROM pg_catalog.jsonb_to_recordset($2::jsonb) AS r(fn_name name, signature text, identity_types text,"
         "        routine text, arguments text, result text, clauses text, kind text, artifact_hash text,"
-        "        source_sha256 text, imports jsonb, import_map jsonb, pointer text, comment text)",
+        "        source_sha256 text, imports jsonb, import_map jsonb, pointer text, comment text, path text,"
+        "        module text, export_name text)",
         {std::to_string(id), rows.dump()});
 }
 
@@ -80,17 +85,33 @@ nlohmann::json manifest(const std::string& env, const std::string& live, const P
                         const nlohmann::json& pruned) {
   nlohmann::json fns = nlohmann::json::array(), map = nlohmann::json::object();
   for (const PlannedFn& f : plan.fns) {
-    fns.push_back({{"fn_name", f.fn_name},
-                   {"signature", f.signature},
-                   {"routine", f.routine},
-                   {"result", f.result ? nlohmann::json(*f.result) : nlohmann::json()},
-                   {"kind", f.kind},
-                   {"artifact_hash", f.artifact_hash},
-                   {"imports", f.imports}});
-    map["@stopgap/" + plan.schema + "/" + f.fn_name] = "plts+artifact:" + f.artifact_hash;
+    nlohmann::json fn = {{"fn_name", f.fn_name},
+                         {"signature", f.signature},
+                         {"routine", f.routine},
+                         {"result", f.result ? nlohmann::json(*f.result) : nlohmann::json()},
+                         {"kind", f.kind},
+                         {"artifact_hash", f.artifact_hash},
+                         {"imports", f.imports}};
+    if (!f.path.empty()) {
+      fn["path"] = f.path;
+      fn["module"] = f.module;
+      fn["export"] = f.export_name;
+    } else {
+      map["@stopgap/" + plan.schema + "/" + f.fn_name] = "plts+artifact:" + f.artifact_hash;
+    }
+    fns.push_back(std::move(fn));
   }
-  return {{"format", 2},       {"env", env},        {"source_schema", plan.schema}, {"live_schema", live},
-          {"functions", fns}, {"import_map", map}, {"prune", pruned}};
+  nlohmann::json out = {{"format", 2}, {"env", env}, {"live_schema", live}, {"functions", fns}, {"prune", pruned}};
+  if (plan.schema.empty()) {
+    // format 3: a project (issue 16), its modules by file key
+    out["format"] = 3;
+    out["source_schema"] = nullptr;
+    out["modules"] = plan.modules;
+  } else {
+    out["source_schema"] = plan.schema;
+    out["import_map"] = map;
+  }
+  return out;
 }
 
 // Makes deployment `to` the active one of env (from `from`, if any), and logs the activation.
@@ -116,8 +137,6 @@ void activate(const std::string& env, std::optional<long long> from, long long t
 long long elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
 }
-
-}  // namespace
 
 long long deploy(const std::string& caller, const Value& env_arg, const std::string& from_schema,
                  const Value& label, bool force) {

@@ -8,6 +8,7 @@
 #include "extensions/stopgap/diff.h"
 #include "extensions/stopgap/environment.h"
 #include "extensions/stopgap/metrics.h"
+#include "extensions/stopgap/project.h"
 #include "extensions/stopgap/settings.h"
 #include "extensions/stopgap/spi.h"
 
@@ -114,4 +115,45 @@ PGX_FUNCTION(stopgap_create_environment) {
   Datum d = 0;
   pgx::pg_guard([&] { d = PointerGetDatum(cstring_to_text_with_len(schema.data(), static_cast<int>(schema.size()))); });
   return d;
+}
+
+namespace {
+
+stopgap::Value jsonb_arg(FunctionCallInfo fcinfo, int i) {
+  if (PG_NARGS() <= i || PG_ARGISNULL(i)) return std::nullopt;
+  std::string out;
+  pgx::pg_guard([&] { out = DatumGetCString(DirectFunctionCall1(jsonb_out, PG_GETARG_DATUM(i))); });
+  return out;
+}
+
+Datum jsonb_datum(const std::string& text) {
+  Datum d = 0;
+  pgx::pg_guard([&] { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(text.c_str())); });
+  return d;
+}
+
+}  // namespace
+
+// stopgap.deploy_project(env text, project jsonb, label text, options jsonb) -> jsonb
+PGX_FUNCTION(stopgap_deploy_project) {
+  stopgap::Value env = text_arg(fcinfo, 0), project = jsonb_arg(fcinfo, 1), label = text_arg(fcinfo, 2),
+                 options = jsonb_arg(fcinfo, 3);
+  nlohmann::json opts = nlohmann::json::parse(options.value_or("{}"));
+  bool dry_run = opts.is_object() && opts.contains("dry_run") && opts["dry_run"].is_boolean() &&
+                 opts["dry_run"].get<bool>();
+  std::string text = measured(dry_run ? stopgap::Op::kDiff : stopgap::Op::kDeploy, [&] {
+    nlohmann::json p = nlohmann::json::parse(required(project, "project"));
+    return stopgap::deploy_project(stopgap::calling_role(), env, p, label, opts).dump();
+  });
+  return jsonb_datum(text);
+}
+
+// stopgap.call_fn(path text, args jsonb, env text) -> jsonb
+PGX_FUNCTION(stopgap_call_fn) {
+  stopgap::Value path = text_arg(fcinfo, 0), args = jsonb_arg(fcinfo, 1), env = text_arg(fcinfo, 2);
+  stopgap::Value result = measured(stopgap::Op::kCall, [&] {
+    return stopgap::call_fn(required(path, "path"), args.value_or("{}"), env);
+  });
+  if (!result) PG_RETURN_NULL();
+  return jsonb_datum(*result);
 }

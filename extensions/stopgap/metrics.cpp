@@ -50,6 +50,8 @@ const char* op_name(Op op) {
       return "deploy";
     case Op::kRollback:
       return "rollback";
+    case Op::kCall:
+      return "call";
     default:
       return "diff";
   }

@@ -6,7 +6,7 @@
 
 namespace stopgap {
 
-enum class Op { kDeploy = 0, kRollback, kDiff, kCount };
+enum class Op { kDeploy = 0, kRollback, kDiff, kCall, kCount };
 
 // What kind of failure an operation ended in, from its SQLSTATE.
 enum class ErrorClass {

@@ -8,7 +8,7 @@ PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
 }
 
-#define STOPGAP_VERSION "0.2.0"
+#define STOPGAP_VERSION "0.3.0"
 
 void _PG_init(void) { stopgap::define_settings(); }
 

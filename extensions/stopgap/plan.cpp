@@ -70,7 +70,8 @@ PlannedFn* Plan::find(const std::string& name) {
 std::vector<RecordedFn> recorded_functions(long long id, std::string* source_schema) {
   std::vector<RecordedFn> out;
   for (const Row& r : query("SELECT v.fn_name, v.routine, v.identity_types, v.arguments, v.clauses, v.artifact_hash,"
-                            "       v.source_sha256, v.result, v.comment, v.import_map::text, v.signature, d.source_schema"
+                            "       v.source_sha256, v.result, v.comment, v.import_map::text, v.signature, d.source_schema,"
+                            "       v.path, v.module, v.export_name"
                             "  FROM stopgap.fn_version v JOIN stopgap.deployment d ON d.id = v.deployment_id"
                             " WHERE v.deployment_id = $1::bigint ORDER BY v.fn_name",
                             {std::to_string(id)})) {
@@ -86,7 +87,10 @@ std::vector<RecordedFn> recorded_functions(long long id, std::string* source_sch
     f.comment = r[8];
     f.import_map = nlohmann::json::parse(r.str(9)).get<std::map<std::string, std::string>>();
     f.signature = r.str(10);
-    if (source_schema != nullptr) *source_schema = r.str(11);
+    if (source_schema != nullptr) *source_schema = r.str(11);  // "" for a project's
+    f.path = r.str(12);
+    f.module = r.str(13);
+    f.export_name = r.str(14);
     out.push_back(std::move(f));
   }
   return out;

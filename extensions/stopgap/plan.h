@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "extensions/stopgap/plan_logic.h"
+#include "extensions/stopgap/spi.h"
 
 namespace stopgap {
 
@@ -31,6 +32,7 @@ struct Plan {
   int stored = 0;                     // artifacts new in plts.artifact
   int typechecked = 0;                // functions type-checked (the others' results were known)
   std::map<std::string, std::string> typecheck_results;  // artifact hash -> diagnostics, to cache
+  std::map<std::string, std::string> modules;  // a project's (schema ""): file key -> artifact hash
   PlannedFn* find(const std::string& name);
 };
 
@@ -52,6 +54,10 @@ void store_artifacts(Plan& plan);
 // Loads every module (as stopgap_owner, under stopgap.deploy_timeout_ms) and records the kind of
 // its default export; refuses a module that fails or whose default export is not a function.
 void load_exports(Plan& plan);
+// The exports of an artifact's module and their kinds (plts.artifact_exports), loaded as
+// stopgap_owner under stopgap.deploy_timeout_ms, its imports resolved through import_map (a JSON
+// object) when given. `what` names the module in errors.
+nlohmann::json module_exports(const std::string& hash, const Value& import_map, const std::string& what);
 
 // Raises a problem as the error of a deploy.
 [[noreturn]] void raise_problem(const Problem& p);

@@ -185,10 +185,13 @@ std::string definition_head(const char* keyword, const std::string& qualified_na
 }
 
 std::string pointer_stub(const std::string& artifact_hash,
-                         const std::map<std::string, std::string>& import_map) {
+                         const std::map<std::string, std::string>& import_map,
+                         const std::string& export_name) {
   std::string out = "{\"plts\":1,\"kind\":\"artifact_ptr\",\"artifact_hash\":";
   append_json_string(out, artifact_hash);
-  return out + ",\"export\":\"default\",\"import_map\":" + jsonb_text(import_map) + "}";
+  out += ",\"export\":";
+  append_json_string(out, export_name);
+  return out + ",\"import_map\":" + jsonb_text(import_map) + "}";
 }
 
 std::vector<std::string> change_reasons(const FnShape& planned, const FnShape& active) {

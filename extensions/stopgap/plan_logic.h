@@ -68,15 +68,19 @@ std::set<std::string> own_import_map_names(const std::string& source);
 // of the source's own import map (those modules' types are unknown: their imports are untyped).
 bool unresolvable_import_diagnostic(int code, const std::string& message, const std::set<std::string>& own_map);
 
-// The live pointer function's body.
+// The live pointer function's body: export `export_name` of the artifact's module.
 std::string pointer_stub(const std::string& artifact_hash,
-                         const std::map<std::string, std::string>& import_map);
+                         const std::map<std::string, std::string>& import_map,
+                         const std::string& export_name = "default");
 
 // What a live function is made from: one function of a deployment (planned or recorded).
 struct FnShape {
   std::string fn_name, routine, identity_types, arguments, clauses, artifact_hash, source_sha256;
   std::optional<std::string> result, comment;
   std::map<std::string, std::string> import_map;
+  // Of a project's function (empty for one deployed from a schema): api.users.profile.get, the
+  // module users/profile.ts, the export get.
+  std::string path, module, export_name;
 };
 
 // Why a planned function differs from the active one: body, imports, signature or attributes,

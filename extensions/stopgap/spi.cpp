@@ -118,6 +118,26 @@ void run(const std::string& sql) {
   });
 }
 
+Rows query_text(const std::string& sql, const std::vector<Value>& params) {
+  Rows rows;
+  pgx::pg_guard([&] {
+    int n = static_cast<int>(params.size());
+    Oid* types = static_cast<Oid*>(palloc(sizeof(Oid) * (n > 0 ? n : 1)));
+    Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    char* nulls = static_cast<char*>(palloc(n + 1));
+    for (int i = 0; i < n; i++) {
+      const Value& p = params[i];
+      types[i] = TEXTOID;
+      values[i] = p ? PointerGetDatum(cstring_to_text_with_len(p->data(), static_cast<int>(p->size()))) : 0;
+      nulls[i] = p ? ' ' : 'n';
+    }
+    int rc = SPI_execute_with_args(sql.c_str(), n, types, values, nulls, false, 0);
+    if (rc < 0) elog(ERROR, "stopgap: statement failed: %s", SPI_result_code_string(rc));
+    rows = collect(SPI_processed);
+  });
+  return rows;
+}
+
 std::string literal(const std::string& value) {
   std::string out;
   pgx::pg_guard([&] {

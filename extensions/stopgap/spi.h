@@ -43,6 +43,9 @@ Rows query(const char* sql, const std::vector<Value>& params = {});
 Value scalar(const char* sql, const std::vector<Value>& params = {});
 // Runs a statement built at run time (DDL with identifiers quoted by the caller), unplanned.
 void run(const std::string& sql);
+// A statement built at run time (identifiers quoted by the caller) with parameters bound as text,
+// unplanned. Returns the rows, every column as text.
+Rows query_text(const std::string& sql, const std::vector<Value>& params);
 
 // A literal, as quote_literal (identifiers: pgx::quote_ident in common/quote.h).
 std::string literal(const std::string& value);

@@ -98,6 +98,39 @@ void typecheck_plan(Plan& plan, bool dry_run) {
   raise_problem(first);
 }
 
+nlohmann::json module_exports(const std::string& hash, const Value& import_map, const std::string& what) {
+  // Module top-level code runs under stopgap.deploy_timeout_ms (or plts.max_runtime_ms when stricter).
+  int limit = settings.deploy_timeout_ms;
+  const char* own = GetConfigOption("plts.max_runtime_ms", true, false);
+  int user_limit = own != nullptr ? atoi(own) : 0;
+  if (limit <= 0 || (user_limit > 0 && user_limit < limit)) limit = user_limit;
+  Value kinds;
+  int nest = 0;
+  try {
+    pgx::pg_guard([&] {
+      nest = NewGUCNestLevel();
+      set_config_option("plts.max_runtime_ms", std::to_string(limit).c_str(), PGC_USERSET, PGC_S_SESSION,
+                        GUC_ACTION_SAVE, true, 0, false);
+    });
+    kinds = import_map ? scalar("SELECT stopgap._export_kinds($1, $2::jsonb)::text", {hash, *import_map})
+                       : scalar("SELECT stopgap._export_kinds($1)::text", {hash});
+    pgx::pg_guard([&] { AtEOXact_GUC(true, nest); });
+  } catch (const pgx::PgError& e) {
+    if (e.sqlerrcode() == ERRCODE_QUERY_CANCELED && e.message().find("max_runtime_ms") != std::string::npos)
+      throw pgx::PgError(ERRCODE_QUERY_CANCELED,
+                         "cannot deploy " + what + ": its module's top-level code ran longer than " +
+                             std::to_string(limit) + " ms",
+                         "A deploy loads every module it deploys; stopgap.deploy_timeout_ms limits each.",
+                         "Nothing was deployed. Move long work out of the module's top level into the function.");
+    pgx::ErrorFields fields = e.fields();
+    fields.message = "cannot deploy " + what + ": its module fails to load: " + fields.message;
+    fields.hint = "Nothing was deployed.";
+    fields.context.clear();
+    throw pgx::PgError(std::move(fields));
+  }
+  return nlohmann::json::parse(kinds.value_or("{}"));
+}
+
 void load_exports(Plan& plan) {
   // A kind recorded for the same artifact by an earlier deployment is known: that module loaded.
   std::vector<std::string> hashes;
@@ -109,11 +142,6 @@ void load_exports(Plan& plan) {
                             {nlohmann::json(hashes).dump()}))
     known[r.str(0)] = r.str(1);
 
-  // Module top-level code runs under stopgap.deploy_timeout_ms (or plts.max_runtime_ms when stricter).
-  int limit = settings.deploy_timeout_ms;
-  const char* own = GetConfigOption("plts.max_runtime_ms", true, false);
-  int user_limit = own != nullptr ? atoi(own) : 0;
-  if (limit <= 0 || (user_limit > 0 && user_limit < limit)) limit = user_limit;
   bool loaded_any = false;
   for (PlannedFn& f : plan.fns) {
     const std::string qualified = plan.schema + "." + f.fn_name;
@@ -122,31 +150,8 @@ void load_exports(Plan& plan) {
       f.kind = k->second;
       continue;
     }
-    Value kinds;
-    int nest = 0;
-    try {
-      pgx::pg_guard([&] {
-        nest = NewGUCNestLevel();
-        set_config_option("plts.max_runtime_ms", std::to_string(limit).c_str(), PGC_USERSET, PGC_S_SESSION,
-                          GUC_ACTION_SAVE, true, 0, false);
-      });
-      kinds = scalar("SELECT stopgap._export_kinds($1)::text", {f.artifact_hash});
-      pgx::pg_guard([&] { AtEOXact_GUC(true, nest); });
-    } catch (const pgx::PgError& e) {
-      if (e.sqlerrcode() == ERRCODE_QUERY_CANCELED && e.message().find("max_runtime_ms") != std::string::npos)
-        throw pgx::PgError(ERRCODE_QUERY_CANCELED,
-                           "cannot deploy " + qualified + ": its module's top-level code ran longer than " +
-                               std::to_string(limit) + " ms",
-                           "A deploy loads every module it deploys; stopgap.deploy_timeout_ms limits each.",
-                           "Nothing was deployed. Move long work out of the module's top level into the function.");
-      pgx::ErrorFields fields = e.fields();
-      fields.message = "cannot deploy " + qualified + ": its module fails to load: " + fields.message;
-      fields.hint = "Nothing was deployed.";
-      fields.context.clear();
-      throw pgx::PgError(std::move(fields));
-    }
+    nlohmann::json j = module_exports(f.artifact_hash, std::nullopt, qualified);
     loaded_any = true;
-    nlohmann::json j = nlohmann::json::parse(kinds.value_or("{}"));
     auto d = j.find("default");
     if (d == j.end() || !d->is_string())
       throw pgx::PgError(ERRCODE_INVALID_OBJECT_DEFINITION, "cannot deploy " + qualified + ": its module has no default export",
