@@ -389,7 +389,6 @@ def test_workflow(s):
        "the live function called directly")
     eq(s.sql_json("SELECT stopgap.call_fn('api.users.profile.get', '{\"id\": 6}', 'prod')"),
        expected_get(6, 1), "stopgap.call_fn with env")
-    # A query is read-only: the runtime refuses writes in it.
     s.write("stopgap/users/profile.ts", profile(2))
 
     # Changed module -> a new deployment (JSON report).
@@ -461,35 +460,38 @@ def test_workflow(s):
     d5 = int(re.match(r"^deployed to prod: deployment (\d+)", r.out).group(1))
     eq(s.json("call", "api.users.profile.get", '{"id": 1}'), expected_get(1, 3), "call after the third version")
 
-    # Rollback: --steps (human), --to (JSON), back to the newest (human, --env).
+    # Rollback: --steps (human), --to (JSON); never forward; deploy again to go forward.
     r = s.cli("rollback", "--steps", "1")
     eq(r.out, f"rolled back prod: deployment {d4} is active\n", "rollback --steps 1")
     eq(s.active_id(), d4, "active after rollback --steps 1")
     eq(s.json("call", "api.users.profile.get", '{"id": 1}'), expected_get(1, 2), "call after rollback")
-    d = s.json("rollback", "--to", str(d1))
-    eq(d["deployment_id"], d1, "rollback --to (JSON)")
-    check("env" in d, f"rollback JSON has env: {d}")
+    d = s.json("rollback", "--env", "prod", "--to", str(d1))
+    eq(d, {"env": "prod", "deployment_id": d1}, "rollback --env prod --to (JSON)")
+    eq(s.active_id(), d1, "active after rollback --to")
     eq(s.json("call", "api.users.profile.get", '{"id": 1}'), expected_get(1, 1), "call after rollback --to")
     eq(s.sql_json(f"SELECT {live}.users_profile_get('{{\"id\": 1}}')"), expected_get(1, 1),
        "live function after rollback --to")
-    r = s.cli("rollback", "--env", "prod", "--to", str(d5))
-    eq(r.out, f"rolled back prod: deployment {d5} is active\n", "rollback --env prod --to")
-    d = s.json("rollback", "--steps", "2")
-    eq(d["deployment_id"], d3, "rollback --steps 2 (JSON)")
-    s.cli("rollback", "--to", str(d5))
-    r = s.cli("rollback", "--to", "999999", expect=4)
-    has(r.err, "error: ", "rollback to a missing deployment")
-    eq(s.active_id(), d5, "a failed rollback changes nothing")
+    r = s.cli("rollback", "--to", str(d5), expect=4)
+    has(r.err, "SQLSTATE 55000", "rollback forward is refused")
+    r = s.cli("rollback", expect=4)
+    has(r.err, "past its first deployment", "rollback past the first deployment")
+    d = s.json("rollback", "--to", "999999", expect=4)
+    eq(d["error"]["exit_code"], 4, "rollback to a missing deployment (JSON)")
+    eq(s.active_id(), d1, "failed rollbacks change nothing")
+    r = s.cli("deploy", "--label", "latest")
+    d6 = int(re.match(r"^deployed to prod: deployment (\d+)", r.out).group(1))
+    check(d6 > d5, "a deploy after a rollback records a new deployment")
+    eq(s.json("call", "api.users.profile.get", '{"id": 1}'), expected_get(1, 3), "call after going forward")
 
     # status.
     r = s.cli("status")
     eq(r.out.split("\n")[0], f"environment prod (live schema {live})", "status line 1")
-    check(re.search(rf'^active: deployment {d5} "third", 3 functions, activated \S', r.out, re.M),
+    check(re.search(rf'^active: deployment {d6} "latest", 3 functions, activated \S', r.out, re.M),
           f"status active line\n{r}")
     has(r.out, "drift: none", "status drift")
     d = s.json("status")
     eq((d["env"], d["live_schema"], d["active_deployment"]["id"], d["active_deployment"]["label"],
-        d["function_count"], d["drifted"]), ("prod", live, d5, "third", 3, False), "status (JSON)")
+        d["function_count"], d["drifted"]), ("prod", live, d6, "latest", 3, False), "status (JSON)")
 
     # deployments.
     total = s.deployment_count()
@@ -500,12 +502,12 @@ def test_workflow(s):
     eq(len(lines), total + 1, "deployments rows")
     active_rows = [l for l in lines[1:] if l.startswith("*")]
     eq(len(active_rows), 1, "one active row")
-    check(re.match(rf"^\*\s+{d5}\s+\S+\s+third\s+3\s", active_rows[0]), f"active row\n{r}")
+    check(re.match(rf"^\*\s+{d6}\s+\S+\s+latest\s+3\s", active_rows[0]), f"active row\n{r}")
     d = s.json("deployments")
     check(isinstance(d, list), f"deployments (JSON) is a list: {d}")
     eq([x["id"] for x in d], sorted((x["id"] for x in d), reverse=True), "deployments newest first")
     eq(len(d), total, "deployments (JSON) length")
-    eq([x["id"] for x in d if x["is_active"]], [d5], "is_active")
+    eq([x["id"] for x in d if x["is_active"]], [d6], "is_active")
     first = [x for x in d if x["id"] == d1][0]
     eq(first["label"], "first", "label of the first deployment")
     eq(len(first["functions"]), 3, "functions of the first deployment")
@@ -513,6 +515,21 @@ def test_workflow(s):
               lambda: eq(sorted(f.get("path") for f in first["functions"]),
                          ["api.example.hello", "api.users.profile.get", "api.users.profile.rename"],
                          "paths in deployments (JSON)"))
+
+
+def test_rollback_default_steps(s):
+    s.database()
+    workflow_project(s)
+    first = s.json("deploy")["deployment_id"]
+    s.write("stopgap/users/profile.ts", profile(2))
+    second = s.json("deploy")["deployment_id"]
+    eq(s.active_id(), second, "active before the rollback")
+    # `stopgap rollback --help`: "N steps back (default 1)".
+    r = s.cli("rollback", expect=None)
+    eq((r.code, r.out), (0, f"rolled back prod: deployment {first} is active\n"),
+       f"rollback without --steps or --to goes one step back\n{r}")
+    eq(s.active_id(), first, "active after rollback")
+    eq(s.json("call", "api.users.profile.get", '{"id": 1}'), expected_get(1, 1), "call after rollback")
 
 
 def test_query_is_read_only(s):
@@ -734,7 +751,7 @@ PACKAGES_MODULE = """\
 import { query, v } from "@stopgap/runtime";
 import * as z from "zod/mini";
 import { format } from "date-fns/format";
-import { addDays } from "date-fns";
+import { addDays } from "date-fns/addDays";
 import { camelCase } from "es-toolkit/string";
 
 const User = z.object({ name: z.string(), age: z.number() });
@@ -889,9 +906,9 @@ def test_node_postgres_call(s):
             "console.log(JSON.stringify({ score, name, version: p.version }));\n"
             "await client.end();\n")
     s.write("app/tsconfig.json", json.dumps({
-        "compilerOptions": {"target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext",
-                            "strict": True, "skipLibCheck": True, "outDir": "../build", "rootDir": "..",
-                            "types": []},
+        "compilerOptions": {"target": "ES2022", "module": "ES2022", "moduleResolution": "Bundler",
+                            "lib": ["ES2022"], "strict": True, "skipLibCheck": True,
+                            "outDir": "../build", "rootDir": "..", "types": []},
         "files": ["main.ts", "node.d.ts"]}))
     # No @types/node or @types/pg in the cache: the little the app uses is declared here.
     s.write("app/node.d.ts", 'declare const process: { env: Record<string, string | undefined> };\n'
@@ -914,13 +931,13 @@ def test_node_postgres_call(s):
     s.write("app/main.ts", s.read("app/main.ts").replace("// @ts-expect-error: id is a number\n", ""))
     p = subprocess.run(["node", tsc, "-p", "app"], cwd=s.dir, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True, timeout=300)
-    check(p.returncode != 0 and "main.ts(10," in p.stdout, f"tsc accepts a wrong argument type\n{p.stdout}")
+    check(p.returncode != 0 and "main.ts(9," in p.stdout, f"tsc accepts a wrong argument type\n{p.stdout}")
 
 
 TESTS = [
     test_init, test_layout_error, test_usage_errors, test_connection_failure,
-    test_workflow, test_query_is_read_only, test_type_error, test_unresolved_relative_import,
-    test_unknown_path, test_permission_failure, test_dev,
+    test_workflow, test_rollback_default_steps, test_query_is_read_only, test_type_error,
+    test_unresolved_relative_import, test_unknown_path, test_permission_failure, test_dev,
     test_npm_packages, test_npm_commonjs_refused, test_npm_node_builtin_refused, test_npm_not_installed,
     test_node_postgres_call,
 ]
