@@ -64,6 +64,23 @@ const std::vector<CommandSpec>& specs() {
        "usage: stopgap call <path> [json-args] [--env E]\n"
        "Calls a deployed function by path, e.g. stopgap call api.users.profile.get '{\"id\": 1}',\n"
        "and prints its result. json-args defaults to {}.\n"},
+      {Command::kTypes,
+       "types",
+       {},
+       "usage: stopgap types\n"
+       "Writes stopgap/_generated/api.ts: api.<module path>.<export> for every export made with\n"
+       "`export const NAME = query(` or `= mutation(`, typed by the module's own types, for\n"
+       "call(client, api.users.profile.get, args) from @stopgap/runtime/client. Offline: reads\n"
+       "stopgap/ only. The file is rewritten only when its text changes.\n"},
+      {Command::kDev,
+       "dev",
+       {"--env", "--label"},
+       "usage: stopgap dev [--env E] [--label L]\n"
+       "Deploys stopgap/ (as stopgap deploy does), then watches it and redeploys ~100 ms after\n"
+       "the last change to a module file, printing the diagnostics or the deployment. A failed\n"
+       "deploy does not stop it; Ctrl-C (SIGINT) or SIGTERM does, with exit code 0.\n"
+       "  --env E            environment (default: the server's stopgap.default_env)\n"
+       "  --label L          label recorded with each deployment\n"},
   };
   return kSpecs;
 }
@@ -107,6 +124,8 @@ std::string usage(Command c) {
          "  deployments   list deployments\n"
          "  diff          show what a deploy would change\n"
          "  call          call a deployed function by path\n"
+         "  types         write stopgap/_generated/api.ts (typed function references)\n"
+         "  dev           deploy, then redeploy on every change under stopgap/\n"
          "options:\n"
          "  --db URL              connection string (else STOPGAP_DB, else libpq's PG* variables)\n"
          "  --output human|json   output format (default human)\n"

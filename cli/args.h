@@ -11,7 +11,18 @@
 
 namespace stopgap::cli {
 
-enum class Command { kNone, kInit, kDeploy, kRollback, kStatus, kDeployments, kDiff, kCall };
+enum class Command {
+  kNone,
+  kInit,
+  kDeploy,
+  kRollback,
+  kStatus,
+  kDeployments,
+  kDiff,
+  kCall,
+  kTypes,
+  kDev
+};
 enum class OutputFormat { kHuman, kJson };
 
 struct Args {

@@ -2,11 +2,13 @@
 
 #include <ostream>
 
+#include "cli/dev.h"
 #include "cli/exit_codes.h"
 #include "cli/init.h"
 #include "cli/output.h"
 #include "cli/project.h"
 #include "cli/resolve.h"
+#include "cli/types.h"
 
 namespace stopgap::cli {
 namespace {
@@ -83,7 +85,44 @@ int cmd_diff(const Args& a, const ApiFactory& api, Io& io) {
   return cmd_deploy(dry, api, io);
 }
 
-int run_command(const Args& a, const ApiFactory& api, Io& io) {
+int cmd_types(const Args& a, Io& io) {
+  std::string root = find_project_root(io.fs, io.cwd);
+  TypesResult r = write_api_types(io.fs, root);
+  if (a.output == OutputFormat::kJson) {
+    io.out << json_line({{"file", r.file}, {"changed", r.changed}, {"functions", r.functions}})
+           << "\n";
+    return kExitOk;
+  }
+  const std::size_t n = r.functions.size();
+  io.out << (r.changed ? "wrote " : "unchanged: ") << r.file << " (" << n
+         << (n == 1 ? " function" : " functions") << ")\n";
+  return kExitOk;
+}
+
+int run_guarded(const Args& a, Io& io, const std::function<int()>& body);
+
+int cmd_dev(const Args& a, const ApiFactory& api, Io& io, const DevHooks& hooks) {
+  std::string root = find_project_root(io.fs, io.cwd);
+  std::unique_ptr<Watcher> watcher;
+  try {
+    watcher = hooks.watcher ? hooks.watcher(path_join(root, "stopgap"))
+                            : std::make_unique<InotifyWatcher>(path_join(root, "stopgap"));
+  } catch (const WatchError& e) {
+    io.err << "stopgap: " << e.what() << "\n";
+    return kExitInternal;
+  }
+  Args deploy = a;
+  deploy.command = Command::kDeploy;
+  auto deploy_once = [&]() {
+    int code = run_guarded(deploy, io, [&] { return cmd_deploy(deploy, api, io); });
+    io.out.flush();
+    if (code == kExitConnect && hooks.reconnect) hooks.reconnect();
+    return code;
+  };
+  return run_dev_loop(*watcher, deploy_once, io.err);
+}
+
+int run_command(const Args& a, const ApiFactory& api, Io& io, const DevHooks& dev) {
   const bool human = a.output == OutputFormat::kHuman;
   switch (a.command) {
     case Command::kInit:
@@ -113,6 +152,10 @@ int run_command(const Args& a, const ApiFactory& api, Io& io) {
       print(io, a, r, human ? format_call_result(r) : "");
       return kExitOk;
     }
+    case Command::kTypes:
+      return cmd_types(a, io);
+    case Command::kDev:
+      return cmd_dev(a, api, io, dev);
     case Command::kNone:
       break;
   }
@@ -129,7 +172,8 @@ int exit_code_for(const ApiError& e, Command c) {
   return kExitSql;
 }
 
-int run_cli(const std::vector<std::string>& argv, const ApiFactory& api, Io& io) {
+int run_cli(const std::vector<std::string>& argv, const ApiFactory& api, Io& io,
+            const DevHooks& dev) {
   Args a;
   try {
     a = parse_args(argv);
@@ -141,6 +185,13 @@ int run_cli(const std::vector<std::string>& argv, const ApiFactory& api, Io& io)
     io.out << usage(a.command);
     return kExitOk;
   }
+  return run_guarded(a, io, [&] { return run_command(a, api, io, dev); });
+}
+
+namespace {
+
+// Runs a command body, mapping each kind of failure to its message and exit code.
+int run_guarded(const Args& a, Io& io, const std::function<int()>& body) {
   const bool json_out = a.output == OutputFormat::kJson;
   auto fail = [&](int code, const std::string& message) {
     io.err << "stopgap: " << message << "\n";
@@ -149,7 +200,7 @@ int run_cli(const std::vector<std::string>& argv, const ApiFactory& api, Io& io)
     return code;
   };
   try {
-    return run_command(a, api, io);
+    return body();
   } catch (const ApiError& e) {
     int code = exit_code_for(e, a.command);
     io.err << format_api_error(e);
@@ -175,5 +226,7 @@ int run_cli(const std::vector<std::string>& argv, const ApiFactory& api, Io& io)
     return fail(kExitInternal, std::string("internal error: ") + e.what());
   }
 }
+
+}  // namespace
 
 }  // namespace stopgap::cli

@@ -4,12 +4,14 @@
 
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/api.h"
 #include "cli/args.h"
 #include "cli/fs.h"
+#include "cli/watch.h"
 
 namespace stopgap::cli {
 
@@ -24,10 +26,18 @@ struct Io {
   std::ostream& err;
 };
 
+// What `stopgap dev` needs besides the Api: a watcher of a directory tree (InotifyWatcher by
+// default), and a way to drop a lost connection so that the next deploy opens a new one.
+struct DevHooks {
+  std::function<std::unique_ptr<Watcher>(const std::string& dir)> watcher;
+  std::function<void()> reconnect;
+};
+
 // The exit code of a server error raised by command c.
 int exit_code_for(const ApiError& e, Command c);
 
 // argv without the program name; returns the exit code.
-int run_cli(const std::vector<std::string>& argv, const ApiFactory& api, Io& io);
+int run_cli(const std::vector<std::string>& argv, const ApiFactory& api, Io& io,
+            const DevHooks& dev = {});
 
 }  // namespace stopgap::cli

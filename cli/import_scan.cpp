@@ -307,4 +307,24 @@ std::vector<std::string> scan_imports(const std::string& source) {
   return found;
 }
 
+std::vector<FunctionExport> scan_function_exports(const std::string& source) {
+  auto t = Tokenizer(source).run();
+  std::vector<FunctionExport> found;
+  for (std::size_t k = 0; k + 5 < t.size(); k++) {
+    if (!is(t, k, Token::kWord, "export") || (k > 0 && is(t, k - 1, Token::kPunct, "."))) continue;
+    if (!is(t, k + 1, Token::kWord) ||
+        (t[k + 1].text != "const" && t[k + 1].text != "let" && t[k + 1].text != "var"))
+      continue;
+    if (!is(t, k + 2, Token::kWord) || !is(t, k + 3, Token::kPunct, "=")) continue;
+    std::size_t callee = k + 4;
+    // `= rt.query(`: a namespace import of @stopgap/runtime.
+    if (is(t, callee, Token::kWord) && is(t, callee + 1, Token::kPunct, ".")) callee += 2;
+    if (!is(t, callee, Token::kWord) || !is(t, callee + 1, Token::kPunct, "(")) continue;
+    const std::string& kind = t[callee].text;
+    if (kind != "query" && kind != "mutation") continue;
+    found.push_back({t[k + 2].text, kind});
+  }
+  return found;
+}
+
 }  // namespace stopgap::cli

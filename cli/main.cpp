@@ -19,7 +19,9 @@ int main(int argc, char** argv) {
   std::string cwd = std::filesystem::current_path(ec).string();
   RealFs fs;
   Io io{fs, cwd, std::cout, std::cerr};
-  int code = run_cli(args, factory, io);
+  DevHooks dev;
+  dev.reconnect = [&] { api.reset(); };  // `stopgap dev` survives a server restart
+  int code = run_cli(args, factory, io, dev);
   std::cout.flush();
   return code;
 }
