@@ -47,8 +47,10 @@ COMMENT ON FUNCTION stopgap.deploy_project(text, jsonb, text, jsonb) IS
   'deploys a project of TypeScript modules: project {"modules": {"users/profile.ts": source, ...}, "resolve": '
   '{module: {bare specifier: module}}}, options {force, prune, dry_run}; returns the deploy report (docs/CLI.md)';
 
+-- SECURITY INVOKER, and no SET search_path: the function it calls runs as if called directly (its
+-- SQL sees the caller's search_path); call_fn's own statements name everything schema-qualified.
 CREATE FUNCTION stopgap.call_fn(path text, args jsonb DEFAULT '{}', env text DEFAULT NULL) RETURNS jsonb
-  LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+  LANGUAGE c VOLATILE
   AS 'MODULE_PATHNAME', 'stopgap_call_fn';
 COMMENT ON FUNCTION stopgap.call_fn(text, jsonb, text) IS
   'calls the function at path (api.users.profile.get) of the environment''s active deployment with args, as '

@@ -264,10 +264,28 @@ void typecheck_project(const std::map<std::string, Module>& modules, Problems& p
     check.push_back(key);
   }
   if (check.empty()) return;
-  json result = json::parse(*scalar(
-      "SELECT plts._typecheck_modules($1::jsonb, ARRAY(SELECT pg_catalog.jsonb_array_elements_text($2::jsonb)),"
-      " '{\"source_map\": true}'::jsonb)::text",
-      {set.dump(), json(check).dump()}));
+  // The result is a function of the set (sources and how their imports resolve) and the compiler:
+  // kept in stopgap.typecheck_cache under "project:<sha256 of both>", so an unchanged project is
+  // not checked again.
+  Rows cached = query(
+      "SELECT k.key, c.diagnostics::text FROM (SELECT 'project:' || pg_catalog.encode(pg_catalog.sha256("
+      "         pg_catalog.convert_to($1 || plts.compiler_fingerprint('{\"source_map\": true}'), 'UTF8')), 'hex') AS key) k"
+      "  LEFT JOIN stopgap.typecheck_cache c ON c.artifact_hash = k.key",
+      {set.dump() + json(check).dump()});
+  const std::string cache_key = cached.at(0).str(0);
+  json result;
+  if (!cached[0].null(1)) {
+    result = json::parse(cached[0].str(1));
+  } else {
+    result = json::parse(*scalar(
+        "SELECT plts._typecheck_modules($1::jsonb, ARRAY(SELECT pg_catalog.jsonb_array_elements_text($2::jsonb)),"
+        " '{\"source_map\": true}'::jsonb)::text",
+        {set.dump(), json(check).dump()}));
+    if (!problems.dry_run)
+      query("INSERT INTO stopgap.typecheck_cache (artifact_hash, diagnostics) VALUES ($1, $2::jsonb)"
+            " ON CONFLICT (artifact_hash) DO NOTHING",
+            {cache_key, result.dump()});
+  }
   std::vector<std::string> errors;
   for (const std::string& key : check) {
     const Module& m = modules.at(key);
