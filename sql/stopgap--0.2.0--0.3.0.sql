@@ -63,7 +63,8 @@ CREATE FUNCTION stopgap._export_kinds(artifact_hash text, import_map jsonb) RETU
   RETURN plts.artifact_exports(artifact_hash, import_map);
 ALTER FUNCTION stopgap._export_kinds(text, jsonb) OWNER TO stopgap_owner;
 
--- call_fn's routing, for any caller: the live function at a path of the environment's active
+-- call_fn's routing, for the roles that may call live functions (app_user, as live functions'
+-- EXECUTE) and deployers: the live function at a path of the environment's active
 -- deployment ({live_schema, fn_name, kind}; fn_name null when no function has that path; NULL when
 -- the environment does not exist), and the paths there are. What it reveals, pg_proc shows anyway.
 CREATE FUNCTION stopgap._route(env text, path text) RETURNS jsonb
@@ -79,7 +80,31 @@ CREATE FUNCTION stopgap._paths(env text) RETURNS text[]
                  JOIN stopgap.fn_version v ON v.deployment_id = e.active_deployment_id AND v.path IS NOT NULL
                 WHERE e.env = _paths.env ORDER BY v.path);
 
-REVOKE ALL ON FUNCTION stopgap._export_kinds(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stopgap._export_kinds(text, jsonb), stopgap._route(text, text), stopgap._paths(text)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stopgap._route(text, text), stopgap._paths(text) TO app_user, stopgap_deployer;
 REVOKE ALL ON FUNCTION stopgap.deploy_project(text, jsonb, text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stopgap.deploy_project(text, jsonb, text, jsonb) TO stopgap_deployer;
 GRANT EXECUTE ON FUNCTION stopgap.call_fn(text, jsonb, text) TO PUBLIC;
+
+-- deployments shows a project function's path, module and export (NULL for a schema's functions)
+-- and how many modules a project deployment had.
+CREATE OR REPLACE FUNCTION stopgap.deployments(env text DEFAULT NULL) RETURNS jsonb
+  LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT coalesce(jsonb_agg(jsonb_build_object(
+           'id', d.id, 'label', d.label, 'status', d.status, 'source_schema', d.source_schema,
+           'created_at', d.created_at, 'created_by', d.created_by,
+           'is_active', d.id IS NOT DISTINCT FROM e.active_deployment_id,
+           'modules', (SELECT count(*) FROM stopgap.module_version m WHERE m.deployment_id = d.id),
+           'functions', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                                  'fn_name', v.fn_name, 'signature', v.signature, 'routine', v.routine,
+                                  'kind', v.kind, 'artifact_hash', v.artifact_hash,
+                                  'path', v.path, 'module', v.module, 'export', v.export_name)
+                                  ORDER BY v.fn_name), '[]')
+                           FROM stopgap.fn_version v WHERE v.deployment_id = d.id))
+           ORDER BY d.id DESC), '[]')
+    FROM stopgap.deployment d
+    LEFT JOIN stopgap.environment e ON e.env = d.env
+   WHERE d.env = stopgap._env_name(deployments.env);
+END;

@@ -49,7 +49,16 @@ std::vector<std::string> close_matches(const std::string& path, const std::vecto
 
 Value call_fn(const std::string& path, const std::string& args, const Value& env_arg) {
   const std::string env = env_name(env_arg);
-  Value route = scalar("SELECT stopgap._route($1, $2)::text", {env, path});
+  Value route;
+  try {
+    route = scalar("SELECT stopgap._route($1, $2)::text", {env, path});
+  } catch (const pgx::PgError& e) {
+    if (e.sqlerrcode() != ERRCODE_INSUFFICIENT_PRIVILEGE) throw;
+    throw pgx::PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                       "permission denied to call stopgap functions by path: the role is not a member of app_user",
+                       "Live functions are executable by app_user (and stopgap_deployer may look paths up).",
+                       "GRANT app_user TO <role>;");
+  }
   if (!route)
     throw pgx::PgError(ERRCODE_UNDEFINED_OBJECT, "stopgap environment \"" + env + "\" does not exist", "",
                        "Deploy a project to it first (stopgap deploy --env " + env + ").");

@@ -134,7 +134,9 @@ PGX_FUNCTION(stopgap_status) {
       "          'activated_at', (SELECT max(l.activated_at) FROM stopgap.activation_log l"
       "                            WHERE l.env = d.env AND l.to_deployment_id = d.id))::text"
       "          FROM stopgap.deployment d WHERE d.id = $1::bigint),"
-      "       (SELECT count(*) FROM stopgap.fn_version v WHERE v.deployment_id = $1::bigint)",
+      "       (SELECT count(*) FROM stopgap.fn_version v WHERE v.deployment_id = $1::bigint),"
+      "       (SELECT coalesce(pg_catalog.jsonb_agg(v.path ORDER BY v.path), '[]')::text FROM stopgap.fn_version v"
+      "         WHERE v.deployment_id = $1::bigint AND v.path IS NOT NULL)",
       {active});
   nlohmann::json d = stopgap::drift(*er);
   nlohmann::json out = {
@@ -142,6 +144,7 @@ PGX_FUNCTION(stopgap_status) {
       {"live_schema", er->live_schema},
       {"active_deployment", r[0].null(0) ? nlohmann::json() : nlohmann::json::parse(r[0].str(0))},
       {"function_count", std::stoll(r[0].str(1))},
+      {"paths", nlohmann::json::parse(r[0].str(2))},  // a project's functions (none from a schema)
       {"drifted", !d["drift"].empty()},
       {"drift", d["drift"]},
       {"retained", d["retained"]},
