@@ -630,15 +630,20 @@ def test_permission_failure(s):
     eq((d["error"]["sqlstate"], d["error"]["exit_code"]), ("42501", 4), "deploy without stopgap_deployer (JSON)")
     s.cli(*as_role, "rollback", expect=4)
     eq(s.deployment_count(), 1, "the refused deploy recorded nothing")
-    # Calling needs EXECUTE on the live function (call_fn is SECURITY INVOKER).
+    # Calling by path: a role that is not a member of app_user (stopgap's calling role) is refused.
     live = s.sql("SELECT live_schema FROM stopgap.environment WHERE env = 'prod'")
-    s.sql(f"REVOKE EXECUTE ON FUNCTION {live}.users_profile_get(jsonb) FROM PUBLIC")
-    r = s.cli(*as_role, "call", "api.users.profile.get", '{"id": 1}', expect=4)
-    has(r.err, "SQLSTATE 42501", "call without EXECUTE")
-    s.sql(f'GRANT USAGE ON SCHEMA {live} TO "{role}"; '
-          f'GRANT EXECUTE ON FUNCTION {live}.users_profile_get(jsonb) TO "{role}"')
-    eq(s.json(*as_role, "call", "api.users.profile.get", '{"id": 1}'), expected_get(1, 1),
-       "call with EXECUTE granted")
+    call = [*as_role, "call", "api.users.profile.get", '{"id": 1}']
+    r = s.cli(*call, expect=4)
+    has(r.err, "SQLSTATE 42501", "call without app_user")
+    s.sql(f'GRANT app_user TO "{role}"')
+    eq(s.json(*call), expected_get(1, 1), "call as a member of app_user")
+    # call_fn is SECURITY INVOKER: the caller's EXECUTE right on the live function is honoured.
+    fn = f"{live}.users_profile_get(jsonb)"
+    s.sql(f"REVOKE EXECUTE ON FUNCTION {fn} FROM app_user, PUBLIC")
+    r = s.cli(*call, expect=4)
+    has(r.err, "SQLSTATE 42501", "call without EXECUTE on the live function")
+    s.sql(f"GRANT EXECUTE ON FUNCTION {fn} TO app_user")
+    eq(s.json(*call), expected_get(1, 1), "call with EXECUTE again")
     # stopgap_deployer: the role may deploy then.
     s.sql(f'GRANT stopgap_deployer TO "{role}"')
     s.write("stopgap/users/profile.ts", profile(2))
@@ -654,7 +659,7 @@ def test_dev(s):
     workflow_project(s)
     out_path, err_path = os.path.join(s.dir, "dev.out"), os.path.join(s.dir, "dev.err")
     with open(out_path, "w") as out, open(err_path, "w") as err:
-        p = subprocess.Popen([STOPGAP, "dev"], cwd=s.dir, env=s.env(), stdout=out, stderr=err)
+        p = subprocess.Popen([STOPGAP, "dev", "--env", "dev"], cwd=s.dir, env=s.env(), stdout=out, stderr=err)
     try:
         def output():
             return open(out_path).read() + open(err_path).read()
@@ -685,19 +690,22 @@ def test_dev(s):
                 save(version, f"// touched {n[0]}\n")
             return f
 
-        wait_for(lambda: s.active_id() is not None, "the first deployment", touch=resave(1))
-        first = s.active_id()
-        eq(s.json("call", "api.users.profile.get", '{"id": 1}')["version"], 1, "version under dev")
+        wait_for(lambda: s.active_id("dev") is not None, "the first deployment", touch=resave(1))
+        first = s.active_id("dev")
+        eq(s.json("call", "--env", "dev", "api.users.profile.get", '{"id": 1}')["version"], 1, "version under dev")
         save(2)
-        wait_for(lambda: s.active_id() not in (None, first), "a redeploy after a save", touch=resave(2))
-        second = s.active_id()
-        eq(s.json("call", "api.users.profile.get", '{"id": 1}'), expected_get(1, 2), "call after a dev redeploy")
-        wait_for(lambda: str(second) in output(), "dev printing the deployment id", timeout=10)
+        wait_for(lambda: s.active_id("dev") not in (None, first), "a redeploy after a save", touch=resave(2))
+        second = s.active_id("dev")
+        eq(s.json("call", "--env", "dev", "api.users.profile.get", '{"id": 1}'), expected_get(1, 2), "call after a dev redeploy")
+        wait_for(lambda: f"deployed to dev: deployment {second}" in output(), "dev printing the deployment id",
+                 timeout=10)
+        has(output(), "watching stopgap/", "dev says what it watches")
         # A type error is printed and dev keeps running; fixing it deploys again.
         s.write("stopgap/users/profile.ts", profile(3).replace("version: 3", 'version: 3 as string'))
-        wait_for(lambda: "TS2352" in output() or "error TS" in output(), "dev printing the type error")
+        wait_for(lambda: re.search(r"^stopgap/users/profile\.ts:\d+:\d+: error TS\d+: ", output(), re.M),
+                 "dev printing the type error")
         check(p.poll() is None, "dev keeps running after an error")
-        eq(s.active_id(), second, "a failed redeploy activates nothing")
+        eq(s.active_id("dev"), second, "a failed redeploy activates nothing")
         # A new subdirectory with a new module.
         s.write("stopgap/users/profile.ts", profile(3))
         s.write("stopgap/extra/deep/more.ts", 'import { query, v } from "@stopgap/runtime";\n'
@@ -706,8 +714,8 @@ def test_dev(s):
                                "ON e.active_deployment_id = v.deployment_id "
                                "WHERE v.path = 'api.extra.deep.more.ping'") == "1",
                  "a module in a new subdirectory deployed")
-        eq(s.json("call", "api.extra.deep.more.ping"), "pong", "call of the new module")
-        eq(s.json("call", "api.users.profile.get", '{"id": 1}')["version"], 3, "version after the fix")
+        eq(s.json("call", "--env", "dev", "api.extra.deep.more.ping"), "pong", "call of the new module")
+        eq(s.json("call", "--env", "dev", "api.users.profile.get", '{"id": 1}')["version"], 3, "version after the fix")
         p.send_signal(signal.SIGINT)
         try:
             code = p.wait(timeout=15)
@@ -896,8 +904,18 @@ def test_node_postgres_call(s):
     # wrong argument type does not; the compiled app runs.
     r = s.cli("--help")
     check(re.search(r"^  types\s", r.out, re.M), f"`stopgap types` is not in this CLI\n{r}")
-    s.cli("types")
+    r = s.cli("types")
+    eq(r.out, "wrote stopgap/_generated/api.ts (3 functions)\n", "types (human)")
     check(os.path.isfile(os.path.join(s.dir, "stopgap/_generated/api.ts")), "types writes stopgap/_generated/api.ts")
+    d = s.json("types")
+    eq((d["changed"], d["file"]), (False, "stopgap/_generated/api.ts"), "second types (JSON)")
+    eq(sorted((f["path"], f["module"], f["export"], f["kind"]) for f in d["functions"]),
+       [("api.example.hello", "example.ts", "hello", "query"),
+        ("api.users.profile.get", "users/profile.ts", "get", "query"),
+        ("api.users.profile.rename", "users/profile.ts", "rename", "mutation")], "types functions (JSON)")
+    # api.ts is not a module of the project: a deploy leaves _generated/ out.
+    r = s.cli("deploy")
+    has(r.out, "nothing to deploy", "deploy after types")
     s.write("app/main.ts",
             'import pg from "pg";\n'
             'import { call } from "@stopgap/runtime/client";\n'
