@@ -108,3 +108,102 @@ BEGIN ATOMIC
     LEFT JOIN stopgap.environment e ON e.env = d.env
    WHERE d.env = stopgap._env_name(deployments.env);
 END;
+
+
+-- check(): a project function's live pointer names its export (export_name), not 'default'; a
+-- project deployment's modules keep their artifacts.
+CREATE OR REPLACE FUNCTION stopgap.check(environment text DEFAULT NULL)
+  RETURNS TABLE (env text, problem text, detail jsonb)
+  LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  e text;
+  er stopgap.environment;
+  active_ids bigint[];
+  last_log stopgap.activation_log;
+  item jsonb;
+BEGIN
+  IF environment IS NOT NULL THEN
+    e := stopgap._env_name(environment);
+    IF NOT EXISTS (SELECT FROM stopgap.environment x WHERE x.env = e) THEN
+      RAISE EXCEPTION 'environment "%" does not exist', e USING ERRCODE = 'undefined_object';
+    END IF;
+  END IF;
+  -- Deployments left between open and active: a deploy commits all of it or nothing.
+  FOR env, detail IN
+    SELECT d.env, jsonb_build_object('deployment_id', d.id, 'status', d.status)
+      FROM stopgap.deployment d
+     WHERE d.status IN ('open', 'sealed') AND (e IS NULL OR d.env = e) ORDER BY d.id
+  LOOP
+    problem := 'unfinished_deployment';
+    RETURN NEXT;
+  END LOOP;
+  FOR er IN SELECT * FROM stopgap.environment x WHERE e IS NULL OR x.env = e ORDER BY x.env LOOP
+    env := er.env;
+    SELECT coalesce(array_agg(d.id ORDER BY d.id), '{}') INTO active_ids
+      FROM stopgap.deployment d WHERE d.env = er.env AND d.status = 'active';
+    IF active_ids IS DISTINCT FROM ARRAY[er.active_deployment_id]
+       AND NOT (er.active_deployment_id IS NULL AND cardinality(active_ids) = 0) THEN
+      problem := 'active_deployment_mismatch';
+      detail := jsonb_build_object('environment_says', er.active_deployment_id, 'active_deployments', active_ids);
+      RETURN NEXT;
+    END IF;
+    IF er.active_deployment_id IS NULL AND EXISTS (SELECT FROM stopgap.deployment d WHERE d.env = er.env) THEN
+      problem := 'no_active_deployment';
+      detail := jsonb_build_object('deployments', (SELECT count(*) FROM stopgap.deployment d WHERE d.env = er.env));
+      RETURN NEXT;
+    END IF;
+    SELECT * INTO last_log FROM stopgap.activation_log l WHERE l.env = er.env ORDER BY l.id DESC LIMIT 1;
+    IF last_log.to_deployment_id IS DISTINCT FROM er.active_deployment_id THEN
+      problem := 'activation_log_mismatch';
+      detail := jsonb_build_object('last_activation', last_log.id, 'activated', last_log.to_deployment_id,
+                                   'active_deployment_id', er.active_deployment_id);
+      RETURN NEXT;
+    END IF;
+    -- Every function version keeps its artifact: rollback may need any superseded one.
+    FOR detail IN
+      SELECT jsonb_build_object('deployment_id', v.deployment_id, 'fn_name', v.fn_name,
+                                'artifact_hash', v.artifact_hash)
+        FROM stopgap.fn_version v JOIN stopgap.deployment d ON d.id = v.deployment_id
+       WHERE d.env = er.env AND NOT EXISTS (SELECT FROM plts.artifact a WHERE a.artifact_hash = v.artifact_hash)
+       ORDER BY v.deployment_id, v.fn_name
+    LOOP
+      problem := 'artifact_missing';
+      RETURN NEXT;
+    END LOOP;
+    -- ... and so does every module of a project deployment (what its functions import).
+    FOR detail IN
+      SELECT jsonb_build_object('deployment_id', m.deployment_id, 'module', m.module,
+                                'artifact_hash', m.artifact_hash)
+        FROM stopgap.module_version m JOIN stopgap.deployment d ON d.id = m.deployment_id
+       WHERE d.env = er.env AND NOT EXISTS (SELECT FROM plts.artifact a WHERE a.artifact_hash = m.artifact_hash)
+       ORDER BY m.deployment_id, m.module
+    LOOP
+      problem := 'module_artifact_missing';
+      RETURN NEXT;
+    END LOOP;
+    -- The live pointers are the recorded stubs, and those name the recorded artifacts.
+    FOR detail IN
+      SELECT jsonb_build_object('fn_name', v.fn_name, 'artifact_hash', v.artifact_hash,
+                                'live_artifact_hash', x.stub->>'artifact_hash', 'live_export', x.stub->>'export')
+        FROM stopgap.fn_version v
+        JOIN pg_namespace n ON n.nspname = er.live_schema
+        JOIN pg_proc p ON p.pronamespace = n.oid AND p.proname = v.fn_name
+                      AND stopgap._identity_types(p.oid) = v.identity_types
+        CROSS JOIN LATERAL (SELECT v.pointer::jsonb AS stub) x
+       WHERE v.deployment_id = er.active_deployment_id
+         AND (p.prosrc IS DISTINCT FROM v.pointer OR x.stub->>'artifact_hash' IS DISTINCT FROM v.artifact_hash
+              OR x.stub->>'export' IS DISTINCT FROM coalesce(v.export_name, 'default'))
+       ORDER BY v.fn_name
+    LOOP
+      problem := 'pointer_mismatch';
+      RETURN NEXT;
+    END LOOP;
+    FOR item IN SELECT * FROM jsonb_array_elements(stopgap._drift(er.env)->'drift') LOOP
+      problem := 'drift_' || (item->>'problem');
+      detail := item - 'problem';
+      RETURN NEXT;
+    END LOOP;
+  END LOOP;
+END
+$$;

@@ -67,6 +67,28 @@ void record_versions(long long id, const Plan& plan) {
                     {"path", f.path.empty() ? nlohmann::json() : nlohmann::json(f.path)},
                     {"module", f.module.empty() ? nlohmann::json() : nlohmann::json(f.module)},
                     {"export_name", f.export_name.empty() ? nlohmann::json() : nlohmann::json(f.export_name)}});
+  // stopgap 0.2.0's catalog (the library updated, ALTER EXTENSION UPDATE not yet run) has no
+  // path, module and export_name: a schema's deploy still works there.
+  Value has_paths = scalar(
+      "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = 'stopgap.fn_version'::pg_catalog.regclass"
+      "                  AND a.attname = 'path' AND NOT a.attisdropped)");
+  if (has_paths != "t") {
+    if (!plan.schema.empty()) {
+      query("INSERT INTO stopgap.fn_version (deployment_id, fn_name, signature, identity_types, routine, arguments,"
+            "  result, clauses, kind, artifact_hash, source_sha256, imports, import_map, pointer, comment)"
+            " SELECT $1::bigint, r.fn_name, r.signature, r.identity_types, r.routine, r.arguments, r.result, r.clauses,"
+            "        r.kind, r.artifact_hash, r.source_sha256,"
+            "        ARRAY(SELECT pg_catalog.jsonb_array_elements_text(r.imports)), r.import_map, r.pointer, r.comment"
+            "   FROM pg_catalog.jsonb_to_recordset($2::jsonb) AS r(fn_name name, signature text, identity_types text,"
+            "        routine text, arguments text, result text, clauses text, kind text, artifact_hash text,"
+            "        source_sha256 text, imports jsonb, import_map jsonb, pointer text, comment text)",
+            {std::to_string(id), rows.dump()});
+      return;
+    }
+    throw pgx::PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                       "stopgap's catalog is older than its library: deploying a project needs stopgap 0.3.0", "",
+                       "Run ALTER EXTENSION plts UPDATE; ALTER EXTENSION stopgap UPDATE;");
+  }
   query("INSERT INTO stopgap.fn_version (deployment_id, fn_name, signature, identity_types, routine, arguments,"
         "  result, clauses, kind, artifact_hash, source_sha256, imports, import_map, pointer, comment, path, module,"
         "  export_name)"

@@ -71,7 +71,9 @@ std::vector<RecordedFn> recorded_functions(long long id, std::string* source_sch
   std::vector<RecordedFn> out;
   for (const Row& r : query("SELECT v.fn_name, v.routine, v.identity_types, v.arguments, v.clauses, v.artifact_hash,"
                             "       v.source_sha256, v.result, v.comment, v.import_map::text, v.signature, d.source_schema,"
-                            "       v.path, v.module, v.export_name"
+                            // to_jsonb: the catalog of stopgap 0.2.0 (before ALTER EXTENSION UPDATE) has no such columns
+                            "       pg_catalog.to_jsonb(v)->>'path', pg_catalog.to_jsonb(v)->>'module',"
+                            "       pg_catalog.to_jsonb(v)->>'export_name'"
                             "  FROM stopgap.fn_version v JOIN stopgap.deployment d ON d.id = v.deployment_id"
                             " WHERE v.deployment_id = $1::bigint ORDER BY v.fn_name",
                             {std::to_string(id)})) {

@@ -135,8 +135,10 @@ PGX_FUNCTION(stopgap_status) {
       "                            WHERE l.env = d.env AND l.to_deployment_id = d.id))::text"
       "          FROM stopgap.deployment d WHERE d.id = $1::bigint),"
       "       (SELECT count(*) FROM stopgap.fn_version v WHERE v.deployment_id = $1::bigint),"
-      "       (SELECT coalesce(pg_catalog.jsonb_agg(v.path ORDER BY v.path), '[]')::text FROM stopgap.fn_version v"
-      "         WHERE v.deployment_id = $1::bigint AND v.path IS NOT NULL)",
+      // to_jsonb: stopgap 0.2.0's catalog (not yet updated) has no path column
+      "       (SELECT coalesce(pg_catalog.jsonb_agg(x.path ORDER BY x.path), '[]')::text"
+      "          FROM (SELECT pg_catalog.to_jsonb(v)->>'path' AS path FROM stopgap.fn_version v"
+      "                 WHERE v.deployment_id = $1::bigint) x WHERE x.path IS NOT NULL)",
       {active});
   nlohmann::json d = stopgap::drift(*er);
   nlohmann::json out = {

@@ -537,6 +537,76 @@ def test_rollback_default_steps(s):
     eq(s.active_id(), first, "active after rollback --steps 1")
 
 
+def test_prune(s):
+    s.database()
+    s.cli("init")
+    mod = 'import { query, v } from "@stopgap/runtime";\n' \
+          "export const a = query(v.object({}), async () => 1);\n"
+    s.write("stopgap/m.ts", mod + "export const b = query(v.object({}), async () => 2);\n")
+    s.cli("deploy")
+    live = s.sql("SELECT live_schema FROM stopgap.environment WHERE env = 'prod'")
+
+    def live_fns():
+        return s.sql(f"SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc "
+                     f"WHERE pronamespace = '{live}'::regnamespace")
+
+    eq(live_fns(), "example_hello,m_a,m_b", "live functions")
+    s.write("stopgap/m.ts", mod)
+    d = s.json("deploy")
+    eq({f["path"]: f["change"] for f in d["functions"]}.get("api.m.b"), "removed", "a removed export")
+    eq(d["summary"]["removed"], 1, "summary of a removed export")
+    eq(live_fns(), "example_hello,m_a,m_b", "without --prune the removed export's live function stays")
+    s.cli("call", "api.m.b", expect=4)
+    eq(s.json("status")["retained"], ["m_b(args jsonb)"], "status lists the retained function")
+    s.write("stopgap/m.ts", mod.replace("=> 1", "=> 11"))
+    s.cli("deploy", "--prune")
+    eq(live_fns(), "example_hello,m_a", "deploy --prune drops it")
+    eq(s.json("call", "api.m.a"), 11, "call after --prune")
+
+
+def test_from_schema(s):
+    s.database()
+    s.sql("CREATE SCHEMA app; CREATE FUNCTION app.add(args jsonb) RETURNS jsonb LANGUAGE plts AS "
+          "$$ export default (ctx) => ({ sum: ctx.args.a + ctx.args.b }) $$")
+    # No stopgap/ needed: the code comes from the schema.
+    r = s.cli("diff", "--from-schema", "app")
+    eq(r.out, "1 added, 0 changed, 0 removed, 0 unchanged, 0 errors\n  + add\n", "diff --from-schema")
+    d = s.json("diff", "--from-schema", "app")
+    eq((d["from_schema"], d["summary"]["added"], d["errors"]), ("app", 1, []), "diff --from-schema (JSON)")
+    r = s.cli("deploy", "--from-schema", "app", "--label", "legacy")
+    m = re.match(r"^deployed app to the default environment: deployment (\d+)\n$", r.out)
+    check(m, f"deploy --from-schema\n{r}")
+    live = s.sql("SELECT live_schema FROM stopgap.environment WHERE env = 'prod'")
+    eq(s.sql_json(f"SELECT {live}.add('{{\"a\": 1, \"b\": 2}}')"), {"sum": 3}, "the deployed function")
+    d = s.json("deploy", "--from-schema", "app", "--force", "--env", "prod")
+    eq(d, {"env": "prod", "deployment_id": int(m.group(1)) + 1}, "deploy --from-schema --force (JSON)")
+    r = s.cli("deploy", "--from-schema", "app", "--dry-run")
+    eq(r.out.split("\n")[0], "0 added, 0 changed, 0 removed, 1 unchanged, 0 errors", "--from-schema --dry-run")
+    s.cli("deploy", "--from-schema", "nosuchschema", expect=4)
+
+
+def test_module_cycle_and_stopgap_db(s):
+    db = s.database()
+    s.cli("init")
+    # Project modules may import each other in a cycle (ES modules allow it).
+    s.write("stopgap/cycle/a.ts", 'import { query, v } from "@stopgap/runtime";\n'
+            'import { bName } from "./b";\n'
+            'export const aName = () => "a";\n'
+            "export const both = query(v.object({}), async () => aName() + bName());\n")
+    s.write("stopgap/cycle/b.ts", 'import { aName } from "./a.js";\n'
+            'export const bName = () => "b";\n'
+            'export const fromB = () => aName();\n')
+    # STOPGAP_DB wins over libpq's PGDATABASE.
+    env = {"STOPGAP_DB": f"dbname={db}", "PGDATABASE": f"no_such_db_{os.getpid()}"}
+    d = s.json("deploy", env=env)
+    eq([f["path"] for f in d["functions"] if f["change"] == "added"], ["api.cycle.a.both", "api.example.hello"],
+       "functions of a cycle")
+    eq(s.json("call", "api.cycle.a.both", env=env), "ab", "call across an import cycle")
+    # --db wins over STOPGAP_DB.
+    eq(s.json("--db", f"dbname={db}", "call", "api.cycle.a.both",
+              env={"STOPGAP_DB": f"dbname=no_such_db_{os.getpid()}"}), "ab", "--db wins over STOPGAP_DB")
+
+
 def test_query_is_read_only(s):
     s.database()
     s.cli("init")
@@ -962,7 +1032,8 @@ def test_node_postgres_call(s):
 
 TESTS = [
     test_init, test_layout_error, test_usage_errors, test_connection_failure,
-    test_workflow, test_rollback_default_steps, test_query_is_read_only, test_type_error,
+    test_workflow, test_rollback_default_steps, test_prune, test_from_schema,
+    test_module_cycle_and_stopgap_db, test_query_is_read_only, test_type_error,
     test_unresolved_relative_import, test_unknown_path, test_permission_failure, test_dev,
     test_npm_packages, test_npm_commonjs_refused, test_npm_node_builtin_refused, test_npm_not_installed,
     test_node_postgres_call,

@@ -169,9 +169,9 @@ $js$)");
   // back and forth, metrics.
   void expect_upgraded_environment_works(const std::string& d1, const std::string& d2) {
     auto c = session();
-    EXPECT_EQ(version_of(*c, "plts"), "0.2.0");
-    EXPECT_EQ(version_of(*c, "stopgap"), "0.2.0");
-    EXPECT_EQ(c->scalar("select stopgap.version()"), "stopgap 0.2.0");
+    EXPECT_EQ(version_of(*c, "plts"), "0.3.0");
+    EXPECT_EQ(version_of(*c, "stopgap"), "0.3.0");
+    EXPECT_EQ(c->scalar("select stopgap.version()"), "stopgap 0.3.0");
     expect_live(*c, "200", "after the update, fresh session");
 
     EXPECT_EQ(history(*c), (std::vector<std::string>{d1 + " v1 (0.1.0) superseded false 5",
@@ -259,8 +259,8 @@ TEST_F(Upgrade, BothExtensionsKeepDeploymentsLiveFunctionsAndHistory) {
   c->query("alter extension plts update");
   c->query("alter extension stopgap update");
   c->query("commit");
-  EXPECT_EQ(version_of(*c, "plts"), "0.2.0");
-  EXPECT_EQ(version_of(*c, "stopgap"), "0.2.0");
+  EXPECT_EQ(version_of(*c, "plts"), "0.3.0");
+  EXPECT_EQ(version_of(*c, "stopgap"), "0.3.0");
   expect_live(*c, "200", "after the update, same session");
   expect_upgraded_environment_works(d1, d2);
 }
@@ -272,7 +272,7 @@ TEST_F(Upgrade, PltsFirstThenStopgapLater) {
   ASSERT_FALSE(HasFailure());
 
   c->query("alter extension plts update");
-  EXPECT_EQ(version_of(*c, "plts"), "0.2.0");
+  EXPECT_EQ(version_of(*c, "plts"), "0.3.0");
   EXPECT_EQ(version_of(*c, "stopgap"), "0.1.0");
   // stopgap 0.1.0 on plts 0.2.0: live calls, a rollback and a deploy.
   auto c2 = session();
@@ -284,7 +284,7 @@ TEST_F(Upgrade, PltsFirstThenStopgapLater) {
   EXPECT_EQ(check_problems(*c2), std::vector<std::string>{});
 
   c2->query("alter extension stopgap update");
-  EXPECT_EQ(version_of(*c2, "stopgap"), "0.2.0");
+  EXPECT_EQ(version_of(*c2, "stopgap"), "0.3.0");
   auto c3 = session();
   expect_live(*c3, "200", "both at 0.2.0");
   EXPECT_EQ(history(*c3),
@@ -338,6 +338,55 @@ TEST_F(Upgrade, StopgapBeforePltsIsRefusedClearly) {
   c->query("alter extension plts update");
   c->query("alter extension stopgap update");
   expect_upgraded_environment_works(d1, d2);
+}
+
+// 0.2.0 -> 0.3.0 (issue 16: projects): stopgap's update is refused while plts is at 0.2.0
+// (deploy_project loads modules through plts 0.3.0's artifact_exports(hash, import_map)); with
+// plts updated first, the 0.2.0 deployments stay live, roll back, and a project deploys beside them.
+TEST_F(Upgrade, From020StopgapNeedsPlts030AndKeepsDeployments) {
+  auto c = session();
+  c->query("create extension plts version '0.2.0'");
+  c->query("create extension stopgap version '0.2.0'");
+  c->query("create schema upg_data");
+  c->query("create table upg_data.item(id int primary key, name text, note text)");
+  c->query("create table upg_data.journal(id int, entry text)");
+  c->query("create schema upg_src");
+  define_source(*c, 1);
+  c->query(fmt::format("set stopgap.live_schema = '{}'", kLive));
+  std::string d1 = deploy(*c, "v1 (0.2.0)");
+  c->query(fmt::format("create trigger item_stamp before insert or update on upg_data.item "
+                       "for each row execute function {}.stamp('stamped')",
+                       kLive));
+  define_source(*c, 2);
+  std::string d2 = deploy(*c, "v2 (0.2.0)");
+  expect_live(*c, "200", "0.2.0");
+
+  try {
+    c->query("alter extension stopgap update");
+    ADD_FAILURE() << "stopgap 0.3.0 went in beside plts 0.2.0";
+  } catch (const SqlError& e) {
+    EXPECT_EQ(e.sqlstate, "55000") << e.what();
+    EXPECT_NE(std::string(e.what()).find("stopgap 0.3.0 needs plts 0.3.0, but plts is at version 0.2.0"),
+              std::string::npos)
+        << e.what();
+  }
+  c = session();
+  EXPECT_EQ(version_of(*c, "stopgap"), "0.2.0");
+  c->query("alter extension plts update");
+  c->query("alter extension stopgap update");
+  EXPECT_EQ(version_of(*c, "plts"), "0.3.0");
+  EXPECT_EQ(version_of(*c, "stopgap"), "0.3.0");
+  auto c2 = session();
+  expect_live(*c2, "200", "after 0.2.0 -> 0.3.0");
+  EXPECT_EQ(c2->scalar("select stopgap.rollback($1)::text", {kEnv}), d1);
+  expect_live(*c2, "20", "rolled back to a 0.2.0 deployment");
+  EXPECT_EQ(check_problems(*c2), std::vector<std::string>{});
+  // a project beside the schema deployments, in its own environment
+  c2->query("select stopgap.create_environment('upg_proj', 'upg_proj_live')");
+  c2->query(R"(select stopgap.deploy_project('upg_proj', $${"modules": {"a.ts":
+      "import { query, v } from \"@stopgap/runtime\";\nexport const f = query(v.object({ n: v.int() }), async ({ n }) => n * 2);\n"}}$$))");
+  EXPECT_EQ(c2->scalar("select stopgap.call_fn('api.a.f', '{\"n\": 21}', 'upg_proj')::text"), "42");
+  EXPECT_EQ(check_problems(*c2), std::vector<std::string>{});
 }
 
 // Every version the installed scripts offer reaches the default version by ALTER EXTENSION UPDATE.

@@ -103,6 +103,8 @@ SELECT r->'summary' AS summary
   "resolve": {"pkgs.ts": {"pa": "node_modules/pa/index.js", "pb/sub": "node_modules/pb/sub/index.js"}}}$$,
   'npm', '{"prune": true}') r;
 SELECT stopgap.call_fn('api.pkgs.both', '{}', 'proj');
+-- the catalog's invariants hold (live pointers name their exports, every module's artifact exists)
+SELECT * FROM stopgap.check('proj');
 
 -- what a deploy refuses, with nothing recorded: bad payloads (22023)
 CREATE FUNCTION pg_temp.deploy_error(p jsonb, options jsonb DEFAULT '{}') RETURNS text LANGUAGE plpgsql AS $$
