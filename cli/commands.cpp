@@ -71,7 +71,20 @@ int cmd_deploy(const Args& a, const ApiFactory& api, Io& io) {
   json options = {{"force", a.force}, {"prune", a.prune}, {"dry_run", a.dry_run}};
   json report = api(a).deploy_project(a.env, project, a.label, options);
   print(io, a, report, a.output == OutputFormat::kHuman ? format_deploy_report(report) : "");
-  return kExitOk;
+  // A dry run reports the problems a deploy would raise as data: shown, and the exit code is the
+  // one that deploy would have had.
+  int code = kExitOk;
+  if (report.contains("errors") && report["errors"].is_array()) {
+    for (const json& e : report["errors"]) {
+      if (!e.is_object()) continue;
+      ApiError err(e.value("sqlstate", std::string()), e.value("message", std::string()),
+                   e.value("detail", std::string()), e.value("hint", std::string()));
+      if (a.output == OutputFormat::kHuman) io.err << format_api_error(err);
+      int c = exit_code_for(err, Command::kDeploy);
+      if (code == kExitOk || c == kExitCompile) code = c;
+    }
+  }
+  return code;
 }
 
 int cmd_diff(const Args& a, const ApiFactory& api, Io& io) {
@@ -132,7 +145,10 @@ int run_command(const Args& a, const ApiFactory& api, Io& io, const DevHooks& de
     case Command::kDiff:
       return cmd_diff(a, api, io);
     case Command::kRollback: {
-      std::int64_t id = api(a).rollback(a.env, a.steps, a.to_id);
+      // Neither --steps nor --to: one step back (the server's own default; NULL would be refused).
+      std::optional<int> steps = a.steps;
+      if (!steps && !a.to_id) steps = 1;
+      std::int64_t id = api(a).rollback(a.env, steps, a.to_id);
       print(io, a, {{"env", a.env ? json(*a.env) : json()}, {"deployment_id", id}},
             "rolled back " + env_text(a) + ": deployment " + std::to_string(id) + " is active\n");
       return kExitOk;
@@ -166,7 +182,8 @@ int run_command(const Args& a, const ApiFactory& api, Io& io, const DevHooks& de
 }  // namespace
 
 int exit_code_for(const ApiError& e, Command c) {
-  if (c == Command::kDeploy && (e.sqlstate == "42804" || e.sqlstate == "42P17"))
+  if ((c == Command::kDeploy || c == Command::kDiff) &&
+      (e.sqlstate == "42804" || e.sqlstate == "42601" || e.sqlstate == "42P17"))
     return kExitCompile;
   if (e.sqlstate.compare(0, 2, "08") == 0) return kExitConnect;  // connection lost mid-command
   return kExitSql;

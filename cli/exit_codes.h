@@ -6,8 +6,9 @@
 //   2  usage: unknown command or option, missing or malformed argument
 //   3  connection failure: the server could not be reached or refused the login
 //   4  SQL or permission failure reported by the server (any SQLSTATE not listed under 5)
-//   5  compile or type errors in the deployed code (deploy failing with SQLSTATE 42804 or 42P17);
-//      the diagnostics are printed one per line, "users/profile.ts:12:7: error TS2322: ..."
+//   5  compile or type errors in the deployed code (deploy, or the problems a dry run / diff
+//      reports, with SQLSTATE 42804 type error, 42601 syntax error or 42P17); the diagnostics are
+//      printed one per line, "stopgap/users/profile.ts:12:7: error TS2322: ..."
 //   6  project layout: no stopgap/ directory, an unreadable module, a module path the server
 //      refuses, an import that cannot be resolved (missing or CommonJS npm package, Node built-in)
 //   7  response decoding: the server answered with something this CLI does not understand

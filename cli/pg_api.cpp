@@ -1,6 +1,7 @@
 #include "cli/pg_api.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -37,6 +38,16 @@ PGconn* PgApi::connection() {
     while (!why.empty() && why.back() == '\n') why.pop_back();
     throw ConnectError(why);
   }
+  // The server's progress (a NOTICE per deploy phase, "stopgap: deploy to environment ...") goes
+  // to stderr as it arrives, without libpq's "NOTICE:  " prefix; warnings keep theirs.
+  PQsetNoticeProcessor(
+      c,
+      [](void*, const char* message) {
+        std::string m = message;
+        if (m.rfind("NOTICE:  ", 0) == 0) m = m.substr(9);
+        std::fputs(m.c_str(), stderr);
+      },
+      nullptr);
   conn_ = c;
   return conn_;
 }

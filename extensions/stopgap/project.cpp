@@ -534,7 +534,9 @@ json deploy_project(const std::string& caller, const Value& env_arg, const json&
                  {"dry_run", dry_run},
                  {"deployment_id", nullptr},
                  {"unchanged", false},
+                 // active after the call (a deploy that records replaces it below); previous: before
                  {"active_deployment", prev ? json(*prev) : json()},
+                 {"previous_deployment", prev ? json(*prev) : json()},
                  {"summary", summary},
                  {"functions", fns},
                  {"modules", modules.size()}};
@@ -607,6 +609,7 @@ json deploy_project(const std::string& caller, const Value& env_arg, const json&
                           std::to_string(stored) + " artifacts, replaced " + std::to_string(replaced) +
                           " live functions, in " + std::to_string(elapsed_ms(started)) + " ms");
   report["deployment_id"] = id;
+  report["active_deployment"] = id;
   report["pruned"] = pruned["dropped"];
   return report;
 }

@@ -397,9 +397,8 @@ def test_workflow(s):
     check(isinstance(d2, int) and d2 > d1, f"second deployment id: {d}")
     eq((d["env"], d["dry_run"], d["unchanged"], d["label"]), ("prod", False, False, None),
        "deploy report fields")
-    known_bug("deploy_project's report gives as active_deployment the deployment active BEFORE the deploy; "
-              "docs/CLI.md: 'the deployment active after the command'",
-              lambda: eq(d.get("active_deployment"), d2, "active_deployment in the report"))
+    eq((d.get("active_deployment"), d.get("previous_deployment")), (d2, d1),
+       "active_deployment (after the deploy) and previous_deployment in the report")
     by_path = {f["path"]: f for f in d["functions"]}
     eq(sorted(by_path), ["api.example.hello", "api.users.profile.get", "api.users.profile.rename"],
        "functions in the report")
@@ -526,17 +525,14 @@ def test_rollback_default_steps(s):
     eq(s.active_id(), second, "active before the rollback")
     # `stopgap rollback --help`: "N steps back (default 1)".
     r = s.cli("rollback", expect=None)
-
-    def one_step_back():
-        eq((r.code, r.out), (0, f"rolled back the default environment: deployment {first} is active\n"),
-           f"rollback without --steps or --to goes one step back\n{r}")
-        eq(s.active_id(), first, "active after rollback")
-        eq(s.json("call", "api.users.profile.get", '{"id": 1}'), expected_get(1, 1), "call after rollback")
-
-    known_bug("`stopgap rollback` without --steps/--to sends steps NULL: the server refuses it (22023 'steps "
-              "must be at least 1, not NULL'); --help says the default is 1", one_step_back)
-    s.cli("rollback", "--steps", "1")
-    eq(s.active_id(), first, "active after rollback --steps 1")
+    eq((r.code, r.out), (0, f"rolled back the default environment: deployment {first} is active\n"),
+       f"rollback without --steps or --to goes one step back\n{r}")
+    eq(s.active_id(), first, "active after rollback")
+    eq(s.json("call", "api.users.profile.get", '{"id": 1}'), expected_get(1, 1), "call after rollback")
+    # one more step back is past the first deployment: refused (exit 4), nothing changes
+    r = s.cli("rollback", expect=4)
+    has(r.err, "past its first deployment", "rollback past the first deployment")
+    eq(s.active_id(), first, "active after the refused rollback")
 
 
 def test_prune(s):
@@ -643,10 +639,8 @@ def test_type_error(s):
         d = s.json(*argv, expect=None)
         has(json.dumps(d), "stopgap/bad/math.ts:3:7: error TS2322", f"{argv} (JSON) carries the diagnostic")
         r = s.cli(*argv, expect=None)
-        known_bug(f"`stopgap {' '.join(argv)}` on code with type errors exits 0 and prints only "
-                  "'0 added, 0 changed, ...': the report's \"errors\" are not shown",
-                  lambda: (check(line in (r.out + r.err).split("\n"), f"{argv} prints the diagnostic\n{r}"),
-                           eq(r.code, 5, f"exit code of {argv} with type errors\n{r}")))
+        check(line in (r.out + r.err).split("\n"), f"{argv} prints the diagnostic\n{r}")
+        eq(r.code, 5, f"exit code of {argv} with type errors\n{r}")
     # A wrong argument type across modules: the diagnostic names the importing module.
     s.write("stopgap/bad/math.ts", 'import { query, v } from "@stopgap/runtime";\n'
             'import { twice } from "./util";\n'

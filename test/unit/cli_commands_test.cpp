@@ -198,13 +198,34 @@ TEST_F(CliCommands, DryRunAndDiff) {
   EXPECT_EQ(api.calls.back()["fn"], "deploy_project");
   EXPECT_EQ(api.calls.back()["options"]["dry_run"], true);
   EXPECT_EQ(r.out, "dry run for prod: nothing was changed\n");
+  EXPECT_EQ(r.code, kExitOk);
+
+  // The problems a dry run finds are data in its report: printed, with the exit code a deploy
+  // would have had (5 for type and syntax errors, 4 for the others).
+  api.answer = {{"env", "prod"},
+                {"dry_run", true},
+                {"errors",
+                 {{{"sqlstate", "42883"}, {"message", "cannot deploy: unresolved import"}},
+                  {{"sqlstate", "42804"},
+                   {"message", "cannot deploy: type error"},
+                   {"detail", "stopgap/a.ts:1:7: error TS2322: Type 'string' is not assignable to type 'number'."}}}}};
+  r = run({"deploy", "--dry-run"});
+  EXPECT_EQ(r.code, kExitCompile);
+  EXPECT_NE(r.err.find("stopgap/a.ts:1:7: error TS2322"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("unresolved import (SQLSTATE 42883)"), std::string::npos) << r.err;
+  r = run({"--output", "json", "diff"});
+  EXPECT_EQ(r.code, kExitCompile);
+  EXPECT_EQ(json::parse(r.out)["errors"].size(), 2u);
+  api.answer["errors"].erase(1);
+  EXPECT_EQ(run({"diff"}).code, kExitSql);
 }
 
 TEST_F(CliCommands, RollbackStatusDeploymentsCall) {
   EXPECT_EQ(run({"rollback"}).out,
             "rolled back the default environment: deployment 42 is active\n");
+  // neither --steps nor --to: one step back (the server refuses steps NULL)
   EXPECT_EQ(api.calls.back(),
-            json({{"fn", "rollback"}, {"env", nullptr}, {"steps", nullptr}, {"to_id", nullptr}}));
+            json({{"fn", "rollback"}, {"env", nullptr}, {"steps", 1}, {"to_id", nullptr}}));
   run({"rollback", "--env", "prod", "--to", "7"});
   EXPECT_EQ(api.calls.back(),
             json({{"fn", "rollback"}, {"env", "prod"}, {"steps", nullptr}, {"to_id", 7}}));
@@ -299,6 +320,8 @@ TEST_F(CliCommands, ConnectionAndDecodingFailures) {
 TEST_F(CliCommands, ExitCodeMapping) {
   EXPECT_EQ(exit_code_for(ApiError("42804", "m"), Command::kDeploy), kExitCompile);
   EXPECT_EQ(exit_code_for(ApiError("42P17", "m"), Command::kDeploy), kExitCompile);
+  EXPECT_EQ(exit_code_for(ApiError("42601", "m"), Command::kDeploy), kExitCompile);
+  EXPECT_EQ(exit_code_for(ApiError("42804", "m"), Command::kDiff), kExitCompile);
   EXPECT_EQ(exit_code_for(ApiError("42804", "m"), Command::kCall), kExitSql);
   EXPECT_EQ(exit_code_for(ApiError("42501", "m"), Command::kDeploy), kExitSql);
   EXPECT_EQ(exit_code_for(ApiError("P0001", "m"), Command::kRollback), kExitSql);
