@@ -1,7 +1,7 @@
 -- A project deployed as files (issue 16): stopgap.deploy_project and stopgap.call_fn. The stopgap
 -- CLI sends what this file writes by hand: {"modules": {file: source}, "resolve": {file: {bare: file}}}.
-CREATE EXTENSION IF NOT EXISTS stopgap CASCADE;
 SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS stopgap CASCADE;
 SELECT stopgap.create_environment('proj', 'proj_live');
 
 -- users/profile.ts imports lib/util.ts, which imports lib/cyc.ts, which imports lib/util.ts again
