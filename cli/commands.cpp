@@ -38,8 +38,7 @@ int cmd_init(const Args& a, Io& io) {
     io.out << "added @stopgap/runtime to package.json devDependencies: run npm install\n";
   if (r.package_json == "missing")
     io.out << "note: no package.json here; for editor types run: npm init -y && npm install "
-              "--save-dev "
-              "@stopgap/runtime\n";
+              "--save-dev " << runtime_dependency() << "\n";
   if (!r.changed()) io.out << "already a stopgap project: nothing changed\n";
   return kExitOk;
 }

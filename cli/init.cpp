@@ -37,9 +37,16 @@ const char* const kTsconfig = R"({
 )";
 
 const char* const kRuntimePackage = "@stopgap/runtime";
+#ifdef STOPGAP_RUNTIME_PACKAGE_DIR
+// The copy `cmake --install` put beside the extension (cli/CMakeLists.txt).
+const char* const kRuntimeVersion = "file:" STOPGAP_RUNTIME_PACKAGE_DIR;
+#else
 const char* const kRuntimeVersion = "^0.1.0";
+#endif
 
 }  // namespace
+
+std::string runtime_dependency() { return kRuntimeVersion; }
 
 InitResult init_project(FileSystem& fs, const std::string& root) {
   InitResult r;

@@ -15,6 +15,10 @@ struct InitResult {
   bool changed() const { return !created.empty() || package_json == "added"; }
 };
 
+// What init adds to package.json's devDependencies for @stopgap/runtime: "file:<the copy installed
+// beside the extension>" (it is not on the npm registry).
+std::string runtime_dependency();
+
 // Throws ProjectError when package.json is not a JSON object or a file cannot be written.
 InitResult init_project(FileSystem& fs, const std::string& root);
 

@@ -211,7 +211,10 @@ TEST(CliInit, AddsTheRuntimeToPackageJsonKeepingItsOrder) {
   EXPECT_EQ(*fs.read("/p/package.json"),
             "{\n  \"name\": \"app\",\n  \"scripts\": {\n    \"b\": \"x\"\n  },\n  "
             "\"devDependencies\": {\n"
-            "    \"typescript\": \"5.9.3\",\n    \"@stopgap/runtime\": \"^0.1.0\"\n  }\n}\n");
+            "    \"typescript\": \"5.9.3\",\n    \"@stopgap/runtime\": \"" +
+                runtime_dependency() + "\"\n  }\n}\n");
+  // the runtime is not on the npm registry: init points at the copy installed with the extension
+  EXPECT_EQ(runtime_dependency().rfind("file:/", 0), 0u) << runtime_dependency();
   r = init_project(fs, "/p");
   EXPECT_EQ(r.package_json, "present");
   EXPECT_FALSE(r.changed());
