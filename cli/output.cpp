@@ -125,6 +125,11 @@ std::string format_status(const json& status) {
   } else {
     s << "active: none (nothing deployed yet)\n";
   }
+  // A project's functions by path (a deployment from a schema has none).
+  const json paths = status.value("paths", json::array());
+  if (paths.is_array())
+    for (const auto& p : paths)
+      if (p.is_string()) s << "  " << p.get<std::string>() << "\n";
   const json drift = status.value("drift", json::array());
   if (!drift.is_array() || drift.empty()) {
     s << "drift: none\n";

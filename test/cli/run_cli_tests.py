@@ -490,7 +490,9 @@ def test_workflow(s):
     check(re.search(rf'^active: deployment {d6} "latest", 3 functions, activated \S', r.out, re.M),
           f"status active line\n{r}")
     has(r.out, "drift: none", "status drift")
+    has(r.out, "\n  api.users.profile.get\n", "status lists the functions by path")
     d = s.json("status")
+    eq(d["paths"], ["api.example.hello", "api.users.profile.get", "api.users.profile.rename"], "status paths (JSON)")
     eq((d["env"], d["live_schema"], d["active_deployment"]["id"], d["active_deployment"]["label"],
         d["function_count"], d["drifted"]), ("prod", live, d6, "latest", 3, False), "status (JSON)")
 

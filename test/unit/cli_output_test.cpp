@@ -49,6 +49,15 @@ TEST(CliOutput, StatusSummary) {
   EXPECT_EQ(
       format_status(empty),
       "environment dev (live schema dev_live)\nactive: none (nothing deployed yet)\ndrift: none\n");
+  // a project's functions are listed by path
+  s["paths"] = {"api.todos.add", "api.todos.list"};
+  s["drift"] = json::array();
+  EXPECT_EQ(format_status(s),
+            "environment prod (live schema live)\n"
+            "active: deployment 7 \"release\", 4 functions, activated 2026-01-02 10:00:00+00\n"
+            "  api.todos.add\n"
+            "  api.todos.list\n"
+            "drift: none\n");
   EXPECT_THROW(format_status(json::array()), DecodeError);
 }
 
