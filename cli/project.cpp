@@ -11,8 +11,7 @@
 namespace stopgap::cli {
 namespace {
 
-const char* const kRuntime = "@stopgap/runtime";
-
+// Module files under dir, keyed relative to stopgap/ (see project_module_keys).
 void collect_modules(const FileSystem& fs, const std::string& dir, const std::string& rel,
                      std::vector<std::string>* out) {
   for (const auto& name : fs.list(dir)) {
@@ -27,6 +26,8 @@ void collect_modules(const FileSystem& fs, const std::string& dir, const std::st
     }
   }
 }
+
+const char* const kRuntime = "@stopgap/runtime";
 
 // The directory key of the package an npm file belongs to: "node_modules/zod" for
 // "node_modules/zod/v4/index.js", "node_modules/a/node_modules/@s/b" for a nested scoped one.
@@ -57,9 +58,7 @@ class PayloadBuilder {
 
   nlohmann::json run() {
     const std::string src = path_join(root_, "stopgap");
-    std::vector<std::string> modules;
-    collect_modules(fs_, src, "", &modules);
-    for (const auto& key : modules) {
+    for (const auto& key : project_module_keys(fs_, root_)) {
       if (auto problem = project::key_problem(key))
         throw ProjectError("stopgap/" + key + ": the server refuses this module path: " + *problem);
       enqueue(key, path_join(src, key));
@@ -131,6 +130,12 @@ bool is_module_file(const std::string& name) {
   if (ends_with(name, ".d.ts") || ends_with(name, ".d.mts")) return false;
   return ends_with(name, ".ts") || ends_with(name, ".mts") || ends_with(name, ".js") ||
          ends_with(name, ".mjs");
+}
+
+std::vector<std::string> project_module_keys(const FileSystem& fs, const std::string& root) {
+  std::vector<std::string> keys;
+  collect_modules(fs, path_join(root, "stopgap"), "", &keys);
+  return keys;
 }
 
 nlohmann::json build_project_payload(const FileSystem& fs, const std::string& root) {

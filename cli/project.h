@@ -11,6 +11,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,10 @@ std::string find_project_root(const FileSystem& fs, const std::string& cwd);
 // True for a file under stopgap/ that is a module: *.ts, *.mts, *.js, *.mjs, but not *.d.ts or
 // *.d.mts.
 bool is_module_file(const std::string& name);
+
+// The keys (relative to stopgap/) of the module files under root/stopgap, skipping _generated/ at
+// its top, node_modules/ and dot-files, in the order the file system lists them.
+std::vector<std::string> project_module_keys(const FileSystem& fs, const std::string& root);
 
 // Every module under root/stopgap (skipping _generated/ at its top, node_modules/ and dot-files)
 // and every npm file they reach, transitively. Throws ProjectError (an unreadable file, a module

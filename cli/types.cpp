@@ -11,20 +11,6 @@ namespace {
 
 const char* const kApiFile = "stopgap/_generated/api.ts";
 
-void collect(const FileSystem& fs, const std::string& dir, const std::string& rel,
-             std::vector<std::string>* out) {
-  for (const auto& name : fs.list(dir)) {
-    if (name.empty() || name[0] == '.' || name == "node_modules") continue;
-    if (rel.empty() && name == "_generated") continue;
-    std::string path = path_join(dir, name);
-    std::string key = rel.empty() ? name : rel + "/" + name;
-    if (fs.is_dir(path))
-      collect(fs, path, key, out);
-    else if (is_module_file(name))
-      out->push_back(key);
-  }
-}
-
 bool is_identifier(const std::string& s) {
   if (s.empty()) return false;
   for (std::size_t i = 0; i < s.size(); i++) {
@@ -97,10 +83,8 @@ std::vector<ModuleExports> scan_project_exports(const FileSystem& fs, const std:
   const std::string src = path_join(root, "stopgap");
   if (!fs.is_dir(src))
     throw ProjectError("not a stopgap project (no stopgap/ directory): run stopgap init");
-  std::vector<std::string> keys;
-  collect(fs, src, "", &keys);
   std::vector<ModuleExports> out;
-  for (const auto& key : keys) {
+  for (const auto& key : project_module_keys(fs, root)) {
     auto text = fs.read(path_join(src, key));
     if (!text) throw ProjectError("cannot read stopgap/" + key);
     ModuleExports m{key, {}};

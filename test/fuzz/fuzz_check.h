@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 // fputs, not fprintf: PostgreSQL's port.h (in the JSON text target) redefines the printf family.
 #define FUZZ_CHECK(cond)                                                     \
@@ -24,6 +25,18 @@ namespace fuzz {
 }
 
 inline bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+
+// s split at every sep (n separators: n + 1 parts, empty ones kept).
+inline std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t end = s.find(sep, start);
+    out.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
 
 // Base64 of data (RFC 4648), in the standard or URL alphabet, with or without '=' padding.
 inline std::string base64_encode(std::string_view data, bool url_alphabet, bool pad) {

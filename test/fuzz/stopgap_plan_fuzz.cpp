@@ -36,16 +36,7 @@ using StrMap = std::map<std::string, std::string>;
 const std::string kMarker = "// plts-import-map:";
 const std::string kWhat = "s.f";
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (;;) {
-    size_t end = s.find(sep, start);
-    out.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) return out;
-    start = end + 1;
-  }
-}
+using fuzz::split;
 
 size_t count_newlines(const std::string& s) { return std::count(s.begin(), s.end(), '\n'); }
 
