@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <set>
 
+#include "common/utf8.h"
+
 namespace stopgap::cli {
 namespace {
 
@@ -15,24 +17,6 @@ struct Token {
 bool is_word_char(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '$' || c >= 0x80;
-}
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 int hex_value(char c) {
@@ -171,7 +155,7 @@ class Tokenizer {
       case 'x': {
         long v = read_hex(s_, i_ + 2, 2);
         if (v < 0) break;
-        append_utf8(value, static_cast<std::uint32_t>(v));
+        pgx::append_utf8(value, static_cast<std::uint32_t>(v));
         return 4;
       }
       case 'u': {
@@ -180,12 +164,12 @@ class Tokenizer {
           if (close == std::string::npos || close - (i_ + 3) > 6) break;
           long v = read_hex(s_, i_ + 3, close - (i_ + 3));
           if (v < 0 || v > 0x10FFFF) break;
-          append_utf8(value, static_cast<std::uint32_t>(v));
+          pgx::append_utf8(value, static_cast<std::uint32_t>(v));
           return close + 1 - i_;
         }
         long v = read_hex(s_, i_ + 2, 4);
         if (v < 0) break;
-        append_utf8(value, static_cast<std::uint32_t>(v));
+        pgx::append_utf8(value, static_cast<std::uint32_t>(v));
         return 6;
       }
       default:
