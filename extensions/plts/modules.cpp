@@ -300,6 +300,7 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
   auto forget_added = [&] {
     for (const auto& k : L.added) forget_module(iso, realm, k);
   };
+  bool terminated = false;  // the load was stopped (a limit, a cancel): not the modules' fault
   try {
     v8::Local<v8::Module> m = get_or_compile(L, root);
     v8::TryCatch tc(iso);
@@ -310,11 +311,13 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
     }
     v8::Local<v8::Value> result;
     if (!m->Evaluate(ctx).ToLocal(&result)) {
-      if (tc.HasTerminated()) throw JsException();
+      terminated = tc.HasTerminated();
+      if (terminated) throw JsException();
       throw js_to_pg_error(iso, ctx, tc, load_site);
     }
     drain_microtasks(iso, realm);
-    if (tc.HasTerminated() || iso->IsExecutionTerminating()) throw JsException();
+    terminated = tc.HasTerminated() || iso->IsExecutionTerminating();
+    if (terminated) throw JsException();
     if (m->GetStatus() == v8::Module::kErrored)
       throw js_value_to_pg_error(iso, ctx, m->GetException(), v8::Local<v8::Message>(), load_site);
     if (result->IsPromise() && result.As<v8::Promise>()->State() == v8::Promise::kPending)
@@ -327,11 +330,16 @@ v8::Local<v8::Object> load_module_graph(v8::Isolate* iso, v8::Local<v8::Context>
     return scope.Escape(ns);
   } catch (...) {
     current_loader = saved;
-    // Modules whose imports could not all be resolved are not kept half-linked.
+    // Modules whose imports could not all be resolved are not kept half-linked. A module whose
+    // evaluation was stopped (a time or memory limit, a cancel) is not kept either: V8 would
+    // keep it errored with the termination's null as its exception, and every later load would
+    // fail with "null" instead of running its code again. One that threw by itself stays errored,
+    // as ES modules do.
     for (const auto& k : L.added) {
       auto it = realm.modules.find(k);
-      if (it != realm.modules.end() &&
-          it->second.Get(iso)->GetStatus() == v8::Module::kUninstantiated)
+      if (it == realm.modules.end()) continue;
+      v8::Module::Status st = it->second.Get(iso)->GetStatus();
+      if (st == v8::Module::kUninstantiated || (terminated && st != v8::Module::kEvaluated))
         forget_module(iso, realm, k);
     }
     if (!root.cache) forget_added();

@@ -212,6 +212,29 @@ TEST_F(PltsLimits, MaxRuntimeStopsJsLoop) {
   expect_usable(c);
 }
 
+// A module whose top-level code was stopped (time limit, cancel) is not kept: the next call runs
+// it again. V8 leaves such a module errored with the termination's null as its exception, and
+// plts once cached it, so every later call failed with "null" (P0001) until the backend ended.
+TEST_F(PltsLimits, ModuleStoppedAtTopLevelRunsAgainOnTheNextCall) {
+  fn("spin_at_load() returns int", R"JS(
+    while (true) {}
+    export default () => 1;)JS");
+  fn("spin_on_first_load() returns int", R"JS(
+    if (!globalThis.__loaded_once) { globalThis.__loaded_once = true; while (true) {} }
+    export default () => 2;)JS");
+  Connection c;
+  c.query("set statement_timeout = '20s'");  // safety net only
+  c.query("set plts.max_runtime_ms = 200");
+  for (int i = 0; i < 3; i++) {
+    auto o = run(c, call("spin_at_load()"));
+    EXPECT_EQ(o.sqlstate, "57014") << "call " << i << ": " << o.message;
+  }
+  EXPECT_EQ(c.error_of(call("spin_on_first_load()")), "57014");
+  EXPECT_EQ(c.scalar(call("spin_on_first_load()")), "2");  // its top level ran again, and finished
+  c.query("reset plts.max_runtime_ms");
+  expect_usable(c);
+}
+
 TEST_F(PltsLimits, StatementTimeoutWinsWhenStricterThanMaxRuntime) {
   Connection c;
   expect_usable(c);

@@ -144,6 +144,26 @@ SELECT pg_temp.deploy_error(jsonb_build_object('modules', jsonb_build_object(rep
   'import { query, v } from "@stopgap/runtime"; export const fn = query(v.object({}), async () => 1);')));
 -- a module whose top-level code throws
 SELECT pg_temp.deploy_error($${"modules": {"a.ts": "import { query, v } from \"@stopgap/runtime\";\nthrow new Error('boom at load');\nexport const f = query(v.object({}), async () => 1);\n"}}$$);
+-- an endless loop wherever a project's code runs at deploy (a module's top level, an npm file's)
+-- is stopped by stopgap.deploy_timeout_ms (57014), in a deploy and in a dry run
+-- (PL/pgSQL's WHEN OTHERS does not catch 57014: psql shows the SQLSTATE)
+SET stopgap.deploy_timeout_ms = 300;
+SELECT stopgap.deploy_project('proj', $${"modules": {"a.ts": "import { query, v } from \"@stopgap/runtime\";\nwhile (true) {}\nexport const f = query(v.object({}), async () => 1);\n"}}$$);
+\echo :LAST_ERROR_SQLSTATE
+SELECT stopgap.deploy_project('proj', $${"modules": {"a.ts": "import { query, v } from \"@stopgap/runtime\";\nimport { x } from \"spin\";\nexport const f = query(v.object({}), async () => x);\n",
+  "node_modules/spin/index.js": "for (;;) {}\nexport const x = 1;\n"},
+  "resolve": {"a.ts": {"spin": "node_modules/spin/index.js"}}}$$);
+\echo :LAST_ERROR_SQLSTATE
+-- the same module again, in a dry run: stopped again (not "null": a stopped module is not kept)
+SELECT r->'errors'->0->>'sqlstate' AS sqlstate, r->'errors'->0->>'message' AS message
+  FROM stopgap.deploy_project('proj', $${"modules": {"a.ts": "import { query, v } from \"@stopgap/runtime\";\nwhile (true) {}\nexport const f = query(v.object({}), async () => 1);\n"}}$$,
+                              NULL, '{"dry_run": true}') r;
+RESET stopgap.deploy_timeout_ms;
+-- a dry run whose module fails to load reports it, and the session goes on
+SELECT r->'errors'->0->>'sqlstate' AS sqlstate, r->'errors'->0->>'message' AS message
+  FROM stopgap.deploy_project('proj', $${"modules": {"a.ts": "import { query, v } from \"@stopgap/runtime\";\nthrow new Error('boom at load');\nexport const f = query(v.object({}), async () => 1);\n"}}$$,
+                              NULL, '{"dry_run": true}') r;
+SELECT stopgap.call_fn('api.pkgs.both', '{}', 'proj');
 -- a dry run reports problems as data
 SELECT r->'errors'->0->>'sqlstate' AS sqlstate, r->'deployment_id' AS deployment_id
   FROM stopgap.deploy_project('proj', '{"modules": {"a.ts": "export const = ;"}}', NULL, '{"dry_run": true}') r;
