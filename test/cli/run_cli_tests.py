@@ -345,6 +345,25 @@ def test_connection_failure(s):
     has(r.err, "does not exist", "missing database")
 
 
+def test_decoding_failure(s):
+    # A server that answers with what this CLI does not understand (here a database whose
+    # stopgap.status and stopgap.deployments are impostors, as with a CLI and an extension of
+    # different releases): exit 7.
+    db = f"cli_{s.name}_{os.getpid()}"
+    admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{db}"')
+    s.db = db
+    admin("CREATE SCHEMA stopgap", db)
+    admin("CREATE FUNCTION stopgap.status(env text) RETURNS jsonb LANGUAGE sql RETURN '42'::jsonb", db)
+    admin("CREATE FUNCTION stopgap.deployments(env text) RETURNS jsonb LANGUAGE sql RETURN '{\"x\": 1}'::jsonb", db)
+    r = s.cli("status", expect=7)
+    has(r.err, "status: expected an object", "status decoding failure")
+    r = s.cli("deployments", expect=7)
+    has(r.err, "deployments: expected an array", "deployments decoding failure")
+    # (--output json passes the server's document through as it is)
+    eq(s.json("deployments"), {"x": 1}, "JSON output is the server's document")
+
+
 # ---------------------------------------------------------------------------------------------
 # Deploy, call, change, redeploy, diff, dry run, rollback, status, deployments.
 
@@ -1086,7 +1105,7 @@ def test_node_postgres_call(s):
 
 
 TESTS = [
-    test_init, test_layout_error, test_usage_errors, test_connection_failure,
+    test_init, test_layout_error, test_usage_errors, test_connection_failure, test_decoding_failure,
     test_workflow, test_rollback_default_steps, test_prune, test_from_schema,
     test_module_cycle_and_stopgap_db, test_query_is_read_only, test_type_error,
     test_unresolved_relative_import, test_unknown_path, test_permission_failure, test_dev, test_dev_json,
