@@ -175,6 +175,12 @@ if line=$(tail -1 "$logs/docs.log" | grep -oE '^doc examples: [0-9]+ run .* [0-9
 elif [ "${result[docs]:-0}" != 0 ]; then
   t_fail=$((t_fail + 1))
 fi
+# The CLI suite (regular pass only): one line per test; a failed run without any (a crash) counts as one.
+if [ -f "$logs/cli.log" ]; then
+  t_pass=$((t_pass + $(grep -cE '^ok ' "$logs/cli.log")))
+  t_fail=$((t_fail + $(grep -cE '^not ok ' "$logs/cli.log")))
+  [ "${result[cli]:-0}" = 0 ] || grep -qE '^not ok ' "$logs/cli.log" || t_fail=$((t_fail + 1))
+fi
 # The standby suite's GoogleTest summary; a failure without one (no standby, a crash) counts as one.
 sb_pass=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?\.$/\1/p' "$logs/standby.log")
 sb_fail=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) tests?, listed below:$/\1/p' "$logs/standby.log")
