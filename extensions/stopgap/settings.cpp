@@ -136,6 +136,20 @@ void define_settings() {
       "0: no limit of its own (plts.max_runtime_ms and statement_timeout still apply).",
       &settings.deploy_timeout_ms, 5000, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr,
       nullptr);
+  DefineCustomIntVariable(
+      "stopgap.scheduler_workers", "Scheduler workers per database that has schedules.",
+      "Workers claim due runs with FOR UPDATE SKIP LOCKED, so a run never runs twice. 0: no "
+      "scheduler runs (schedules wait).",
+      &settings.scheduler_workers, 1, 0, 16, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "stopgap.job_run_retention", "How long stopgap.job_run keeps the record of a finished run.",
+      "The scheduler deletes older runs. 0: keep every run.", &settings.job_run_retention_s,
+      7 * 24 * 3600, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable(
+      "stopgap.scheduler_clock", "The scheduler functions' clock, for tests.",
+      "A timestamptz the scheduler's SQL functions take as the current time; empty: the real "
+      "clock. The scheduler workers always use the real clock.",
+      &settings.scheduler_clock, "", PGC_SUSET, GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("stopgap");
 }
 

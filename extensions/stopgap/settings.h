@@ -15,6 +15,9 @@ struct Settings {
   int pause_at;       // fault tests: the phase that waits (0: none)
   int typecheck;      // kTypecheck*: whether deploy type-checks and refuses type errors
   int deploy_timeout_ms;  // limit of a module's top-level code when a deploy loads it
+  int scheduler_workers;  // scheduler workers per database with schedules (0: none run)
+  int job_run_retention_s;  // how long stopgap.job_run keeps finished runs (0: for ever)
+  char* scheduler_clock;  // tests: the scheduler's "now" ("" = the real clock)
 };
 
 extern Settings settings;

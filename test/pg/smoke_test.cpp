@@ -8,7 +8,7 @@ using pgtest::Connection;
 TEST(Smoke, VersionsInFreshBackends) {
   Connection c;
   EXPECT_NE(c.scalar("select plts.version()").find("(V8 10.2."), std::string::npos);
-  EXPECT_EQ(c.scalar("select stopgap.version()"), "stopgap 0.3.0");
+  EXPECT_EQ(c.scalar("select stopgap.version()"), "stopgap 0.4.0");
 }
 
 TEST(Smoke, V8StartsLazilyPerBackend) {

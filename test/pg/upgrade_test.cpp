@@ -170,8 +170,8 @@ $js$)");
   void expect_upgraded_environment_works(const std::string& d1, const std::string& d2) {
     auto c = session();
     EXPECT_EQ(version_of(*c, "plts"), "0.3.0");
-    EXPECT_EQ(version_of(*c, "stopgap"), "0.3.0");
-    EXPECT_EQ(c->scalar("select stopgap.version()"), "stopgap 0.3.0");
+    EXPECT_EQ(version_of(*c, "stopgap"), "0.4.0");
+    EXPECT_EQ(c->scalar("select stopgap.version()"), "stopgap 0.4.0");
     expect_live(*c, "200", "after the update, fresh session");
 
     EXPECT_EQ(history(*c), (std::vector<std::string>{d1 + " v1 (0.1.0) superseded false 5",
@@ -260,7 +260,7 @@ TEST_F(Upgrade, BothExtensionsKeepDeploymentsLiveFunctionsAndHistory) {
   c->query("alter extension stopgap update");
   c->query("commit");
   EXPECT_EQ(version_of(*c, "plts"), "0.3.0");
-  EXPECT_EQ(version_of(*c, "stopgap"), "0.3.0");
+  EXPECT_EQ(version_of(*c, "stopgap"), "0.4.0");
   expect_live(*c, "200", "after the update, same session");
   expect_upgraded_environment_works(d1, d2);
 }
@@ -284,7 +284,7 @@ TEST_F(Upgrade, PltsFirstThenStopgapLater) {
   EXPECT_EQ(check_problems(*c2), std::vector<std::string>{});
 
   c2->query("alter extension stopgap update");
-  EXPECT_EQ(version_of(*c2, "stopgap"), "0.3.0");
+  EXPECT_EQ(version_of(*c2, "stopgap"), "0.4.0");
   auto c3 = session();
   expect_live(*c3, "200", "both at 0.2.0");
   EXPECT_EQ(history(*c3),
@@ -375,7 +375,7 @@ TEST_F(Upgrade, From020StopgapNeedsPlts030AndKeepsDeployments) {
   c->query("alter extension plts update");
   c->query("alter extension stopgap update");
   EXPECT_EQ(version_of(*c, "plts"), "0.3.0");
-  EXPECT_EQ(version_of(*c, "stopgap"), "0.3.0");
+  EXPECT_EQ(version_of(*c, "stopgap"), "0.4.0");
   auto c2 = session();
   expect_live(*c2, "200", "after 0.2.0 -> 0.3.0");
   EXPECT_EQ(c2->scalar("select stopgap.rollback($1)::text", {kEnv}), d1);
@@ -419,3 +419,28 @@ TEST(UpgradePaths, EveryInstalledVersionReachesTheDefault) {
 }
 
 }  // namespace
+
+// 0.3.0 -> 0.4.0 (issue 17: schedules): the update adds the schedule catalog beside the existing
+// deployments; a schedule of a function deployed under 0.3.0 can be created and dropped.
+TEST_F(Upgrade, From030AddsSchedulesBesideDeployments) {
+  auto c = session();
+  c->query("create extension plts");
+  c->query("create extension stopgap version '0.3.0'");
+  c->query("select stopgap.create_environment('upg_sched', 'upg_sched_live')");
+  c->query(R"(select stopgap.deploy_project('upg_sched', $${"modules": {"a.ts":
+      "import { mutation, v } from \"@stopgap/runtime\";\nexport const f = mutation(v.object({}), async () => 1);\n"}}$$))");
+  EXPECT_EQ(c->error_of("select * from stopgap.schedules"), "42P01");
+  c->query("alter extension stopgap update");
+  EXPECT_EQ(version_of(*c, "stopgap"), "0.4.0");
+  auto c2 = session();
+  c2->query("do $$ begin if not exists (select from pg_roles where rolname = 'upg_sched_role') then "
+            "create role upg_sched_role nologin; end if; end $$");
+  c2->query("grant app_user to upg_sched_role");
+  c2->query("select stopgap.schedule('upg_sched', 'nightly', 'api.a.f', '0 3 * * *', '{}', "
+            "'{\"run_as\": \"upg_sched_role\"}')");
+  EXPECT_EQ(c2->scalar("select state || ' ' || owner || ' ' || (next_run_at > now())::text "
+                       "from stopgap.schedules where env = 'upg_sched'"),
+            "active upg_sched_role true");
+  EXPECT_EQ(c2->scalar("select stopgap.unschedule('upg_sched', 'nightly')::text"), "true");
+  EXPECT_EQ(c2->scalar("select stopgap.call_fn('api.a.f', '{}', 'upg_sched')::text"), "1");
+}

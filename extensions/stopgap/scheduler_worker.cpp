@@ -1,0 +1,441 @@
+// The scheduler's background workers (see scheduler.h). A worker connects to its database as the
+// bootstrap superuser, takes a slot (a session advisory lock: never more than
+// stopgap.scheduler_workers per database), and loops: one transaction claims due runs
+// (stopgap._sched_tick: FOR UPDATE SKIP LOCKED, leases), then each claimed run executes in its own
+// transaction as the schedule's owner with the schedule's plts.max_runtime_ms and an
+// application_name naming the job, and is recorded (stopgap._sched_finish) in that transaction
+// when it succeeds or in the next one when it fails. Between steps it sleeps on its latch until
+// the next due time (stopgap.schedule and friends set the latch when they commit). It exits when
+// its database has no schedules left, idles on a hot standby, and stops on SIGTERM.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "extensions/stopgap/scheduler.h"
+
+#include "common/error_boundary.h"
+#include "common/quote.h"
+#include "extensions/stopgap/settings.h"
+#include "extensions/stopgap/spi.h"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xlog.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+PGDLLEXPORT void stopgap_scheduler_main(Datum arg);
+PGDLLEXPORT void stopgap_launcher_main(Datum arg);
+}
+
+namespace stopgap::scheduler {
+
+namespace {
+
+constexpr int kClaimBatch = 4;
+constexpr long kMaxSleepMs = 60 * 1000;
+constexpr long kStandbyPollMs = 5 * 1000;
+constexpr long kErrorPauseMs = 1000;
+
+bool wake_pending = false;
+bool xact_callback_registered = false;
+
+// Sets the latch of every scheduler worker of `db`; returns how many run.
+int signal_workers(Oid db) {
+  int n = 0;
+  for (uint32 i = 0; i < ProcGlobal->allProcCount; i++) {
+    PGPROC* proc = &ProcGlobal->allProcs[i];
+    if (proc->pid == 0 || !proc->isBackgroundWorker || proc->databaseId != db) continue;
+    const char* type = GetBackgroundWorkerTypeByPid(proc->pid);
+    if (type == nullptr || strcmp(type, kWorkerType) != 0) continue;
+    SetLatch(&proc->procLatch);
+    n++;
+  }
+  return n;
+}
+
+bool launch_worker(Oid db) {
+  BackgroundWorker w;
+  memset(&w, 0, sizeof w);
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_start_time = BgWorkerStart_ConsistentState;
+  w.bgw_restart_time = BGW_NEVER_RESTART;
+  snprintf(w.bgw_library_name, BGW_MAXLEN, "stopgap");
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "stopgap_scheduler_main");
+  snprintf(w.bgw_name, BGW_MAXLEN, "stopgap scheduler for database %u", db);
+  snprintf(w.bgw_type, BGW_MAXLEN, "%s", kWorkerType);
+  w.bgw_main_arg = ObjectIdGetDatum(db);
+  w.bgw_notify_pid = 0;
+  return RegisterDynamicBackgroundWorker(&w, nullptr);
+}
+
+int launch_missing(Oid db, int running) {
+  int launched = 0;
+  for (int i = running; i < settings.scheduler_workers; i++) {
+    if (!launch_worker(db)) {
+      ereport(WARNING, (errmsg("stopgap scheduler: no background worker slot is free"),
+                        errhint("Raise max_worker_processes.")));
+      break;
+    }
+    launched++;
+  }
+  return launched;
+}
+
+void on_xact(XactEvent event, void*) {
+  if (!wake_pending) return;
+  if (event == XACT_EVENT_COMMIT) {
+    wake_pending = false;
+    // Errors here would come after the commit: the worker's launch is best effort, and a failure
+    // shows as a warning in the log (start_scheduler() retries it).
+    PG_TRY();
+    {
+      int running = signal_workers(MyDatabaseId);
+      if (running == 0) launch_missing(MyDatabaseId, 0);
+    }
+    PG_CATCH();
+    {
+      FlushErrorState();
+    }
+    PG_END_TRY();
+  } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
+    wake_pending = false;
+  }
+}
+
+// --- the worker ----------------------------------------------------------------------------
+
+struct WorkerState {
+  int slot = -1;
+  bool standby_logged = false;
+  TimestampTz last_prune = 0;
+};
+
+// Runs f in a transaction with SPI connected and a snapshot; commits. A PgError aborts the
+// transaction and is rethrown.
+template <class F>
+void in_transaction(F&& f) {
+  pgx::pg_guard([] {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+  });
+  try {
+    {
+      SpiSession spi;
+      f();
+      spi.finish();
+    }
+    pgx::pg_guard([] {
+      PopActiveSnapshot();
+      CommitTransactionCommand();
+    });
+  } catch (...) {
+    pgx::pg_guard([] { AbortCurrentTransaction(); });
+    throw;
+  }
+}
+
+std::string iso_now() {
+  std::string out;
+  pgx::pg_guard([&] { out = timestamptz_to_str(GetCurrentTimestamp()); });
+  return out;
+}
+
+struct Claim {
+  std::string run_id, env, name, owner, live_schema, fn_name, arg_style, args;
+  long max_runtime_ms = 60000;
+};
+
+// The statement that calls the claimed function and returns its result as jsonb text.
+std::string call_sql(const Claim& c) {
+  std::string fn = pgx::quote_ident(c.live_schema) + "." + pgx::quote_ident(c.fn_name);
+  return c.arg_style == "jsonb" ? "SELECT pg_catalog.to_jsonb(" + fn + "($1::jsonb))::text"
+                                : "SELECT pg_catalog.to_jsonb(" + fn + "())::text";
+}
+
+void set_local(const char* name, const std::string& value) {
+  pgx::pg_guard([&] {
+    (void)set_config_option(name, value.c_str(), PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
+                            false);
+  });
+}
+
+// Runs one claimed job and records how it ended.
+void run_claim(const Claim& c) {
+  const std::string started = iso_now();
+  const std::string activity = "stopgap job " + c.env + "/" + c.name;
+  pgx::pg_guard([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
+  struct Idle {
+    ~Idle() { pgstat_report_activity(STATE_IDLE, nullptr); }
+  } idle;
+  nlohmann::json outcome;
+  try {
+    in_transaction([&] {
+      set_local("application_name", "stopgap job " + c.env + "/" + c.name);
+      set_local("plts.max_runtime_ms", std::to_string(c.max_runtime_ms));
+      Oid owner = InvalidOid;
+      bool super = false;
+      pgx::pg_guard([&] {
+        owner = get_role_oid(c.owner.c_str(), true);
+        super = OidIsValid(owner) && superuser_arg(owner);
+      });
+      if (!OidIsValid(owner))
+        throw pgx::PgError(ERRCODE_UNDEFINED_OBJECT, "role \"" + c.owner + "\" of the schedule does not exist");
+      if (super)
+        throw pgx::PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
+                           "role \"" + c.owner + "\" of the schedule is a superuser: scheduled runs never run as one");
+      Oid save_user = InvalidOid;
+      int save_sec = 0;
+      pgx::pg_guard([&] {
+        GetUserIdAndSecContext(&save_user, &save_sec);
+        SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+      });
+      Rows rows = c.arg_style == "jsonb" ? query_text(call_sql(c), {c.args}) : query_text(call_sql(c), {});
+      pgx::pg_guard([&] { SetUserIdAndSecContext(save_user, save_sec); });
+      nlohmann::json result;
+      if (!rows.empty() && rows[0][0]) result = nlohmann::json::parse(*rows[0][0], nullptr, false);
+      if (result.is_discarded()) result = nullptr;
+      outcome = {{"status", "ok"}, {"result", result}, {"started_at", started}};
+      query("SELECT stopgap._sched_finish($1::bigint, $2::jsonb)", {c.run_id, outcome.dump()});
+    });
+    return;
+  } catch (const pgx::PgError& e) {
+    char code[6];
+    memcpy(code, unpack_sql_state(e.sqlerrcode()), 6);
+    outcome = {{"status", e.sqlerrcode() == ERRCODE_QUERY_CANCELED ? "timeout" : "error"},
+               {"message", e.message()},
+               {"sqlstate", std::string(code)},
+               {"started_at", started}};
+  }
+  in_transaction([&] { query("SELECT stopgap._sched_finish($1::bigint, $2::jsonb)", {c.run_id, outcome.dump()}); });
+}
+
+// Takes a free slot of this database (a session advisory lock); false when all are taken.
+bool take_slot(WorkerState& st) {
+  for (int i = 0; i < settings.scheduler_workers; i++) {
+    Value got = scalar("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('stopgap scheduler'), $1::integer)",
+                       {std::to_string(i)});
+    if (got && *got == "t") {
+      st.slot = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+// One step; returns how long to sleep (ms), or -1 to exit.
+long step(WorkerState& st) {
+  if (RecoveryInProgress()) {
+    if (!st.standby_logged) {
+      st.standby_logged = true;
+      SetConfigOption("application_name", "stopgap scheduler (standby: idle)", PGC_USERSET, PGC_S_SESSION);
+      ereport(LOG, (errmsg("stopgap scheduler: idle on a hot standby: schedules run on the primary"),
+                    errdetail("The worker starts running schedules if this server is promoted.")));
+    }
+    return kStandbyPollMs;
+  }
+  if (st.standby_logged) {
+    st.standby_logged = false;
+    SetConfigOption("application_name", "stopgap scheduler", PGC_USERSET, PGC_S_SESSION);
+  }
+  bool exit_now = false;
+  std::vector<Claim> claims;
+  in_transaction([&] {
+    Value has = scalar(
+        "SELECT pg_catalog.to_regclass('stopgap.job') IS NOT NULL AND "
+        "pg_catalog.to_regprocedure('stopgap._sched_tick(integer,integer,integer[])') IS NOT NULL");
+    if (!has || *has != "t") {
+      exit_now = true;
+      return;
+    }
+    Value any = scalar("SELECT EXISTS (SELECT FROM stopgap.job)");
+    if (!any || *any != "t" || settings.scheduler_workers == 0) {
+      exit_now = true;
+      return;
+    }
+    if (st.slot < 0 && !take_slot(st)) {
+      exit_now = true;
+      return;
+    }
+    if (st.slot >= settings.scheduler_workers) {
+      exit_now = true;
+      return;
+    }
+    Value tick = scalar("SELECT stopgap._sched_tick($1::integer, $2::integer)::text",
+                        {std::to_string(MyProcPid), std::to_string(kClaimBatch)});
+    nlohmann::json t = nlohmann::json::parse(tick.value_or("{}"), nullptr, false);
+    if (t.is_object() && t["claims"].is_array()) {
+      for (const auto& c : t["claims"]) {
+        Claim cl;
+        cl.run_id = std::to_string(c.value("run_id", int64_t{0}));
+        cl.env = c.value("env", "");
+        cl.name = c.value("name", "");
+        cl.owner = c.value("owner", "");
+        cl.live_schema = c.value("live_schema", "");
+        cl.fn_name = c.value("fn_name", "");
+        cl.arg_style = c.value("arg_style", "none");
+        cl.args = c.contains("args") ? c["args"].dump() : "{}";
+        if (c.contains("max_runtime_ms") && c["max_runtime_ms"].is_number())
+          cl.max_runtime_ms = c["max_runtime_ms"].get<long>();
+        claims.push_back(std::move(cl));
+      }
+    }
+    TimestampTz now = GetCurrentTimestamp();
+    if (settings.job_run_retention_s > 0 && now - st.last_prune > 60 * USECS_PER_SEC) {
+      st.last_prune = now;
+      query("SELECT stopgap._sched_prune_runs(pg_catalog.make_interval(secs => $1::double precision), 1000)",
+            {std::to_string(settings.job_run_retention_s)});
+    }
+  });
+  if (exit_now) return -1;
+  for (const Claim& c : claims) {
+    pgx::pg_guard([] { CHECK_FOR_INTERRUPTS(); });
+    run_claim(c);
+  }
+  if (!claims.empty()) return 0;
+  long sleep_ms = kMaxSleepMs;
+  in_transaction([&] {
+    Value ms = scalar(
+        "SELECT pg_catalog.ceil(pg_catalog.extract(epoch FROM stopgap._sched_next_wakeup() - "
+        "pg_catalog.clock_timestamp()) * 1000)::bigint");
+    if (ms) sleep_ms = std::max(0L, std::min(kMaxSleepMs, std::stol(*ms)));
+  });
+  return sleep_ms;
+}
+
+// step() with every error caught and reported: a C++ or SQL error never ends the worker.
+long guarded_step(WorkerState& st) noexcept {
+  try {
+    return step(st);
+  } catch (const pgx::PgError& e) {
+    try {
+      std::string message = e.message();
+      pgx::pg_guard([&] {
+        ereport(LOG, (errmsg("stopgap scheduler: %s", message.c_str())));
+      });
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  return kErrorPauseMs;
+}
+
+void worker_loop() {
+  WorkerState st;
+  for (;;) {
+    // A cancel (pg_cancel_backend) between runs is an ERROR with no query to end: ignore it. A
+    // terminate (SIGTERM) is FATAL and ends the worker.
+    try {
+      pgx::pg_guard([] { CHECK_FOR_INTERRUPTS(); });
+    } catch (...) {
+    }
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+    long sleep_ms = guarded_step(st);
+    if (sleep_ms < 0) return;
+    if (sleep_ms > 0) {
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, sleep_ms, PG_WAIT_EXTENSION);
+      ResetLatch(MyLatch);
+    }
+  }
+}
+
+std::vector<Oid> connectable_databases() {
+  std::vector<Oid> out;
+  StartTransactionCommand();
+  (void)GetTransactionSnapshot();
+  Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+  TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+  HeapTuple tup;
+  while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection))) {
+    auto* db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tup));
+    if (db->datallowconn && !db->datistemplate) out.push_back(db->oid);
+  }
+  table_endscan(scan);
+  table_close(rel, AccessShareLock);
+  CommitTransactionCommand();
+  return out;
+}
+
+}  // namespace
+
+void wake_at_commit() {
+  if (!xact_callback_registered) {
+    RegisterXactCallback(on_xact, nullptr);
+    xact_callback_registered = true;
+  }
+  wake_pending = true;
+}
+
+int ensure_workers(Oid db) {
+  int running = signal_workers(db);
+  return launch_missing(db, running);
+}
+
+void register_launcher() {
+  BackgroundWorker w;
+  memset(&w, 0, sizeof w);
+  w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  w.bgw_start_time = BgWorkerStart_ConsistentState;
+  w.bgw_restart_time = 10;
+  snprintf(w.bgw_library_name, BGW_MAXLEN, "stopgap");
+  snprintf(w.bgw_function_name, BGW_MAXLEN, "stopgap_launcher_main");
+  snprintf(w.bgw_name, BGW_MAXLEN, "stopgap scheduler launcher");
+  snprintf(w.bgw_type, BGW_MAXLEN, "stopgap scheduler launcher");
+  RegisterBackgroundWorker(&w);
+}
+
+}  // namespace stopgap::scheduler
+
+// A scheduler worker of one database (bgw_main_arg: its oid).
+void stopgap_scheduler_main(Datum arg) {
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
+  SetConfigOption("application_name", "stopgap scheduler", PGC_USERSET, PGC_S_SESSION);
+  // The workers keep the real clock whatever a configuration file says.
+  SetConfigOption("stopgap.scheduler_clock", "", PGC_SUSET, PGC_S_OVERRIDE);
+  stopgap::scheduler::worker_loop();
+  proc_exit(0);
+}
+
+// The launcher (shared_preload_libraries only): starts a worker for every database that accepts
+// connections (one without schedules exits at once), then waits, so that it runs again, and
+// starts them again, after the server restarts its processes following a crash.
+void stopgap_launcher_main(Datum) {
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+  SetConfigOption("application_name", "stopgap scheduler launcher", PGC_USERSET, PGC_S_SESSION);
+  for (Oid db : stopgap::scheduler::connectable_databases())
+    if (stopgap::settings.scheduler_workers > 0) (void)stopgap::scheduler::launch_worker(db);
+  for (;;) {
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+  }
+}
