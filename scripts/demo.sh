@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 "$ROOT/scripts/bootstrap.sh"
 build_and_install
 if [ "${KEEP_CLUSTER:-0}" != 1 ]; then trap 'cluster_stop' EXIT; fi
-cluster_start "shared_preload_libraries = 'plts'"
+cluster_start "shared_preload_libraries = 'plts,stopgap'"
 psql -qX -v ON_ERROR_STOP=1 -f "$ROOT/examples/demo.sql"
 if [ "${KEEP_CLUSTER:-0}" = 1 ]; then
   echo "cluster kept: PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER (stop: pg_ctl -D $CLUSTER_DIR/data stop)"

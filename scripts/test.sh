@@ -20,7 +20,7 @@ build_and_install || exit 1
 logs="$(mktemp -d)"
 trap 'cluster_stop; rm -rf "$logs"' EXIT
 trap 'echo "interrupted"; exit 130' INT TERM
-cluster_start "shared_preload_libraries = 'plts'" ${PG_SERVER_CONF:+"$PG_SERVER_CONF"} || exit 1
+cluster_start "shared_preload_libraries = 'plts,stopgap'" ${PG_SERVER_CONF:+"$PG_SERVER_CONF"} || exit 1
 # A hot standby of it (scripts/lib.sh): it replays everything the suites do; the standby suite runs
 # on it after ctest and stops it.
 standby_start || exit 1

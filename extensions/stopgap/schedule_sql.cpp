@@ -148,7 +148,9 @@ PGX_FUNCTION(stopgap_sched_parse) {
                         {"time_zone", p.time_zone}};
   if (p.run_as) out["run_as"] = *p.run_as;
   if (o.quota_budget >= 0)
-    out["quota"] = {{o.quota_by_cost ? "cost" : "runs", o.quota_budget},
+    out["quota"] = {{o.quota_by_cost ? "cost" : "runs",
+                     o.quota_by_cost ? nlohmann::json(o.quota_budget)
+                                     : nlohmann::json(static_cast<int64_t>(o.quota_budget))},
                     {"per", ms(o.quota_window)},
                     {"scope", o.quota_per_function ? "function" : "schedule"}};
   nlohmann::json r = {{"kind", s.kind == sched::Schedule::Kind::kCron ? "cron" : "interval"},

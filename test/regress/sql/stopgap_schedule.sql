@@ -1,0 +1,130 @@
+-- Schedules (issue 17): stopgap.schedule and its errors, the stopgap.schedules view, pause, resume,
+-- run_now, next run times of cron expressions in time zones, and one step of the scheduler
+-- (_sched_tick, _sched_finish) on a fixed clock. The background worker that runs schedules is
+-- tested in test/pg (scheduler_test.cpp); the claim/lease/retry/quota rules in the contract tests.
+-- The clock is set far in the future (stopgap.scheduler_clock): the real worker, on the real
+-- clock, finds nothing due.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS stopgap CASCADE;
+SELECT stopgap.create_environment('sched', 'sched_live');
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sched_reg_app') THEN CREATE ROLE sched_reg_app NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sched_reg_stranger') THEN CREATE ROLE sched_reg_stranger NOLOGIN; END IF;
+END $$;
+GRANT app_user TO sched_reg_app;
+SELECT stopgap.deploy_project('sched', $${"modules": {
+  "jobs.ts": "import { mutation, v } from \"@stopgap/runtime\";\nexport const ping = mutation(v.object({}), async () => ({ pong: true }));\nexport const other = mutation(v.object({}), async () => 1);\n"
+}}$$)->'summary' AS summary;
+CREATE SCHEMA sched_src;
+CREATE FUNCTION sched_src.add(a int, b int) RETURNS int LANGUAGE plts AS $$ export default (ctx) => ctx.args.a + ctx.args.b; $$;
+CREATE FUNCTION sched_src.nightly() RETURNS jsonb LANGUAGE plts AS $$ export default () => ({ ran: true }); $$;
+SELECT stopgap.create_environment('sched_schema', 'sched_schema_live');
+SELECT stopgap.deploy('sched_schema', 'sched_src') IS NOT NULL AS deployed;
+
+CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+SET stopgap.scheduler_clock = '2030-01-01 00:00:00+00';
+SET TIME ZONE 'UTC';
+
+-- errors: each with its SQLSTATE, nothing created
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '61 * * * *', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '* * *', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '0 seconds', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app", "retries": 3}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app", "max_attempts": 0}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '0 9 * * *', '{}', '{"run_as": "sched_reg_app", "time_zone": "Mars/Olympus"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.pong', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('nowhere', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute')$$);  -- as the superuser
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "no_such_role_x"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_stranger"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'bad name!', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '[1]', '{"run_as": "sched_reg_app"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched_schema', 'a', 'add', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT pg_temp.err($$SELECT stopgap.unschedule('sched', 'nope')$$);
+SELECT pg_temp.err($$SELECT stopgap.pause('sched', 'nope')$$);
+SET ROLE sched_reg_app;
+SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute')$$);
+SELECT pg_temp.err($$SELECT * FROM stopgap.job_run$$);
+RESET ROLE;
+SELECT count(*) AS jobs_after_errors FROM stopgap.job;
+
+-- a cron schedule, an interval, a schema-deployed function by name, a time zone
+SELECT s->>'state' AS state, s->>'next_run_at' AS next_run_at, s->>'owner' AS owner, s->'options' AS options
+  FROM stopgap.schedule('sched', 'quarterly', 'api.jobs.ping', '*/15 * * * *', '{}', '{"run_as": "sched_reg_app"}') s;
+SELECT s->>'next_run_at' AS next_run_at
+  FROM stopgap.schedule('sched', 'sync', 'api.jobs.ping', '30 seconds', '{"x": 1}',
+                        '{"run_as": "sched_reg_app", "max_attempts": 5, "backoff_base": "2 seconds", "max_runtime": 500, "quota": {"runs": 10, "per": "1 hour"}}') s;
+SELECT s->>'next_run_at' AS next_run_at
+  FROM stopgap.schedule('sched_schema', 'nightly', 'nightly', '0 9 * * *', '{}',
+                        '{"run_as": "sched_reg_app", "time_zone": "America/New_York"}') s;
+SELECT env, name, target, schedule, time_zone, state, next_run_at, last_status, runs, args, options->'quota' AS quota
+  FROM stopgap.schedules ORDER BY env, name;
+
+-- next run times: cron in a zone across the spring-forward gap (02:30 does not exist in New York on
+-- 2030-03-10: the next day's 02:30 EDT), 6 fields with seconds, an impossible date
+SELECT stopgap._sched_next('30 2 * * *', 'America/New_York', '2030-03-10 05:00+00') AS dst_gap,
+       stopgap._sched_next('*/20 * * * * *', 'UTC', '2030-01-01 00:00:05+00') AS seconds,
+       stopgap._sched_next('0 0 30 2 *', 'UTC', '2030-01-01 00:00+00') AS never,
+       stopgap._sched_next('0 12 * * MON', 'UTC', '2030-01-01 00:00+00') AS monday;
+
+-- pause, resume, run_now
+SELECT s->>'state' AS paused FROM stopgap.pause('sched', 'sync') s;
+SELECT s->>'state' AS resumed, s->>'next_run_at' AS next_run_at FROM stopgap.resume('sched', 'sync') s;
+
+-- one step of the scheduler at 00:15 (quarterly is due, sync is due, nightly is not), inside one
+-- transaction so that no worker sees a claim before it is finished
+BEGIN;
+SET LOCAL stopgap.scheduler_clock = '2030-01-01 00:15:00+00';
+SELECT t->'reaped' AS reaped, t->'skipped' AS skipped,
+       jsonb_path_query_array(t, '$.claims[*].name') AS claimed,
+       jsonb_path_query_array(t, '$.claims[*].attempt') AS attempts
+  FROM stopgap._sched_tick(4242, 10, '{4242}') t;
+SELECT jsonb_array_length(stopgap._sched_tick(4243, 10, '{4242,4243}')->'claims') AS claimed_again;  -- leased
+SELECT stopgap._sched_finish(r.id, '{"status": "ok", "result": {"pong": true}}') AS after_ok
+  FROM stopgap.job_run r WHERE r.job_name = 'quarterly';
+SELECT stopgap._sched_finish(r.id, '{"status": "error", "message": "boom", "sqlstate": "P0001"}', 0.5) AS after_error
+  FROM stopgap.job_run r WHERE r.job_name = 'sync';
+SELECT job_name, status, attempt, deployment_id IS NOT NULL AS has_deployment, worker_pid, error_message, sqlstate, result
+  FROM stopgap.job_run ORDER BY id;
+-- run_now: claimed although not due; a finished run of a paused job leaves it paused
+SELECT stopgap.pause('sched', 'quarterly')->>'state' AS state;
+SELECT stopgap.run_now('sched', 'quarterly')->>'state' AS state;
+SELECT jsonb_path_query_array(stopgap._sched_tick(4242, 10, '{4242}'), '$.claims[*].name') AS claimed;
+SELECT stopgap._sched_finish(r.id, '{"status": "ok"}')->>'state' AS state_after_run
+  FROM stopgap.job_run r WHERE r.job_name = 'quarterly' AND r.status = 'running';
+-- a worker that died: its run is lost at the next tick and the job moves as after a failure
+SELECT stopgap.resume('sched', 'quarterly')->>'state' AS state;
+SET LOCAL stopgap.scheduler_clock = '2030-01-01 00:30:00+00';
+SELECT jsonb_path_query_array(stopgap._sched_tick(4242, 10, '{4242}'), '$.claims[*].name') AS claimed;
+SELECT stopgap._sched_tick(4243, 10, '{4243}')->'reaped' AS reaped;
+SELECT name, state, attempt, failures_in_row FROM stopgap.schedules WHERE env = 'sched' ORDER BY name;
+SELECT job_name, status, error_message FROM stopgap.job_run WHERE status = 'lost';
+COMMIT;
+
+-- a deploy without the target: the next tick marks the schedule missing; deploying it back revives it
+BEGIN;
+SET LOCAL stopgap.scheduler_clock = '2030-01-02 00:00:00+00';
+SELECT stopgap.deploy_project('sched', $${"modules": {
+  "jobs.ts": "import { mutation, v } from \"@stopgap/runtime\";\nexport const other = mutation(v.object({}), async () => 1);\n"
+}}$$, 'without ping', '{"prune": true}')->'summary' AS summary;
+SELECT jsonb_path_query_array(stopgap._sched_tick(4242, 10, '{4242}'), '$.claims[*].name') AS claimed;  -- only the other environment's job
+SELECT name, state, state_reason FROM stopgap.schedules WHERE env = 'sched' ORDER BY name;
+SELECT stopgap.rollback('sched') IS NOT NULL AS rolled_back;
+SELECT jsonb_path_query_array(stopgap._sched_tick(4242, 10, '{4242}'), '$.claims[*].name') AS claimed_after_rollback;
+SELECT name, state FROM stopgap.schedules WHERE env = 'sched' ORDER BY name;
+ROLLBACK;
+
+-- unschedule; drop_environment drops an environment's schedules with it
+SELECT stopgap.unschedule('sched', 'quarterly') AS unscheduled;
+SELECT stopgap.drop_environment('sched_schema') IS NOT NULL AS dropped;
+SELECT env, name FROM stopgap.schedules ORDER BY env, name;
+SELECT stopgap.unschedule('sched', 'sync') AS unscheduled;
+SELECT count(*) AS runs_left FROM stopgap.job_run;
+RESET stopgap.scheduler_clock;
