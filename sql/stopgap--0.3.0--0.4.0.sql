@@ -97,6 +97,23 @@ CREATE FUNCTION stopgap._sched_wake() RETURNS void
 CREATE FUNCTION stopgap.start_scheduler() RETURNS integer
   LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'stopgap_start_scheduler';
 
+-- The next `count` times a schedule names after `after`, to check an expression before using it.
+CREATE FUNCTION stopgap.next_runs(schedule text, time_zone text DEFAULT 'UTC', count integer DEFAULT 5,
+                                  after timestamptz DEFAULT now()) RETURNS SETOF timestamptz
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t timestamptz := after;
+BEGIN
+  FOR i IN 1..least(coalesce(count, 5), 1000) LOOP
+    t := stopgap._sched_next(schedule, coalesce(time_zone, 'UTC'), t);
+    EXIT WHEN t IS NULL;
+    RETURN NEXT t;
+  END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION stopgap.next_runs(text, text, integer, timestamptz) TO PUBLIC;
+
 -- The function a schedule's target names in the environment's active deployment: its path first,
 -- else a function name. {live_schema, fn_name, deployment_id, arg_style ('jsonb' | 'none'; NULL
 -- when it cannot be scheduled), problem}; NULL when there is none.

@@ -243,6 +243,15 @@ bool take_slot(WorkerState& st) {
 long step(WorkerState& st) {
   if (RecoveryInProgress()) {
     if (!st.standby_logged) {
+      // A database without schedules needs no idle worker on a standby either.
+      bool has_jobs = false;
+      in_transaction([&] {
+        Value v = scalar(
+            "SELECT pg_catalog.to_regclass('stopgap.job') IS NOT NULL AND "
+            "pg_catalog.current_setting('stopgap.scheduler_workers')::integer > 0");
+        if (v && *v == "t") has_jobs = scalar("SELECT EXISTS (SELECT FROM stopgap.job)").value_or("f") == "t";
+      });
+      if (!has_jobs) return -1;
       st.standby_logged = true;
       SetConfigOption("application_name", "stopgap scheduler (standby: idle)", PGC_USERSET, PGC_S_SESSION);
       ereport(LOG, (errmsg("stopgap scheduler: idle on a hot standby: schedules run on the primary"),
@@ -427,8 +436,20 @@ void stopgap_launcher_main(Datum) {
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
   SetConfigOption("application_name", "stopgap scheduler launcher", PGC_USERSET, PGC_S_SESSION);
-  for (Oid db : stopgap::scheduler::connectable_databases())
-    if (stopgap::settings.scheduler_workers > 0) (void)stopgap::scheduler::launch_worker(db);
+  // Workers of databases without schedules exit at once, freeing their slots: when none is free,
+  // wait for one (a minute at most per database).
+  for (Oid db : stopgap::scheduler::connectable_databases()) {
+    for (int tries = 0; !stopgap::scheduler::launch_worker(db); tries++) {
+      if (tries == 600) {
+        ereport(LOG, (errmsg("stopgap scheduler launcher: no background worker slot for database %u", db),
+                      errhint("Raise max_worker_processes, then run SELECT stopgap.start_scheduler() there.")));
+        break;
+      }
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100L, PG_WAIT_EXTENSION);
+      ResetLatch(MyLatch);
+      CHECK_FOR_INTERRUPTS();
+    }
+  }
   for (;;) {
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);

@@ -139,8 +139,8 @@ void define_settings() {
   DefineCustomIntVariable(
       "stopgap.scheduler_workers", "Scheduler workers per database that has schedules.",
       "Workers claim due runs with FOR UPDATE SKIP LOCKED, so a run never runs twice. 0: no "
-      "scheduler runs (schedules wait).",
-      &settings.scheduler_workers, 1, 0, 16, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+      "scheduler runs (schedules wait). May be set per database (ALTER DATABASE ... SET).",
+      &settings.scheduler_workers, 1, 0, 16, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable(
       "stopgap.job_run_retention", "How long stopgap.job_run keeps the record of a finished run.",
       "The scheduler deletes older runs. 0: keep every run.", &settings.job_run_retention_s,
