@@ -44,3 +44,21 @@ SELECT live_deployment.customer_summary('{"customer": "ada"}') AS v2_result;
 SELECT stopgap.rollback('prod') AS active_deployment;
 SELECT live_deployment.customer_summary('{"customer": "ada"}') AS after_rollback;
 SELECT jsonb_pretty(stopgap.status('prod')) AS status;
+
+\echo '== schedule it: every minute, as an application role, and one run now (docs/SCHEDULES.md)'
+CREATE ROLE demo_app NOLOGIN IN ROLE app_user;
+GRANT USAGE ON SCHEMA app TO app_user;
+GRANT SELECT ON app.orders TO app_user;
+SELECT name, state, schedule, next_run_at
+  FROM jsonb_populate_record(NULL::stopgap.schedules,
+         stopgap.schedule('prod', 'ada-summary', 'customer_summary', '* * * * *',
+                          '{"customer": "ada"}', '{"run_as": "demo_app"}'));
+SELECT stopgap.run_now('prod', 'ada-summary') ->> 'state' AS state;
+DO $$ BEGIN  -- the scheduler's background worker runs it within milliseconds; wait up to 10 s
+  FOR i IN 1..200 LOOP
+    EXIT WHEN EXISTS (SELECT FROM stopgap.job_run WHERE job_name = 'ada-summary' AND status <> 'running');
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
+SELECT job_name, status, result, round(duration_ms::numeric, 1) AS ms FROM stopgap.job_run WHERE job_name = 'ada-summary';
+SELECT stopgap.unschedule('prod', 'ada-summary') AS unscheduled;
