@@ -171,6 +171,31 @@ CREATE FUNCTION stopgap._sched_apply(job_id bigint, d jsonb, now timestamptz) RE
 
 -- The calling role, when it may manage schedules (a member of stopgap_deployer) and the server
 -- can write; 42501 / 25006 otherwise.
+-- Moves a job after a run ended (status, result) as _sched_after_run decides; returns the decision.
+-- A job the decision cannot be made for (its stored schedule or options no longer parse) is paused
+-- with the reason, instead of failing the scheduler's step for every other job.
+CREATE FUNCTION stopgap._sched_move(j stopgap.job, status text, result jsonb, now timestamptz,
+                                    random01 double precision) RETURNS jsonb
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  d jsonb;
+BEGIN
+  BEGIN
+    d := stopgap._sched_after_run(j.schedule, j.time_zone, j.options, j.state, j.attempt, j.failures_in_row,
+                                  status, result, now, random01);
+  EXCEPTION WHEN OTHERS THEN
+    UPDATE stopgap.job x SET state = 'paused', state_reason = 'the scheduler could not plan its next run: ' || SQLERRM,
+                             next_run_at = NULL, claimed_by = NULL, claim_until = NULL, updated_at = now
+     WHERE x.id = j.id;
+    RETURN jsonb_build_object('state', 'paused', 'next_run_at', NULL, 'attempt', j.attempt,
+                              'failures_in_row', j.failures_in_row);
+  END;
+  PERFORM stopgap._sched_apply(j.id, d, now);
+  RETURN d;
+END
+$$;
+
 CREATE FUNCTION stopgap._sched_authorize(action text) RETURNS name
   LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -373,8 +398,7 @@ BEGIN
      WHERE x.id = r.id;
     SELECT * INTO j FROM stopgap.job x WHERE x.id = r.job_id FOR UPDATE;
     IF FOUND THEN
-      PERFORM stopgap._sched_apply(j.id, stopgap._sched_after_run(j.schedule, j.time_zone, j.options, j.state,
-                                   j.attempt, j.failures_in_row, 'lost', NULL, now_, random()), now_);
+      PERFORM stopgap._sched_move(j, 'lost', NULL, now_, random());
     END IF;
     reaped := reaped + 1;
   END LOOP;
@@ -416,8 +440,7 @@ BEGIN
                                      finished_at, duration_ms, status, reason, worker_pid)
         VALUES (j.id, j.env, j.name, (t->>'deployment_id')::bigint, j.attempt + 1, j.next_run_at, now_, now_, 0,
                 'skipped', 'quota', worker_pid);
-        PERFORM stopgap._sched_apply(j.id, stopgap._sched_after_run(j.schedule, j.time_zone, j.options, j.state,
-                                     j.attempt, j.failures_in_row, 'skipped', NULL, now_, random()), now_);
+        PERFORM stopgap._sched_move(j, 'skipped', NULL, now_, random());
         UPDATE stopgap.job x SET run_requested = false WHERE x.id = j.id;
         skipped := skipped + 1;
         CONTINUE;
@@ -475,10 +498,7 @@ BEGIN
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
-  d := stopgap._sched_after_run(j.schedule, j.time_zone, j.options, j.state, j.attempt, j.failures_in_row,
-                                st, res, now_, coalesce(random01, random()));
-  PERFORM stopgap._sched_apply(j.id, d, now_);
-  RETURN d;
+  RETURN stopgap._sched_move(j, st, res, now_, coalesce(random01, random()));
 END
 $$;
 
@@ -503,7 +523,8 @@ CREATE FUNCTION stopgap._sched_prune_runs(keep interval, batch integer) RETURNS 
 REVOKE ALL ON FUNCTION stopgap._sched_now(), stopgap._sched_parse(text, jsonb),
   stopgap._sched_next(text, text, timestamptz),
   stopgap._sched_after_run(text, text, jsonb, text, integer, integer, text, jsonb, timestamptz, double precision),
-  stopgap._sched_wake(), stopgap.start_scheduler(), stopgap._sched_authorize(text), stopgap._sched_target(text, text),
+  stopgap._sched_wake(), stopgap.start_scheduler(), stopgap._sched_authorize(text),
+  stopgap._sched_move(stopgap.job, text, jsonb, timestamptz, double precision), stopgap._sched_target(text, text),
   stopgap._schedule_row(text, text), stopgap._job(text, text), stopgap._sched_apply(bigint, jsonb, timestamptz),
   stopgap.schedule(text, text, text, text, jsonb, jsonb), stopgap.unschedule(text, text),
   stopgap.pause(text, text), stopgap.resume(text, text), stopgap.run_now(text, text),

@@ -315,13 +315,20 @@ long step(WorkerState& st) {
   if (exit_now) return -1;
   for (const Claim& c : claims) {
     pgx::pg_guard([] { CHECK_FOR_INTERRUPTS(); });
-    run_claim(c);
+    // A run that cannot even be recorded stays 'running' until its lease ends (then 'lost'); the
+    // other claims still run.
+    try {
+      run_claim(c);
+    } catch (const pgx::PgError& e) {
+      std::string message = "stopgap scheduler: run " + c.run_id + " of " + c.env + "/" + c.name + ": " + e.message();
+      pgx::pg_guard([&] { ereport(LOG, (errmsg("%s", message.c_str()))); });
+    }
   }
   if (!claims.empty()) return 0;
   long sleep_ms = kMaxSleepMs;
   in_transaction([&] {
     Value ms = scalar(
-        "SELECT pg_catalog.ceil(pg_catalog.extract(epoch FROM stopgap._sched_next_wakeup() - "
+        "SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', stopgap._sched_next_wakeup() - "
         "pg_catalog.clock_timestamp()) * 1000)::bigint");
     if (ms) sleep_ms = std::max(0L, std::min(kMaxSleepMs, std::stol(*ms)));
   });
