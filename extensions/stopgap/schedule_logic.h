@@ -4,7 +4,7 @@
 // GoogleTest covers it without a server (test/unit/stopgap_schedule_test.cpp), and the same
 // decisions drive both implementations of the scheduler's store: the catalog through SPI
 // (schedule_store.cpp) and the in-memory one the contract tests run beside it
-// (test/unit/schedule_memory_store.h, test/pg/schedule_contract_test.cpp).
+// (test/pg/schedule_memory_store.h, test/pg/schedule_contract_test.cpp).
 #pragma once
 
 #include <cstdint>
@@ -75,8 +75,8 @@ Micros backoff_delay(int attempt, Micros base, Micros cap, double random01);
 Micros clamp_next_run(Micros requested, Micros now, Micros min_interval, Micros max_interval);
 
 // The quota rule, checked before a run: allowed while what was used in the window is below the
-// budget (budget < 0: unlimited). Check-then-record: a run's use is recorded when it finishes, so
-// runs checked concurrently may each pass (see docs/SCHEDULES.md for the bound).
+// budget (budget < 0: unlimited). Check-then-record: a claimed run counts from its claim (a cost
+// from when it finishes), so claims checked concurrently may each pass (docs/SCHEDULES.md: the bound).
 bool quota_allows(double used, double budget);
 
 // A job's options, normalized (durations in microseconds).
