@@ -242,16 +242,17 @@ bool take_slot(WorkerState& st) {
 // One step; returns how long to sleep (ms), or -1 to exit.
 long step(WorkerState& st) {
   if (RecoveryInProgress()) {
+    // A database without schedules needs no idle worker on a standby either (checked at every
+    // poll: an unschedule replayed from the primary lets the worker go).
+    bool has_jobs = false;
+    in_transaction([&] {
+      Value v = scalar(
+          "SELECT pg_catalog.to_regclass('stopgap.job') IS NOT NULL AND "
+          "pg_catalog.current_setting('stopgap.scheduler_workers')::integer > 0");
+      if (v && *v == "t") has_jobs = scalar("SELECT EXISTS (SELECT FROM stopgap.job)").value_or("f") == "t";
+    });
+    if (!has_jobs) return -1;
     if (!st.standby_logged) {
-      // A database without schedules needs no idle worker on a standby either.
-      bool has_jobs = false;
-      in_transaction([&] {
-        Value v = scalar(
-            "SELECT pg_catalog.to_regclass('stopgap.job') IS NOT NULL AND "
-            "pg_catalog.current_setting('stopgap.scheduler_workers')::integer > 0");
-        if (v && *v == "t") has_jobs = scalar("SELECT EXISTS (SELECT FROM stopgap.job)").value_or("f") == "t";
-      });
-      if (!has_jobs) return -1;
       st.standby_logged = true;
       SetConfigOption("application_name", "stopgap scheduler (standby: idle)", PGC_USERSET, PGC_S_SESSION);
       ereport(LOG, (errmsg("stopgap scheduler: idle on a hot standby: schedules run on the primary"),

@@ -301,6 +301,43 @@ TEST_F(Standby, DeployAndRollbackAreRefused) {
             first_id_, "status after the refused deploy");
 }
 
+// Schedules (issue 17): managed on the primary only; on the standby a scheduler worker of a database
+// with schedules idles and says so, and leaves once the schedules are gone.
+TEST_F(Standby, SchedulesAreRefusedAndTheSchedulerIdles) {
+  Connection& p = *primary_;
+  Connection& s = *standby_;
+  const std::string runner = name_ + "_runner";
+  p.query(fmt::format("do $$ begin if not exists (select from pg_roles where rolname = '{0}') then "
+                      "create role {0} nologin in role app_user; end if; end $$",
+                      runner));
+  // Yearly: the primary's worker has nothing to run during the test.
+  p.query(fmt::format("select stopgap.schedule('{}', 'yearly', 'get_item', '0 0 1 1 *', '{{\"id\": 1}}', "
+                      "'{{\"run_as\": \"{}\"}}')",
+                      env(), runner));
+  wait_for_replay();
+  expect_eq(s.scalar(fmt::format("select state from stopgap.schedules where env = '{}'", env())), "active",
+            "the schedule is replayed");
+  expect_error(s,
+               fmt::format("select stopgap.schedule('{}', 'other', 'get_item', '1 minute', '{{}}', "
+                           "'{{\"run_as\": \"{}\"}}')",
+                           env(), runner),
+               "25006", {"cannot schedule on a standby"});
+  expect_error(s, fmt::format("select stopgap.run_now('{}', 'yearly')", env()), "25006",
+               {"cannot run a schedule on a standby"});
+  const std::string idle_workers =
+      "select count(*) from pg_stat_activity where backend_type = 'stopgap scheduler' "
+      "and datname = current_database() and application_name = 'stopgap scheduler (standby: idle)'";
+  expect_eq(s.scalar("select stopgap.start_scheduler()::text"), "1", "start_scheduler launches a worker");
+  expect_true(pgtest::eventually([&] { return s.scalar(idle_workers) == "1"; }, 30s),
+              "the standby's worker idles and says so");
+  p.query(fmt::format("select stopgap.unschedule('{}', 'yearly')", env()));
+  wait_for_replay();
+  expect_true(pgtest::eventually([&] { return s.scalar(idle_workers) == "0"; }, 30s),
+              "the idle worker leaves once the schedules are gone");
+  expect_eq(p.scalar(fmt::format("select count(*) from stopgap.job_run where env = '{}'", env())), "0",
+            "nothing ran");
+}
+
 TEST_F(Standby, ASecondDeployAndARollbackAreSeenAfterReplay) {
   Connection& s = *standby_;
   expect_eq(get_item(s, 1, "version"), "v1", "before (this backend caches v1)");
