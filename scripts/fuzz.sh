@@ -17,9 +17,9 @@ source "$(dirname "$0")/lib.sh"
 declare -A short_runs=(
   [pointer_stub]=100000 [import_map]=60000 [data_url]=30000 [base64]=60000
   [source_map]=40000 [stack_trace]=100000 [json_text]=10000 [stopgap_plan]=15000
-  [stopgap_project]=30000
+  [stopgap_project]=30000 [stopgap_schedule]=20000
 )
-targets=(pointer_stub import_map data_url base64 source_map stack_trace json_text stopgap_plan stopgap_project)
+targets=(pointer_stub import_map data_url base64 source_map stack_trace json_text stopgap_plan stopgap_project stopgap_schedule)
 
 long=0
 seconds=0
