@@ -121,6 +121,26 @@ SELECT jsonb_path_query_array(stopgap._sched_tick(4242, 10, '{4242}'), '$.claims
 SELECT name, state FROM stopgap.schedules WHERE env = 'sched' ORDER BY name;
 ROLLBACK;
 
+-- a real run by the background worker (the clock setting does not reach it): the function runs as
+-- the owner role, inside a security-definer-like user change it cannot leave, with its own
+-- application_name; its attempts to become someone else fail
+RESET stopgap.scheduler_clock;
+SELECT stopgap.deploy_project('sched', $${"modules": {
+  "jobs.ts": "import { mutation, v } from \"@stopgap/runtime\";\nexport const ping = mutation(v.object({}), async () => ({ pong: true }));\nexport const other = mutation(v.object({}), async () => 1);\n",
+  "esc.ts": "import { mutation, v } from \"@stopgap/runtime\";\nexport const esc = mutation(v.object({}), async (_a, ctx) => {\n  const out: Record<string, string> = {};\n  for (const sql of ['set role postgres', 'reset role', 'set session authorization postgres', \"select pg_read_file('/etc/passwd')\", 'create table public.sched_esc(x int)']) {\n    try { await ctx.db.exec(sql); out[sql] = 'ok'; } catch (e: any) { out[sql] = e.sqlstate; }\n  }\n  const [who] = await ctx.db.query(\"select current_user as cu, current_setting('application_name') as app\");\n  return { out, who };\n});\n"
+}}$$)->'summary' AS summary;
+SELECT stopgap.schedule('sched', 'esc', 'api.esc.esc', '0 0 1 1 *', '{}', '{"run_as": "sched_reg_app"}')->>'state' AS state;
+SELECT stopgap.run_now('sched', 'esc')->>'state' AS state;
+DO $$ BEGIN
+  FOR i IN 1..600 LOOP
+    EXIT WHEN EXISTS (SELECT FROM stopgap.job_run WHERE job_name = 'esc' AND status <> 'running');
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
+SELECT status, jsonb_pretty(result) AS result FROM stopgap.job_run WHERE job_name = 'esc';
+SELECT stopgap.unschedule('sched', 'esc') AS unscheduled;
+SET stopgap.scheduler_clock = '2030-01-01 00:00:00+00';
+
 -- unschedule; drop_environment drops an environment's schedules with it
 SELECT stopgap.unschedule('sched', 'quarterly') AS unscheduled;
 SELECT stopgap.drop_environment('sched_schema') IS NOT NULL AS dropped;
