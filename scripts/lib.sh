@@ -104,7 +104,7 @@ cluster_crashes() {
   [ -f "$expected" ] || expected=/dev/null
   awk -v expected="$expected" '
     BEGIN { while ((getline pid < expected) > 0) if (pid ~ /^[0-9]+$/) kills[pid]++ }
-    /server process \(PID [0-9]+\) was terminated by signal 9: / {
+    /(server process|background worker "[^"]*") \(PID [0-9]+\) was terminated by signal 9: / {
       match($0, /PID [0-9]+/); pid = substr($0, RSTART + 4, RLENGTH - 4)
       if (kills[pid] > 0 && !restarting) { kills[pid]--; restarting = 1; next }
     }

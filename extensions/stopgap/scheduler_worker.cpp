@@ -7,6 +7,9 @@
 // when it succeeds or in the next one when it fails. Between steps it sleeps on its latch until
 // the next due time (stopgap.schedule and friends set the latch when they commit). It exits when
 // its database has no schedules left, idles on a hot standby, and stops on SIGTERM.
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -23,6 +26,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xlog.h"
+#include "catalog/catalog.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -51,6 +55,28 @@ constexpr int kClaimBatch = 4;
 constexpr long kMaxSleepMs = 60 * 1000;
 constexpr long kStandbyPollMs = 5 * 1000;
 constexpr long kErrorPauseMs = 1000;
+constexpr int kWorkerRestartSeconds = 5;
+
+// Whether database `db` still has its directory (base/<oid>, or one under a tablespace): a worker
+// restarted after DROP DATABASE ... WITH (FORCE) ended it must not fail to connect every few seconds.
+bool database_exists(Oid db) {
+  struct stat st;
+  std::string base = "base/" + std::to_string(db);
+  if (stat(base.c_str(), &st) == 0) return true;
+  DIR* dir = opendir("pg_tblspc");
+  if (dir == nullptr) return false;
+  bool found = false;
+  while (struct dirent* e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::string path = std::string("pg_tblspc/") + e->d_name + "/" + TABLESPACE_VERSION_DIRECTORY + "/" + std::to_string(db);
+    if (stat(path.c_str(), &st) == 0) {
+      found = true;
+      break;
+    }
+  }
+  closedir(dir);
+  return found;
+}
 
 bool wake_pending = false;
 bool xact_callback_registered = false;
@@ -74,7 +100,9 @@ bool launch_worker(Oid db) {
   memset(&w, 0, sizeof w);
   w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
   w.bgw_start_time = BgWorkerStart_ConsistentState;
-  w.bgw_restart_time = BGW_NEVER_RESTART;
+  // A worker that ends with an error (terminated, a FATAL out-of-memory in a run) is started again;
+  // one that leaves on purpose (no schedules, no free slot) exits 0 and is forgotten.
+  w.bgw_restart_time = kWorkerRestartSeconds;
   snprintf(w.bgw_library_name, BGW_MAXLEN, "stopgap");
   snprintf(w.bgw_function_name, BGW_MAXLEN, "stopgap_scheduler_main");
   snprintf(w.bgw_name, BGW_MAXLEN, "stopgap scheduler for database %u", db);
@@ -427,6 +455,7 @@ void stopgap_scheduler_main(Datum arg) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
+  if (!stopgap::scheduler::database_exists(DatumGetObjectId(arg))) proc_exit(0);
   BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
   SetConfigOption("application_name", "stopgap scheduler", PGC_USERSET, PGC_S_SESSION);
   // The workers keep the real clock whatever a configuration file says.
