@@ -1,5 +1,7 @@
 #include "extensions/stopgap/activate.h"
 
+#include "extensions/stopgap/scheduler.h"
+
 #include <chrono>
 
 #include "extensions/stopgap/environment.h"
@@ -151,6 +153,9 @@ void activate(const std::string& env, std::optional<long long> from, long long t
   query("UPDATE stopgap.environment SET active_deployment_id = $2::bigint, updated_at = pg_catalog.now() WHERE env = $1",
         {env, ids});
   pause_point("activate");
+  // Schedules follow the active deployment: their workers look again (a target that came back, or
+  // went) when this commits.
+  pgx::pg_guard([] { scheduler::wake_at_commit(false); });
   query("INSERT INTO stopgap.activation_log (env, action, from_deployment_id, to_deployment_id, actor, detail)"
         " VALUES ($1, $2, $3::bigint, $4::bigint, $5::name, $6::jsonb)",
         {env, std::string(action), from ? Value(std::to_string(*from)) : Value(), ids, caller, detail.dump()});

@@ -12,8 +12,9 @@ namespace stopgap::scheduler {
 constexpr const char* kWorkerType = "stopgap scheduler";
 
 // When the current transaction commits: set the latch of this database's scheduler workers, and
-// launch them if none runs. Calls PostgreSQL: run in pgx::pg_guard.
-void wake_at_commit();
+// (launch) start the missing ones (up to stopgap.scheduler_workers). Calls PostgreSQL: run in
+// pgx::pg_guard.
+void wake_at_commit(bool launch = true);
 
 // Launches stopgap.scheduler_workers minus the running workers of `db`; returns how many.
 // Calls PostgreSQL: run in pgx::pg_guard.

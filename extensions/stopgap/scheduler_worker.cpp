@@ -79,6 +79,7 @@ bool database_exists(Oid db) {
 }
 
 bool wake_pending = false;
+bool launch_pending = false;
 bool xact_callback_registered = false;
 
 // Sets the latch of every scheduler worker of `db`; returns how many run.
@@ -128,13 +129,15 @@ int launch_missing(Oid db, int running) {
 void on_xact(XactEvent event, void*) {
   if (!wake_pending) return;
   if (event == XACT_EVENT_COMMIT) {
+    const bool launch = launch_pending;
     wake_pending = false;
+    launch_pending = false;
     // Errors here would come after the commit: the worker's launch is best effort, and a failure
     // shows as a warning in the log (start_scheduler() retries it).
     PG_TRY();
     {
       int running = signal_workers(MyDatabaseId);
-      if (running == 0) launch_missing(MyDatabaseId, 0);
+      if (launch && running < settings.scheduler_workers) launch_missing(MyDatabaseId, running);
     }
     PG_CATCH();
     {
@@ -143,6 +146,7 @@ void on_xact(XactEvent event, void*) {
     PG_END_TRY();
   } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
     wake_pending = false;
+    launch_pending = false;
   }
 }
 
@@ -422,12 +426,13 @@ std::vector<Oid> connectable_databases() {
 
 }  // namespace
 
-void wake_at_commit() {
+void wake_at_commit(bool launch) {
   if (!xact_callback_registered) {
     RegisterXactCallback(on_xact, nullptr);
     xact_callback_registered = true;
   }
   wake_pending = true;
+  launch_pending = launch_pending || launch;
 }
 
 int ensure_workers(Oid db) {
