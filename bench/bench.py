@@ -397,6 +397,122 @@ def case_deploy(reps):
     return {"deploy_new": new, "deploy": dep, "rollback": rb}
 
 
+SCHED_ENV = "bench_sched"
+SCHED_ROLE = "bench_sched_runner"
+SCHED_FN = "bench_sched_live.jobs_empty('{}')"
+SCHED_MODULE = ('import { mutation, v } from "@stopgap/runtime";\n'
+                "export const empty = mutation(v.object({}), async () => ({}));\n")
+# Scheduler workers of the bench database (bgw_type or application_name 'stopgap scheduler ...').
+SCHED_WORKERS = ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+                 "(backend_type LIKE 'stopgap scheduler%' OR application_name LIKE 'stopgap scheduler%');")
+
+
+def sched_workers(n):
+    """ALTER SYSTEM stopgap.scheduler_workers (None: reset), reload, wait until sessions see it."""
+    psql("ALTER SYSTEM RESET stopgap.scheduler_workers;" if n is None
+         else f"ALTER SYSTEM SET stopgap.scheduler_workers = {n};")
+    psql("SELECT pg_reload_conf();")
+    want = "1" if n is None else str(n)
+    for _ in range(200):
+        if psql("SHOW stopgap.scheduler_workers;")[0][0] == want:
+            return
+        time.sleep(0.05)
+
+
+def sched_batch(prefix, n, limit_s):
+    """Creates n one-off due jobs of the empty function in one transaction (stopgap.schedule with a
+    '1 day' interval + stopgap.run_now each), then polls stopgap.job_run until every one has
+    finished. Times come from the server's clock: from just after the commit to the last run's
+    finished_at (wall), and from the first run's start to the last one's end (busy)."""
+    t_commit = float(psql(
+        "BEGIN;\n"
+        f"DO $$ BEGIN FOR i IN 1..{n} LOOP\n"
+        f"  PERFORM stopgap.schedule('{SCHED_ENV}', '{prefix}' || i, 'api.jobs.empty', '1 day', '{{}}',\n"
+        f"                           '{{\"run_as\": \"{SCHED_ROLE}\"}}');\n"
+        f"  PERFORM stopgap.run_now('{SCHED_ENV}', '{prefix}' || i);\n"
+        "END LOOP; END $$;\n"
+        "COMMIT;\n"
+        "SELECT extract(epoch FROM clock_timestamp());\n"
+        # The commit launched one worker; this starts the rest of stopgap.scheduler_workers.
+        "SELECT stopgap.start_scheduler();")[0][0])
+    poll = (f"SELECT count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status NOT IN ('ok', 'running')), "
+            f"coalesce(extract(epoch FROM max(finished_at)), 0), coalesce(extract(epoch FROM min(started_at)), 0), "
+            f"count(DISTINCT worker_pid), ({SCHED_WORKERS.rstrip(';')}) "
+            f"FROM stopgap.job_run WHERE env = '{SCHED_ENV}' AND starts_with(job_name, '{prefix}');")
+    deadline = time.monotonic() + limit_s
+    seen = 0
+    while True:
+        ok, bad, last_end, first_start, pids, workers = psql(poll)[0]
+        ok, bad, seen = int(ok), int(bad), max(seen, int(workers))
+        if ok + bad >= n:
+            break
+        if time.monotonic() > deadline:
+            raise PsqlError(f"{ok} of {n} runs ok, {bad} failed after {limit_s} s")
+        time.sleep(0.05)
+    psql(f"SELECT count(stopgap.unschedule(env, name)) FROM stopgap.job "
+         f"WHERE env = '{SCHED_ENV}' AND starts_with(name, '{prefix}');")
+    if bad:
+        raise PsqlError(f"{bad} of {n} runs did not end ok")
+    last_end, first_start = float(last_end), float(first_start)
+    return {"wall_s": last_end - t_commit, "busy_s": last_end - first_start, "workers_used": int(pids),
+            "workers_seen": seen}
+
+
+def case_schedule(args, reps):
+    """Case 11: the stopgap scheduler (needs stopgap in shared_preload_libraries: the caller
+    restarts the cluster with it).
+    (a) overhead per run: N one-off due jobs of an empty function run by one worker, wall time from
+        the commit until all are done / N, beside one `SELECT live.fn('{}')` statement (server-side
+        time, warm) and the same call in a loop of N in one statement;
+    (b) claim throughput: two workers and --scheduler-jobs due jobs created in one transaction,
+        runs/s from the commit to the last run's end."""
+    if not proc_exists("stopgap", "schedule"):
+        return {"per_run": {"absent": True}, "throughput": {"absent": True}}
+    n = 500
+    out = {"jobs_a": n, "jobs_b": args.scheduler_jobs}
+    try:
+        psql(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{SCHED_ROLE}') THEN "
+             f"CREATE ROLE {SCHED_ROLE} NOLOGIN IN ROLE app_user; END IF; END $$;\n"
+             f"SELECT stopgap.create_environment('{SCHED_ENV}', 'bench_sched_live');\n"
+             f"SELECT stopgap.deploy_project('{SCHED_ENV}', jsonb_build_object('modules', "
+             f"jsonb_build_object('jobs.ts', {q(SCHED_MODULE)})), 'v1');")
+    except PsqlError as e:
+        return {"per_run": {"error": str(e)}, "throughput": {"error": str(e)}}
+    out["direct"] = warm_call({"direct": SCHED_FN}, args.warm_reps)["direct"]
+    out["direct_loop"] = timed_workload(
+        {"loop": f"SELECT count({SCHED_FN}) FROM generate_series(1, {n})"}, reps)["loop"]
+    per_run, busy = {"samples": []}, {"samples": []}
+    try:
+        sched_workers(1)
+        for r in range(reps):
+            b = sched_batch(f"a{r}_", n, 300)
+            out["workers_seen_a"] = max(out.get("workers_seen_a", 0), b["workers_seen"])
+            per_run["samples"].append(b["wall_s"] * 1000 / n)
+            busy["samples"].append(b["busy_s"] * 1000 / n)
+    except PsqlError as e:
+        per_run["error"] = str(e)
+    out["per_run"], out["per_run_busy"] = per_run, busy
+    tp = {"samples": []}
+    try:
+        sched_workers(2)
+        # stopgap.schedule launches the workers at commit (a worker exits while no schedule exists).
+        b = sched_batch("b_", args.scheduler_jobs, 1800)
+        out["workers_seen"] = b["workers_seen"]
+        tp["samples"].append(args.scheduler_jobs / b["wall_s"])
+        out["throughput_busy"] = args.scheduler_jobs / b["busy_s"] if b["busy_s"] else None
+        out["throughput_workers_used"] = b["workers_used"]
+    except PsqlError as e:
+        tp["error"] = str(e)
+    finally:
+        try:
+            psql(f"SELECT count(stopgap.unschedule(env, name)) FROM stopgap.job WHERE env = '{SCHED_ENV}';")
+            sched_workers(None)
+        except PsqlError:
+            pass
+    out["throughput"] = tp
+    return out
+
+
 def installed_so():
     """Path, size and mtime of the installed plts.so (it can change between runs)."""
     libdir = subprocess.run(["pg_config", "--pkglibdir"], capture_output=True, text=True).stdout.strip()
@@ -479,6 +595,11 @@ def run(args):
     mem_exprs = {"sql_plain": "1", "plpgsql": "b1_plpgsql(1)", "plts": "b1_plts(1)"}
     mem_exprs.update({p: f"b1_{p}(1)" for p in PEERS if p in langs})
     C["8_preload"] = {"alone": memory(mem_exprs, R), "neighbour": memory_with_neighbour(mem_exprs, R)}
+
+    if not args.no_scheduler:
+        log("case 11: the stopgap scheduler (restart with shared_preload_libraries = 'plts,stopgap')")
+        restart(args, "-c shared_preload_libraries=plts,stopgap")
+        C["11"] = case_schedule(args, R)
 
     log("restarting the cluster without shared_preload_libraries")
     restart(args, "-c shared_preload_libraries=''")
@@ -587,7 +708,37 @@ def rows(results):
             for p in PEERS:
                 d[p] = memcell(p) if peers[p] else "absent"
             out.append((tag + sub, what, "MB", d))
+    S = C.get("11")
+    if S:
+        na = {"SQL": None, "PL/pgSQL": None, "plv8": "n/a", "pljs": "n/a"}
+        out.append(("11a", f"scheduler run, 1 worker, {S.get('jobs_a', '?')} jobs (wall / N)", "ms",
+                    {**na, "plts": cell(S.get("per_run"))}))
+        out.append(("11a'", "  same, first start to last end / N", "ms", {**na, "plts": cell(S.get("per_run_busy"))}))
+        out.append(("11a''", "  the function, one SELECT live.fn('{}') statement", "ms",
+                    {**na, "plts": cell(S.get("direct"))}))
+        out.append(("11b", f"scheduler throughput, 2 workers, {S.get('jobs_b', '?')} jobs", "runs/s",
+                    {**na, "plts": cell(S.get("throughput"))}))
     return out
+
+
+def scheduler_summary(results):
+    """Case 11's ratio (a scheduled run against a direct call), or None when it did not run."""
+    S = results["cases"].get("11")
+    if not S:
+        return None
+    m = lambda k: (S.get(k) or {}).get("median")
+    run, direct, tp = m("per_run"), m("direct"), m("throughput")
+    loop = m("direct_loop")
+    parts = []
+    if run is not None and direct:
+        parts.append(f"a scheduled run costs {run:.2f} ms = {run / direct:.1f}x one direct statement "
+                     f"({direct:.3f} ms)")
+        if loop:
+            parts.append(f"{run / (loop / S['jobs_a']):.0f}x a call in a loop")
+    if tp is not None:
+        parts.append(f"throughput {tp:.0f} runs/s with 2 workers ({S.get('workers_seen', '?')} seen in "
+                     f"pg_stat_activity, {S.get('throughput_workers_used', '?')} ran jobs)")
+    return "; ".join(parts) if parts else "not measured (absent or error)"
 
 
 def fmt(v):
@@ -716,6 +867,9 @@ def report(results, markdown=False):
     parts.append("")
     parts.append("Targets (issue 7):" if not markdown else "Targets (issue 7), evaluated on this run:\n")
     parts += [(f"- {n}: {s}" if markdown else f"  {n:66} {s}") for n, s in targets(results)]
+    sched = scheduler_summary(results)
+    if sched:
+        parts.append(("- " if markdown else "  ") + "Scheduler (issue 17): " + sched)
     errs = errors(results)
     if errs:
         parts.append("")
@@ -737,6 +891,9 @@ def main():
     ap.add_argument("--fresh-reps", type=int, default=7, help="fresh backends per first-call variant")
     ap.add_argument("--warm-reps", type=int, default=31, help="warm single-statement calls per variant")
     ap.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    ap.add_argument("--no-scheduler", action="store_true", help="skip case 11 (the stopgap scheduler)")
+    ap.add_argument("--scheduler-jobs", type=int, default=10000,
+                    help="due jobs of case 11's throughput part (two workers)")
     args = ap.parse_args()
     results = run(args)
     summarize(results)
