@@ -60,7 +60,9 @@ CREATE TABLE stopgap.job_run (
 );
 COMMENT ON TABLE stopgap.job_run IS 'one row per run of a schedule; older than stopgap.job_run_retention are deleted';
 CREATE INDEX job_run_job ON stopgap.job_run (job_id, started_at);
-CREATE INDEX job_run_running ON stopgap.job_run (id) WHERE status = 'running';
+-- At most one run of a job is running: a job is claimed again only once its run ended (finished,
+-- or reaped as lost, which a run in progress prevents by holding its row's lock).
+CREATE UNIQUE INDEX job_run_running ON stopgap.job_run (job_id) WHERE status = 'running';
 CREATE INDEX job_run_finished ON stopgap.job_run (finished_at);
 
 SELECT pg_catalog.pg_extension_config_dump('stopgap.job', '');
@@ -154,6 +156,12 @@ BEGIN
       USING ERRCODE = 'undefined_object',
             HINT = 'SELECT name FROM stopgap.schedules WHERE env = ' || quote_literal(env) || ' lists them.';
   END IF;
+  -- Its runs execute as its owner: managing it (running it now included) needs what creating it did.
+  IF NOT pg_has_role(stopgap._calling_role(), j.owner, 'MEMBER') THEN
+    RAISE EXCEPTION 'role "%" may not manage schedule "%": its runs execute as "%", and "%" is not a member of that role',
+                    stopgap._calling_role(), name, j.owner, stopgap._calling_role()
+      USING ERRCODE = 'insufficient_privilege', HINT = format('GRANT %I TO %I;', j.owner, stopgap._calling_role());
+  END IF;
   RETURN j;
 END
 $$;
@@ -164,7 +172,7 @@ CREATE FUNCTION stopgap._sched_apply(job_id bigint, d jsonb, now timestamptz) RE
   BEGIN ATOMIC
     UPDATE stopgap.job SET state = d->>'state', next_run_at = (d->>'next_run_at')::timestamptz,
                            attempt = (d->>'attempt')::integer, failures_in_row = (d->>'failures_in_row')::integer,
-                           state_reason = CASE WHEN d->>'state' = 'dead'
+                           state_reason = CASE WHEN d->>'state' = 'dead' AND state <> 'dead'
                                                THEN format('failed %s times in a row', d->>'failures_in_row')
                                                ELSE state_reason END,
                            claimed_by = NULL, claim_until = NULL, updated_at = now
@@ -311,8 +319,8 @@ BEGIN
   PERFORM stopgap._sched_authorize('pause a schedule');
   j := stopgap._job(stopgap._env_name(env), name);
   UPDATE stopgap.job x SET state = 'paused', state_reason = 'paused by ' || stopgap._calling_role(),
-                           updated_at = stopgap._sched_now()
-   WHERE x.id = j.id AND x.state IN ('active', 'paused');
+                           run_requested = false, updated_at = stopgap._sched_now()
+   WHERE x.id = j.id AND x.state IN ('active', 'paused', 'missing');
   RETURN stopgap._schedule_row(j.env, j.name);
 END
 $$;
@@ -419,16 +427,20 @@ BEGIN
   -- step costs the same with 10 or 10,000 schedules.
   ids := ARRAY(SELECT x.id FROM stopgap.job x
                 WHERE x.run_requested AND x.state <> 'missing' AND (x.claim_until IS NULL OR x.claim_until < now_)
+                  AND NOT EXISTS (SELECT FROM stopgap.job_run rr WHERE rr.job_id = x.id AND rr.status = 'running')
                 ORDER BY x.id LIMIT max_claims FOR UPDATE SKIP LOCKED);
   ids := ids || ARRAY(SELECT x.id FROM stopgap.job x
                        WHERE x.state = 'active' AND x.next_run_at <= now_ AND NOT x.run_requested
                          AND (x.claim_until IS NULL OR x.claim_until < now_)
+                         AND NOT EXISTS (SELECT FROM stopgap.job_run rr WHERE rr.job_id = x.id AND rr.status = 'running')
                        ORDER BY x.next_run_at, x.id LIMIT greatest(max_claims - cardinality(ids), 0)
                        FOR UPDATE SKIP LOCKED);
   FOR j IN SELECT * FROM stopgap.job x WHERE x.id = ANY (ids) ORDER BY array_position(ids, x.id) LOOP
     t := stopgap._sched_target(j.env, j.target);
     IF t IS NULL OR t->>'arg_style' IS NULL THEN
-      UPDATE stopgap.job x SET state = 'missing', run_requested = false, updated_at = now_,
+      -- An active schedule waits for its target; a paused or dead one keeps its state (its run_now is dropped).
+      UPDATE stopgap.job x SET state = CASE WHEN j.state = 'active' THEN 'missing' ELSE j.state END,
+                               run_requested = false, updated_at = now_,
                                state_reason = CASE WHEN t IS NULL
                                  THEN format('the active deployment of environment %s has no function %s', j.env, j.target)
                                  ELSE format('%s cannot be scheduled (it takes arguments other than one jsonb)', t->>'signature') END
@@ -509,13 +521,37 @@ BEGIN
 END
 $$;
 
+-- A claimed run begins (in the transaction that runs it): its start time and lease from now, its row
+-- locked until that transaction ends (so no other worker reaps it while it runs). False when it was
+-- reaped as lost meanwhile (a claim that waited behind others of its batch): the run is skipped.
+CREATE FUNCTION stopgap._sched_start(run_id bigint) RETURNS boolean
+  LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  lease timestamptz;
+BEGIN
+  UPDATE stopgap.job_run x
+     SET started_at = clock_timestamp(),
+         lease_until = clock_timestamp() + ((SELECT (j.options->>'max_runtime')::bigint + 30000 FROM stopgap.job j
+                                              WHERE j.id = x.job_id) * interval '1 millisecond')
+   WHERE x.id = run_id AND x.status = 'running'
+  RETURNING x.lease_until INTO lease;
+  RETURN lease IS NOT NULL;
+END
+$$;
+
 -- The earliest time this database's scheduler has something to do (a due run, a lease to check),
 -- for a worker's sleep; NULL when nothing is scheduled.
 CREATE FUNCTION stopgap._sched_next_wakeup() RETURNS timestamptz
   LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-  RETURN least((SELECT min(x.next_run_at) FROM stopgap.job x WHERE x.state = 'active'),
+  RETURN least((SELECT min(greatest(x.next_run_at, x.claim_until)) FROM stopgap.job x
+                 WHERE x.state = 'active'
+                   AND NOT EXISTS (SELECT FROM stopgap.job_run r WHERE r.job_id = x.id AND r.status = 'running')),
                (SELECT min(x.lease_until) FROM stopgap.job_run x WHERE x.status = 'running'),
-               (SELECT now() FROM stopgap.job x WHERE x.run_requested LIMIT 1));
+               (SELECT now() FROM stopgap.job x
+                 WHERE x.run_requested AND x.state <> 'missing'
+                   AND NOT EXISTS (SELECT FROM stopgap.job_run r WHERE r.job_id = x.id AND r.status = 'running')
+                 LIMIT 1));
 
 -- Deletes runs that finished longer than `keep` ago, up to `batch` of them; returns how many.
 CREATE FUNCTION stopgap._sched_prune_runs(keep interval, batch integer) RETURNS integer
@@ -537,6 +573,7 @@ REVOKE ALL ON FUNCTION stopgap._sched_now(), stopgap._sched_parse(text, jsonb),
   stopgap.pause(text, text), stopgap.resume(text, text), stopgap.run_now(text, text),
   stopgap._sched_summary(jsonb), stopgap._sched_tick(integer, integer, integer[]),
   stopgap._sched_finish(bigint, jsonb, double precision), stopgap._sched_next_wakeup(),
+  stopgap._sched_start(bigint),
   stopgap._sched_prune_runs(interval, integer)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stopgap.schedule(text, text, text, text, jsonb, jsonb), stopgap.unschedule(text, text),

@@ -3,6 +3,7 @@
 // job. The decisions are schedule_logic's; this file converts between SQL values and its types.
 #include <cmath>
 #include <ctime>
+#include <limits>
 
 #include "common/error_boundary.h"
 #include "extensions/stopgap/schedule_logic.h"
@@ -23,6 +24,10 @@ namespace {
 constexpr int64_t kPgEpochInUnixMicros = int64_t{946684800} * 1000000;
 sched::Micros to_unix(TimestampTz t) { return t + kPgEpochInUnixMicros; }
 TimestampTz to_pg(sched::Micros m) { return m - kPgEpochInUnixMicros; }
+// Within timestamptz's range (a next run past it is no next run).
+bool valid(sched::Micros m) {
+  return m <= std::numeric_limits<int64_t>::max() - kPgEpochInUnixMicros && IS_VALID_TIMESTAMP(to_pg(m));
+}
 
 std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int i) {
   if (PG_ARGISNULL(i)) return std::nullopt;
@@ -164,8 +169,10 @@ PGX_FUNCTION(stopgap_sched_next) {
   if (!text || PG_ARGISNULL(2)) PG_RETURN_NULL();
   sched::Schedule s = schedule_of(*text);
   sched::UtcOffset zone = zone_of(text_arg(fcinfo, 1).value_or("UTC"));
-  std::optional<sched::Micros> next = sched::next_run(s, to_unix(PG_GETARG_TIMESTAMPTZ(2)), zone);
-  if (!next) PG_RETURN_NULL();
+  const TimestampTz after = PG_GETARG_TIMESTAMPTZ(2);
+  if (TIMESTAMP_NOT_FINITE(after)) PG_RETURN_NULL();
+  std::optional<sched::Micros> next = sched::next_run(s, to_unix(after), zone);
+  if (!next || !valid(*next)) PG_RETURN_NULL();
   return TimestampTzGetDatum(to_pg(*next));
 }
 
@@ -186,6 +193,7 @@ PGX_FUNCTION(stopgap_sched_after_run) {
   before.state = *js;
   before.attempt = PG_GETARG_INT32(4);
   before.failures_in_row = PG_GETARG_INT32(5);
+  if (TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(8))) throw invalid("stopgap._sched_after_run: now must be finite");
   const sched::Micros now = to_unix(PG_GETARG_TIMESTAMPTZ(8));
   double random01 = PG_ARGISNULL(9) ? 0.5 : PG_GETARG_FLOAT8(9);
   if (!(random01 >= 0 && random01 < 1)) random01 = 0.5;
@@ -196,8 +204,12 @@ PGX_FUNCTION(stopgap_sched_after_run) {
     if (result) outcome.requested_next = sched::read_result(*result, now, parse_time).requested_next;
   }
   sched::JobProgress after = sched::after_run(before, outcome, s, p.options, now, zone, random01);
+  // A next run past timestamptz's range is no next run.
+  nlohmann::json next_json;
+  const sched::Micros at = after.next_run_at.value_or(std::numeric_limits<int64_t>::max());
+  if (valid(at)) next_json = iso_utc(at);
   nlohmann::json r = {{"state", sched::to_string(after.state)},
-                      {"next_run_at", after.next_run_at ? nlohmann::json(iso_utc(*after.next_run_at)) : nlohmann::json()},
+                      {"next_run_at", next_json},
                       {"attempt", after.attempt},
                       {"failures_in_row", after.failures_in_row}};
   return jsonb_datum(r.dump());
@@ -205,7 +217,7 @@ PGX_FUNCTION(stopgap_sched_after_run) {
 
 // stopgap._sched_wake() -> void: wake (or launch) the scheduler when this transaction commits.
 PGX_FUNCTION(stopgap_sched_wake) {
-  stopgap::scheduler::wake_at_commit();
+  pgx::pg_guard([] { stopgap::scheduler::wake_at_commit(); });
   PG_RETURN_VOID();
 }
 

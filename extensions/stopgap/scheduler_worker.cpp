@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ namespace {
 
 constexpr int kClaimBatch = 4;
 constexpr long kMaxSleepMs = 60 * 1000;
+// After a step that claimed nothing: what is due is locked by another transaction (a worker
+// claiming it, a pause() not yet committed); look again shortly, not at once.
+constexpr long kMinSleepMs = 100;
 constexpr long kStandbyPollMs = 5 * 1000;
 constexpr long kErrorPauseMs = 1000;
 constexpr int kWorkerRestartSeconds = 5;
@@ -134,13 +138,18 @@ void on_xact(XactEvent event, void*) {
     launch_pending = false;
     // Errors here would come after the commit: the worker's launch is best effort, and a failure
     // shows as a warning in the log (start_scheduler() retries it).
+    // A worker about to leave (it found no schedules just before this commit) still counts as
+    // running: launch one more anyway; a worker that finds every slot taken exits at once.
+    MemoryContext mcxt = CurrentMemoryContext;
     PG_TRY();
     {
       int running = signal_workers(MyDatabaseId);
-      if (launch && running < settings.scheduler_workers) launch_missing(MyDatabaseId, running);
+      if (launch && settings.scheduler_workers > 0)
+        launch_missing(MyDatabaseId, std::min(running, settings.scheduler_workers - 1));
     }
     PG_CATCH();
     {
+      MemoryContextSwitchTo(mcxt);
       FlushErrorState();
     }
     PG_END_TRY();
@@ -183,11 +192,6 @@ void in_transaction(F&& f) {
   }
 }
 
-std::string iso_now() {
-  std::string out;
-  pgx::pg_guard([&] { out = timestamptz_to_str(GetCurrentTimestamp()); });
-  return out;
-}
 
 struct Claim {
   std::string run_id, env, name, owner, live_schema, fn_name, arg_style, args;
@@ -197,8 +201,8 @@ struct Claim {
 // The statement that calls the claimed function and returns its result as jsonb text.
 std::string call_sql(const Claim& c) {
   std::string fn = pgx::quote_ident(c.live_schema) + "." + pgx::quote_ident(c.fn_name);
-  return c.arg_style == "jsonb" ? "SELECT pg_catalog.to_jsonb(" + fn + "($1::jsonb))::text"
-                                : "SELECT pg_catalog.to_jsonb(" + fn + "())::text";
+  return c.arg_style == "jsonb" ? "SELECT pg_catalog.to_jsonb(" + fn + "($1::pg_catalog.jsonb))::pg_catalog.text"
+                                : "SELECT pg_catalog.to_jsonb(" + fn + "())::pg_catalog.text";
 }
 
 void set_local(const char* name, const std::string& value) {
@@ -208,19 +212,33 @@ void set_local(const char* name, const std::string& value) {
   });
 }
 
+std::string json_text(const nlohmann::json& j) {
+  // A message from another encoding must not make recording the run fail.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // Runs one claimed job and records how it ended.
+//
+// The function runs as the schedule's owner the way PostgreSQL runs user code in maintenance
+// commands: SET LOCAL ROLE (so stopgap's own caller checks see the owner, not this superuser
+// session), then a security-restricted user change (no SET ROLE / SESSION AUTHORIZATION back, no
+// temporary objects or WITH HOLD cursors that would outlive the run in this shared session), and a
+// GUC nest level undone right after the call (a session-level SET by the run reaches neither the
+// scheduler's own statements nor the next run of another owner). Deferrable constraints are
+// checked immediately (PostgreSQL cannot defer trigger events in a restricted operation).
 void run_claim(const Claim& c) {
-  const std::string started = iso_now();
   const std::string activity = "stopgap job " + c.env + "/" + c.name;
   pgx::pg_guard([&] { pgstat_report_activity(STATE_RUNNING, activity.c_str()); });
   struct Idle {
     ~Idle() { pgstat_report_activity(STATE_IDLE, nullptr); }
   } idle;
   nlohmann::json outcome;
+  bool started = false;
   try {
     in_transaction([&] {
-      set_local("application_name", "stopgap job " + c.env + "/" + c.name);
-      set_local("plts.max_runtime_ms", std::to_string(c.max_runtime_ms));
+      // Reaped as lost while it waited behind the other claims of its batch: not run at all.
+      started = scalar("SELECT stopgap._sched_start($1::pg_catalog.int8)", {c.run_id}).value_or("f") == "t";
+      if (!started) return;
       Oid owner = InvalidOid;
       bool super = false;
       pgx::pg_guard([&] {
@@ -232,19 +250,30 @@ void run_claim(const Claim& c) {
       if (super)
         throw pgx::PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
                            "role \"" + c.owner + "\" of the schedule is a superuser: scheduled runs never run as one");
+      set_local("application_name", activity);
+      set_local("plts.max_runtime_ms", std::to_string(c.max_runtime_ms));
+      set_local("role", c.owner);
       Oid save_user = InvalidOid;
       int save_sec = 0;
+      int nest = 0;
       pgx::pg_guard([&] {
         GetUserIdAndSecContext(&save_user, &save_sec);
-        SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+        SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+        nest = NewGUCNestLevel();
       });
+      // PostgreSQL refuses to queue deferred trigger events in a security-restricted operation:
+      // deferrable constraints are checked at each statement of a run instead of at its end.
+      run("SET CONSTRAINTS ALL IMMEDIATE");
       Rows rows = c.arg_style == "jsonb" ? query_text(call_sql(c), {c.args}) : query_text(call_sql(c), {});
-      pgx::pg_guard([&] { SetUserIdAndSecContext(save_user, save_sec); });
+      pgx::pg_guard([&] {
+        AtEOXact_GUC(false, nest);
+        SetUserIdAndSecContext(GetSessionUserId(), save_sec);
+      });
       nlohmann::json result;
       if (!rows.empty() && rows[0][0]) result = nlohmann::json::parse(*rows[0][0], nullptr, false);
       if (result.is_discarded()) result = nullptr;
-      outcome = {{"status", "ok"}, {"result", result}, {"started_at", started}};
-      query("SELECT stopgap._sched_finish($1::bigint, $2::jsonb)", {c.run_id, outcome.dump()});
+      outcome = {{"status", "ok"}, {"result", result}};
+      query("SELECT stopgap._sched_finish($1::pg_catalog.int8, $2::pg_catalog.jsonb)", {c.run_id, json_text(outcome)});
     });
     return;
   } catch (const pgx::PgError& e) {
@@ -252,16 +281,18 @@ void run_claim(const Claim& c) {
     memcpy(code, unpack_sql_state(e.sqlerrcode()), 6);
     outcome = {{"status", e.sqlerrcode() == ERRCODE_QUERY_CANCELED ? "timeout" : "error"},
                {"message", e.message()},
-               {"sqlstate", std::string(code)},
-               {"started_at", started}};
+               {"sqlstate", std::string(code)}};
   }
-  in_transaction([&] { query("SELECT stopgap._sched_finish($1::bigint, $2::jsonb)", {c.run_id, outcome.dump()}); });
+  if (!started) return;
+  in_transaction([&] {
+    query("SELECT stopgap._sched_finish($1::pg_catalog.int8, $2::pg_catalog.jsonb)", {c.run_id, json_text(outcome)});
+  });
 }
 
 // Takes a free slot of this database (a session advisory lock); false when all are taken.
 bool take_slot(WorkerState& st) {
   for (int i = 0; i < settings.scheduler_workers; i++) {
-    Value got = scalar("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('stopgap scheduler'), $1::integer)",
+    Value got = scalar("SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('stopgap scheduler'), $1::pg_catalog.int4)",
                        {std::to_string(i)});
     if (got && *got == "t") {
       st.slot = i;
@@ -319,7 +350,7 @@ long step(WorkerState& st) {
       exit_now = true;
       return;
     }
-    Value tick = scalar("SELECT stopgap._sched_tick($1::integer, $2::integer)::text",
+    Value tick = scalar("SELECT stopgap._sched_tick($1::pg_catalog.int4, $2::pg_catalog.int4)::pg_catalog.text",
                         {std::to_string(MyProcPid), std::to_string(kClaimBatch)});
     nlohmann::json t = nlohmann::json::parse(tick.value_or("{}"), nullptr, false);
     if (t.is_object() && t["claims"].is_array()) {
@@ -341,19 +372,35 @@ long step(WorkerState& st) {
     TimestampTz now = GetCurrentTimestamp();
     if (settings.job_run_retention_s > 0 && now - st.last_prune > 60 * USECS_PER_SEC) {
       st.last_prune = now;
-      query("SELECT stopgap._sched_prune_runs(pg_catalog.make_interval(secs => $1::double precision), 1000)",
+      query("SELECT stopgap._sched_prune_runs(pg_catalog.make_interval(secs => $1::pg_catalog.float8), 1000)",
             {std::to_string(settings.job_run_retention_s)});
     }
   });
-  if (exit_now) return -1;
+  if (exit_now) {
+    // Give the slot up, then look once more: a schedule committed since the look above must not be
+    // left without a worker (the launch at its commit may have seen this one still running).
+    if (st.slot >= 0) {
+      bool again = false;
+      in_transaction([&] {
+        query("SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('stopgap scheduler'), $1::pg_catalog.int4)",
+              {std::to_string(st.slot)});
+        st.slot = -1;
+        again = settings.scheduler_workers > 0 &&
+                scalar("SELECT pg_catalog.to_regclass('stopgap.job') IS NOT NULL").value_or("f") == "t" &&
+                scalar("SELECT EXISTS (SELECT FROM stopgap.job)").value_or("f") == "t";
+      });
+      if (again) return 0;
+    }
+    return -1;
+  }
   for (const Claim& c : claims) {
-    pgx::pg_guard([] { CHECK_FOR_INTERRUPTS(); });
-    // A run that cannot even be recorded stays 'running' until its lease ends (then 'lost'); the
-    // other claims still run.
+    // A run that cannot even be recorded stays 'running' until its lease ends (then 'lost'); a
+    // cancel that arrives between runs is dropped: the other claims still run.
     try {
+      pgx::pg_guard([] { CHECK_FOR_INTERRUPTS(); });
       run_claim(c);
-    } catch (const pgx::PgError& e) {
-      std::string message = "stopgap scheduler: run " + c.run_id + " of " + c.env + "/" + c.name + ": " + e.message();
+    } catch (const std::exception& e) {
+      std::string message = "stopgap scheduler: run " + c.run_id + " of " + c.env + "/" + c.name + ": " + e.what();
       pgx::pg_guard([&] { ereport(LOG, (errmsg("%s", message.c_str()))); });
     }
   }
@@ -361,9 +408,9 @@ long step(WorkerState& st) {
   long sleep_ms = kMaxSleepMs;
   in_transaction([&] {
     Value ms = scalar(
-        "SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', stopgap._sched_next_wakeup() - "
-        "pg_catalog.clock_timestamp()) * 1000)::bigint");
-    if (ms) sleep_ms = std::max(0L, std::min(kMaxSleepMs, std::stol(*ms)));
+        "SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', stopgap._sched_next_wakeup() OPERATOR(pg_catalog.-) "
+        "pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8");
+    if (ms) sleep_ms = std::max(kMinSleepMs, std::min(kMaxSleepMs, std::stol(*ms)));
   });
   return sleep_ms;
 }
@@ -461,7 +508,9 @@ void stopgap_scheduler_main(Datum arg) {
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();
   if (!stopgap::scheduler::database_exists(DatumGetObjectId(arg))) proc_exit(0);
-  BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
+  // BYPASS_ALLOWCONN: a database closed to connections must not make its worker fail and restart
+  // every few seconds.
+  BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, BGWORKER_BYPASS_ALLOWCONN);
   SetConfigOption("application_name", "stopgap scheduler", PGC_USERSET, PGC_S_SESSION);
   // The workers keep the real clock whatever a configuration file says.
   SetConfigOption("stopgap.scheduler_clock", "", PGC_SUSET, PGC_S_OVERRIDE);

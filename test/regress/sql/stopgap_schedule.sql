@@ -121,15 +121,28 @@ SELECT jsonb_path_query_array(stopgap._sched_tick(4242, 10, '{4242}'), '$.claims
 SELECT name, state FROM stopgap.schedules WHERE env = 'sched' ORDER BY name;
 ROLLBACK;
 
--- a real run by the background worker (the clock setting does not reach it): the function runs as
--- the owner role, inside a security-definer-like user change it cannot leave, with its own
--- application_name; its attempts to become someone else fail
+-- real runs by the background worker (the clock setting does not reach it): the function runs as
+-- the owner role (here a deployer), in a security-restricted user change it cannot leave: it cannot
+-- change role or session authorization, read files, create objects it may not, create temporary
+-- tables that would outlive it, or act as a role it is not a member of through stopgap itself; a
+-- session-level SET it makes is undone after it (the second run starts from the same search_path);
+-- a deferrable foreign key is checked at once (a restricted operation cannot defer it), and the
+-- rows it inserts commit with the run.
 RESET stopgap.scheduler_clock;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sched_reg_dep') THEN CREATE ROLE sched_reg_dep NOLOGIN; END IF;
+END $$;
+GRANT app_user, stopgap_deployer TO sched_reg_dep;
+CREATE TABLE public.sched_parent (id int PRIMARY KEY);
+CREATE TABLE public.sched_child (id int PRIMARY KEY,
+  parent int REFERENCES public.sched_parent DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO public.sched_parent VALUES (1);
+GRANT SELECT, INSERT ON public.sched_parent, public.sched_child TO app_user;
 SELECT stopgap.deploy_project('sched', $${"modules": {
   "jobs.ts": "import { mutation, v } from \"@stopgap/runtime\";\nexport const ping = mutation(v.object({}), async () => ({ pong: true }));\nexport const other = mutation(v.object({}), async () => 1);\n",
-  "esc.ts": "import { mutation, v } from \"@stopgap/runtime\";\nexport const esc = mutation(v.object({}), async (_a, ctx) => {\n  const out: Record<string, string> = {};\n  for (const sql of ['set role postgres', 'reset role', 'set session authorization postgres', \"select pg_read_file('/etc/passwd')\", 'create table public.sched_esc(x int)']) {\n    try { await ctx.db.exec(sql); out[sql] = 'ok'; } catch (e: any) { out[sql] = e.sqlstate; }\n  }\n  const [who] = await ctx.db.query(\"select current_user as cu, current_setting('application_name') as app\");\n  return { out, who };\n});\n"
+  "esc.ts": "import { mutation, v } from \"@stopgap/runtime\";\nexport const esc = mutation(v.object({ n: v.int() }), async ({ n }, ctx) => {\n  const [start] = await ctx.db.query(\"select current_setting('search_path') as sp\");\n  const out: Record<string, string> = {};\n  for (const sql of ['set role postgres', 'reset role', 'set session authorization postgres', \"select pg_read_file('/etc/passwd')\", 'create table public.sched_esc(x int)', 'create temp table sched_tmp(x int)', \"select stopgap.schedule('sched', 'esc2', 'api.esc.esc', '1 hour', '{}', '{\\\"run_as\\\": \\\"sched_reg_app\\\"}')\", \"select set_config('search_path', 'pg_temp, public', false)\", 'insert into public.sched_child select coalesce(max(id), 0) + 1, 1 from public.sched_child']) {\n    try { await ctx.db.exec(sql); out[sql.slice(0, 30)] = 'ok'; } catch (e: any) { out[sql.slice(0, 30)] = e.sqlstate; }\n  }\n  const [who] = await ctx.db.query(\"select current_user as cu, current_setting('application_name') as app\");\n  return { start: start.sp, out, who };\n});\n"
 }}$$)->'summary' AS summary;
-SELECT stopgap.schedule('sched', 'esc', 'api.esc.esc', '0 0 1 1 *', '{}', '{"run_as": "sched_reg_app"}')->>'state' AS state;
+SELECT stopgap.schedule('sched', 'esc', 'api.esc.esc', '0 0 1 1 *', '{"n": 1}', '{"run_as": "sched_reg_dep"}')->>'state' AS state;
 SELECT stopgap.run_now('sched', 'esc')->>'state' AS state;
 DO $$ BEGIN
   FOR i IN 1..600 LOOP
@@ -137,8 +150,18 @@ DO $$ BEGIN
     PERFORM pg_sleep(0.05);
   END LOOP;
 END $$;
-SELECT status, jsonb_pretty(result) AS result FROM stopgap.job_run WHERE job_name = 'esc';
+SELECT stopgap.run_now('sched', 'esc')->>'state' AS state;
+DO $$ BEGIN
+  FOR i IN 1..600 LOOP
+    EXIT WHEN (SELECT count(*) FROM stopgap.job_run WHERE job_name = 'esc' AND status <> 'running') >= 2;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
+SELECT status, jsonb_pretty(result) AS result FROM stopgap.job_run WHERE job_name = 'esc' ORDER BY id;
+SELECT count(*) AS children FROM public.sched_child;
+SELECT count(*) AS esc2_schedules FROM stopgap.job WHERE name = 'esc2';
 SELECT stopgap.unschedule('sched', 'esc') AS unscheduled;
+DROP TABLE public.sched_child, public.sched_parent;
 SET stopgap.scheduler_clock = '2030-01-01 00:00:00+00';
 
 -- unschedule; drop_environment drops an environment's schedules with it
