@@ -452,7 +452,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "standby: %s not set: this suite needs a primary and a hot standby of it. Run it "
                  "through scripts/test.sh, or: source scripts/lib.sh; cluster_start "
-                 "\"shared_preload_libraries = 'plts'\"; standby_start\n",
+                 "\"shared_preload_libraries = 'plts,stopgap'\"; standby_start\n",
                  missing);
     return 1;
   }
