@@ -21,37 +21,31 @@ CREATE FUNCTION sched_src.nightly() RETURNS jsonb LANGUAGE plts AS $$ export def
 SELECT stopgap.create_environment('sched_schema', 'sched_schema_live');
 SELECT stopgap.deploy('sched_schema', 'sched_src') IS NOT NULL AS deployed;
 
-CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE q;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
+-- errors through public.sqlstate_of (helpers.sql)
 
 SET stopgap.scheduler_clock = '2030-01-01 00:00:00+00';
 SET TIME ZONE 'UTC';
 
 -- errors: each with its SQLSTATE, nothing created
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '61 * * * *', '{}', '{"run_as": "sched_reg_app"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '* * *', '{}', '{"run_as": "sched_reg_app"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '0 seconds', '{}', '{"run_as": "sched_reg_app"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app", "retries": 3}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app", "max_attempts": 0}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '0 9 * * *', '{}', '{"run_as": "sched_reg_app", "time_zone": "Mars/Olympus"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.pong', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('nowhere', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute')$$);  -- as the superuser
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "no_such_role_x"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_stranger"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'bad name!', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '[1]', '{"run_as": "sched_reg_app"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched_schema', 'a', 'add', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
-SELECT pg_temp.err($$SELECT stopgap.unschedule('sched', 'nope')$$);
-SELECT pg_temp.err($$SELECT stopgap.pause('sched', 'nope')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '61 * * * *', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '* * *', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '0 seconds', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app", "retries": 3}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app", "max_attempts": 0}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '0 9 * * *', '{}', '{"run_as": "sched_reg_app", "time_zone": "Mars/Olympus"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.pong', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('nowhere', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute')$$);  -- as the superuser
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "no_such_role_x"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_stranger"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'bad name!', 'api.jobs.ping', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute', '[1]', '{"run_as": "sched_reg_app"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched_schema', 'a', 'add', '1 minute', '{}', '{"run_as": "sched_reg_app"}')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.unschedule('sched', 'nope')$$);
+SELECT public.sqlstate_of($$SELECT stopgap.pause('sched', 'nope')$$);
 SET ROLE sched_reg_app;
-SELECT pg_temp.err($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute')$$);
-SELECT pg_temp.err($$SELECT * FROM stopgap.job_run$$);
+SELECT public.sqlstate_of($$SELECT stopgap.schedule('sched', 'a', 'api.jobs.ping', '1 minute')$$);
+SELECT public.sqlstate_of($$SELECT * FROM stopgap.job_run$$);
 RESET ROLE;
 SELECT count(*) AS jobs_after_errors FROM stopgap.job;
 
