@@ -1,8 +1,11 @@
 #include "extensions/plts/db_bridge.h"
 
+#include <cstring>
+#include <functional>
 #include <list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -13,6 +16,8 @@
 #include "extensions/plts/gucs.h"
 #include "extensions/plts/js_exception.h"
 #include "extensions/plts/metrics.h"
+#include "extensions/plts/realm.h"
+#include "extensions/plts/rows.h"
 #include "extensions/plts/watchdog.h"
 
 extern "C" {
@@ -43,13 +48,38 @@ namespace {
 
 // ---- plan cache ----------------------------------------------------------------------------
 
+// What a cached plan was made for: the same text is another statement under another
+// search_path or user ("$user" in the path), and the inferred parameter types were fixed for the
+// first one. Views: into the entry's own strings when stored, into the caller's for a lookup (no
+// key string is built per statement).
+struct PlanKey {
+  std::string_view sql;
+  std::string_view search_path;
+  Oid user = InvalidOid;
+  int nparams = 0;
+  bool operator==(const PlanKey& o) const {
+    return nparams == o.nparams && user == o.user && sql == o.sql && search_path == o.search_path;
+  }
+};
+
+struct PlanKeyHash {
+  size_t operator()(const PlanKey& k) const {
+    size_t h = std::hash<std::string_view>()(k.sql);
+    h ^= std::hash<std::string_view>()(k.search_path) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h ^ ((static_cast<size_t>(k.user) << 20) + static_cast<size_t>(k.nparams));
+  }
+};
+
 struct PlanEntry {
-  std::string key;
+  // The key's strings (PlanCache::index views them: an entry is never moved).
+  std::string sql, search_path;
+  PlanKey key;
   SPIPlanPtr plan = nullptr;
   std::vector<std::unique_ptr<TypeConv>> param_conv;
-  // Result column converters, resolved for the last tuple descriptor seen.
-  std::vector<Oid> col_types;
-  std::vector<std::unique_ptr<TypeConv>> col_conv;
+  // The result's columns as a row (names, converters, the realm's row maker), for the last tuple
+  // descriptor seen.
+  std::unique_ptr<RowConv> rows;
+  unsigned results = 0;  // results converted (a row maker is compiled for a reused plan only)
   // Statements running this plan now (a nested call may run other statements meanwhile): a
   // pinned entry is never evicted.
   int pins = 0;
@@ -57,7 +87,7 @@ struct PlanEntry {
 
 struct PlanCache {
   std::list<PlanEntry*> lru;  // most recent first
-  std::unordered_map<std::string, std::list<PlanEntry*>::iterator> index;
+  std::unordered_map<PlanKey, std::list<PlanEntry*>::iterator, PlanKeyHash> index;
 };
 PlanCache* plans = nullptr;  // never destroyed
 
@@ -139,10 +169,7 @@ std::unique_ptr<PlanEntry> prepare(const std::string& sql, int nparams,
 // The cached plan for sql with nparams parameters (moved to the front of the LRU).
 PlanEntry* plan_for(const std::string& sql, int nparams, bool* owned) {
   if (plans == nullptr) plans = new PlanCache();
-  // The same text means another statement under another search_path or user ("$user" in the
-  // path): the inferred parameter types were fixed for the first one.
-  std::string key = std::to_string(nparams) + ":" + std::to_string(GetUserId()) + ":" +
-                    (namespace_search_path ? namespace_search_path : "") + "\n" + sql;
+  PlanKey key{sql, namespace_search_path ? namespace_search_path : "", GetUserId(), nparams};
   auto it = plans->index.find(key);
   if (it != plans->index.end()) {
     plans->lru.splice(plans->lru.begin(), plans->lru, it->second);
@@ -152,7 +179,9 @@ PlanEntry* plan_for(const std::string& sql, int nparams, bool* owned) {
   }
   metrics.plan_cache_misses++;
   std::unique_ptr<PlanEntry> e = prepare(sql, nparams);
-  e->key = key;
+  e->sql = sql;
+  e->search_path = key.search_path;
+  e->key = PlanKey{e->sql, e->search_path, key.user, nparams};
   if (settings.plan_cache_size <= 0) {
     *owned = true;
     return e.release();
@@ -170,7 +199,7 @@ PlanEntry* plan_for(const std::string& sql, int nparams, bool* owned) {
     free_entry(old);
   }
   plans->lru.push_front(e.get());
-  plans->index[key] = plans->lru.begin();
+  plans->index[e->key] = plans->lru.begin();
   *owned = false;
   return e.release();
 }
@@ -249,49 +278,59 @@ void ensure_spi(CallFrame* frame) {
   MemoryContextSwitchTo(frame->call_mcxt);
 }
 
+// Whether rc (a result's columns as last seen) still describes desc: a plan can be replanned
+// with other result columns (ALTER TABLE, a view replaced).
+bool same_columns(const RowConv& rc, TupleDesc desc) {
+  if (rc.natts() != desc->natts) return false;
+  for (int i = 0; i < desc->natts; i++) {
+    Form_pg_attribute a = TupleDescAttr(desc, i), b = TupleDescAttr(rc.desc, i);
+    if (a->atttypid != b->atttypid || a->atttypmod != b->atttypmod ||
+        a->attisdropped != b->attisdropped || strcmp(NameStr(a->attname), NameStr(b->attname)) != 0)
+      return false;
+  }
+  return true;
+}
+
+// The rows of a result as objects. Each is made by the realm's row maker for the columns (one
+// call into V8 per row, object literals of one stable shape) when ctx is a realm's context and
+// the plan was used before or the result has several rows (a statement run once does not pay for
+// compiling a maker); otherwise property by property.
 v8::Local<v8::Value> rows_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, PlanEntry* e,
                                 SPITupleTable* tt, uint64 n) {
   TupleDesc desc = tt->tupdesc;
-  int natts = desc->natts;
-  bool same = static_cast<int>(e->col_types.size()) == natts;
-  for (int i = 0; same && i < natts; i++)
-    same = e->col_types[i] == TupleDescAttr(desc, i)->atttypid;
-  if (!same) {
-    e->col_types.clear();
-    e->col_conv.clear();
-    for (int i = 0; i < natts; i++) {
-      Form_pg_attribute att = TupleDescAttr(desc, i);
-      e->col_types.push_back(att->atttypid);
-      e->col_conv.push_back(resolve_type(att->atttypid, att->atttypmod));
-    }
-  }
-  std::vector<v8::Local<v8::String>> names(natts);
-  for (int i = 0; i < natts; i++) {
-    const char* name = NameStr(TupleDescAttr(desc, i)->attname);
-    if (!v8::String::NewFromUtf8(iso, name, v8::NewStringType::kInternalized).ToLocal(&names[i]))
-      throw JsException();
-  }
+  if (e->rows == nullptr || !same_columns(*e->rows, desc))
+    e->rows = row_conv_for_result(desc, "a ctx.db result");
+  const RowConv& rc = *e->rows;
   if (n >= static_cast<uint64>(UINT32_MAX))
     throw PgError(ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                   "ctx.db.query returned " + std::to_string(n) + " rows, more than a JavaScript "
                   "array holds");
+  if (e->results < 2) e->results++;
+  Realm* realm = e->results > 1 || n > 1 ? realm_of_context(iso, ctx) : nullptr;
+  std::vector<v8::Local<v8::String>> names;
+  if (realm == nullptr) names = row_names(iso, rc);
+  int natts = desc->natts;
+  std::unique_ptr<Datum[]> values(new Datum[natts > 0 ? natts : 1]);
+  std::unique_ptr<bool[]> nulls(new bool[natts > 0 ? natts : 1]);
+  auto row_at = [&](uint64 r) -> v8::Local<v8::Value> {
+    heap_deform_tuple(tt->vals[r], desc, values.get(), nulls.get());
+    if (realm != nullptr) return row_to_js_in_realm(iso, ctx, *realm, rc, values.get(), nulls.get());
+    return row_values_to_js(iso, ctx, rc, names, values.get(), nulls.get());
+  };
+  // A few rows (the common case: one) go into the array in one call.
+  constexpr uint64 kSmall = 64;
+  if (n <= kSmall) {
+    v8::Local<v8::Value> small[kSmall];
+    for (uint64 r = 0; r < n; r++) small[r] = row_at(r);
+    return v8::Array::New(iso, small, static_cast<size_t>(n));
+  }
   v8::Local<v8::Array> rows = v8::Array::New(iso, static_cast<int>(std::min<uint64>(n, 1 << 20)));
   StopPoll poll(iso);
   for (uint64 r = 0; r < n; r++) {
     // Converting millions of rows runs no JavaScript: poll for cancel, deadline and heap here.
     poll.check();
     v8::HandleScope row_scope(iso);
-    HeapTuple tup = tt->vals[r];
-    v8::Local<v8::Object> row = v8::Object::New(iso);
-    for (int i = 0; i < natts; i++) {
-      if (TupleDescAttr(desc, i)->attisdropped) continue;
-      bool isnull = false;
-      Datum d = heap_getattr(tup, i + 1, desc, &isnull);
-      if (row->CreateDataProperty(ctx, names[i], to_js(iso, ctx, *e->col_conv[i], d, isnull))
-              .IsNothing())
-        throw JsException();
-    }
-    if (rows->CreateDataProperty(ctx, static_cast<uint32_t>(r), row).IsNothing())
+    if (rows->CreateDataProperty(ctx, static_cast<uint32_t>(r), row_at(r)).IsNothing())
       throw JsException();
   }
   return rows;

@@ -294,6 +294,17 @@ Realm& current_realm(v8::Isolate* iso) {
 
 Realm::~Realm() { delete nested; }
 
+Realm* realm_of_context(v8::Isolate* iso, v8::Local<v8::Context> ctx) {
+  (void)iso;
+  for (Realm* r = last_realm; r != nullptr; r = r->nested)
+    if (r->context == ctx) return r;
+  if (realms == nullptr) return nullptr;
+  for (auto& [role, top] : *realms)
+    for (Realm* r = top; r != nullptr; r = r->nested)
+      if (r->context == ctx) return r;
+  return nullptr;
+}
+
 Realm& realm_for_new_call(v8::Isolate* iso) {
   Realm* r = &current_realm(iso);
   while (r->microtasks->IsRunningMicrotasks()) {

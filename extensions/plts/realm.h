@@ -99,6 +99,10 @@ uint64_t next_realm_id();
 // entered isolate and an open HandleScope.
 Realm& current_realm(v8::Isolate* iso);
 
+// The realm whose context ctx is (looked up among the current role's realms first), or null when
+// ctx is no realm's (then nothing of a realm may be used in it).
+Realm* realm_of_context(v8::Isolate* iso, v8::Local<v8::Context> ctx);
+
 // The realm a call of the current role runs in: current_realm(), or, while that realm is running
 // its microtasks, its nested realm (see Realm::nested).
 Realm& realm_for_new_call(v8::Isolate* iso);

@@ -69,14 +69,16 @@ std::string column_list(const RowConv& rc) {
 
 }  // namespace
 
-std::unique_ptr<RowConv> row_conv_for_desc(TupleDesc desc, const std::string& what) {
+namespace {
+
+std::unique_ptr<RowConv> row_conv_of(TupleDesc desc, const std::string& what, bool bless) {
   auto rc = std::make_unique<RowConv>();
   rc->what = what;
   pg_guard([&] {
     rc->mcxt = AllocSetContextCreate(TopMemoryContext, "plts row converter", ALLOCSET_SMALL_SIZES);
     MemoryContext old = MemoryContextSwitchTo(rc->mcxt);
     rc->desc = CreateTupleDescCopy(desc);
-    if (rc->desc->tdtypeid == RECORDOID && rc->desc->tdtypmod < 0) {
+    if (bless && rc->desc->tdtypeid == RECORDOID && rc->desc->tdtypmod < 0) {
       // A descriptor blessed in a short-lived context would not outlive it: bless our copy.
       rc->desc = BlessTupleDesc(rc->desc);
     }
@@ -87,6 +89,16 @@ std::unique_ptr<RowConv> row_conv_for_desc(TupleDesc desc, const std::string& wh
   rc->identifier = rc->typid == RECORDOID ? 0 : type_identifier(rc->typid);
   fill_columns(*rc);
   return rc;
+}
+
+}  // namespace
+
+std::unique_ptr<RowConv> row_conv_for_desc(TupleDesc desc, const std::string& what) {
+  return row_conv_of(desc, what, true);
+}
+
+std::unique_ptr<RowConv> row_conv_for_result(TupleDesc desc, const std::string& what) {
+  return row_conv_of(desc, what, false);
 }
 
 std::unique_ptr<RowConv> row_conv_for_type(Oid typid, int32 typmod) {

@@ -71,6 +71,10 @@ void free_retired_row_convs();
 // A RowConv for a descriptor (copied; blessed if it is RECORD without a registered typmod).
 std::unique_ptr<RowConv> row_conv_for_desc(TupleDesc desc, const std::string& what);
 
+// A RowConv for a query result's columns, made into JS rows only: its copy of desc is not
+// blessed (no record type is registered per result shape).
+std::unique_ptr<RowConv> row_conv_for_result(TupleDesc desc, const std::string& what);
+
 // A RowConv for a named composite type or a registered record type.
 std::unique_ptr<RowConv> row_conv_for_type(Oid typid, int32 typmod);
 

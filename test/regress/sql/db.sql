@@ -183,6 +183,44 @@ export default async (ctx) => {
 SELECT outer_after_await();
 SELECT (plts.metrics()->>'contexts')::int >= 2 AS nested_context_made;
 
+-- result rows are made by a row maker per column list and realm: own properties in column order
+-- (a repeated name keeps the last value, "__proto__" is a plain key), the calling realm's
+-- Object.prototype, and a row maker made again when a replanned statement's columns change
+CREATE FUNCTION row_forms() RETURNS jsonb LANGUAGE plts AS $$
+export default async (ctx) => {
+  const [r] = await ctx.db.query(`select 1 as a, null::text as b, 2 as a, '{"x": 1}'::jsonb as "__proto__"`);
+  const many = await ctx.db.query('select g as n from generate_series(1, $1::int) g', [65]);
+  const few = await ctx.db.query('select g as n from generate_series(1, $1::int) g', [64]);
+  const none = await ctx.db.query('select 1 as n where false');
+  return {
+    keys: Object.keys(r), a: r.a, b: r.b, proto: r.__proto__,
+    protoIsObjectPrototype: Object.getPrototypeOf(r) === Object.prototype,
+    ownProto: Object.prototype.hasOwnProperty.call(r, '__proto__'),
+    many: [many.length, many[0].n, many[64].n], few: [few.length, few[63].n], none: none.length,
+    sameShape: Object.keys(many[0]).join() === Object.keys(many[64]).join(),
+  };
+} $$;
+SELECT row_forms();
+-- another role's call gets rows made in its own realm
+CREATE ROLE plts_rows_reader;
+GRANT USAGE ON SCHEMA dbt TO plts_rows_reader;
+SET ROLE plts_rows_reader;
+SELECT row_forms()->'protoIsObjectPrototype' AS own_realm_rows;
+RESET ROLE;
+DROP OWNED BY plts_rows_reader;
+DROP ROLE plts_rows_reader;
+CREATE TABLE reshaped(id int, v text);
+INSERT INTO reshaped VALUES (1, 'one');
+CREATE FUNCTION read_reshaped() RETURNS jsonb LANGUAGE plts AS $$
+export default async (ctx) => (await ctx.db.query('select * from reshaped'))[0] $$;
+SELECT read_reshaped();
+ALTER TABLE reshaped ADD COLUMN extra int DEFAULT 7;
+SELECT read_reshaped();
+ALTER TABLE reshaped RENAME COLUMN v TO label;
+SELECT read_reshaped();
+ALTER TABLE reshaped ALTER COLUMN extra TYPE text;
+SELECT read_reshaped();
+
 RESET search_path;
 SET client_min_messages = warning;
 DROP FUNCTION public.error_fields(text);
