@@ -121,3 +121,41 @@ TEST(CompilerSnapshot, TimeoutDuringTypecheckLeavesTheCompilerUsable) {
             "export default (x) => x;\n");
   EXPECT_EQ(c.scalar("select jsonb_array_length(plts.typecheck_ts('const s: string = 1;'))"), "1");
 }
+
+// A backend's compiler starts from the transpile snapshot for a compile and from the typecheck
+// snapshot (lib files already parsed) for a typecheck; a compiler made for compiling is replaced
+// at its first typecheck. Either way every result is the compiler's.
+TEST(CompilerSnapshot, FirstTypecheckStartsFromTheTypecheckSnapshot) {
+  Connection c;
+  EXPECT_EQ(c.scalar("select plts.metrics()->>'compiler'"), "");
+  EXPECT_EQ(c.scalar("select d->>'message' from jsonb_array_elements(plts.typecheck_ts('const s: "
+                     "string = 1;')) d"),
+            "Type 'number' is not assignable to type 'string'.");
+  EXPECT_EQ(c.scalar("select plts.metrics()->>'compiler'"), "typecheck snapshot");
+  EXPECT_EQ(
+      c.scalar("select compiled_js from plts.compile_ts('export default (x: number) => x * 2;')"),
+      "export default (x) => x * 2;\n");
+  EXPECT_EQ(c.scalar("select plts.metrics()->>'compiler'"), "typecheck snapshot");
+}
+
+TEST(CompilerSnapshot, ATranspileCompilerIsReplacedAtItsFirstTypecheck) {
+  Connection c;
+  EXPECT_EQ(
+      c.scalar("select compiled_js from plts.compile_ts('export default (x: number) => x * 3;')"),
+      "export default (x) => x * 3;\n");
+  EXPECT_EQ(c.scalar("select plts.metrics()->>'compiler'"), "snapshot");
+  // A typecheck that uses the lib files (Array.prototype.includes is es2016, Promise es2015).
+  EXPECT_EQ(c.scalar("select jsonb_array_length(plts.typecheck_ts('export const f = async (xs: "
+                     "number[]): Promise<boolean> => xs.includes(1);'))"),
+            "0");
+  EXPECT_EQ(c.scalar("select plts.metrics()->>'compiler'"), "typecheck snapshot");
+  EXPECT_EQ(c.scalar("select d->>'message' from jsonb_array_elements(plts.typecheck_ts('const n: "
+                     "number = [1].at(0);')) d"),
+            "Type 'number | undefined' is not assignable to type 'number'.\n  Type 'undefined' is "
+            "not assignable to type 'number'.");
+  // The replacement compiles as well, and keeps its parsed lib files.
+  EXPECT_EQ(c.scalar("select compiled_js from plts.compile_ts('export const y: number = 1;')"),
+            "export const y = 1;\n");
+  EXPECT_EQ(c.scalar("select plts.metrics()->>'compiler'"), "typecheck snapshot");
+  EXPECT_TRUE(c.alive());
+}

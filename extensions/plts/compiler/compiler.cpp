@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 
 #include <fstream>
 #include <list>
 #include <sstream>
+#include <vector>
 
 #include "common/error_boundary.h"
 #include "common/sha256.h"
@@ -37,10 +39,17 @@ namespace {
 // Never destroyed.
 v8::Isolate* ciso = nullptr;
 v8::Global<v8::Context>* cctx = nullptr;
-const char* snapshot_map = nullptr;  // the mapped snapshot file; outlives the isolate made from it
+// The mapped snapshot file the compiler isolate was made from (unmapped after the isolate is
+// disposed: V8 may read it while the isolate lives).
+const char* snapshot_map = nullptr;
+size_t snapshot_map_size = 0;
 v8::StartupData snapshot_blob{nullptr, 0};
 const char* origin = "";
 bool compiler_heap_hit = false;
+// Whether the compiler isolate holds the parsed lib files (made from the typecheck snapshot, or
+// it typechecked once), and whether it was made from the transpile snapshot (which has none).
+bool libs_parsed = false;
+bool from_transpile_snapshot = false;
 
 bool read_file(const std::string& path, std::string* out) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -67,13 +76,49 @@ size_t compiler_near_heap_limit(void*, size_t current, size_t) {
   return heap_headroom(current);
 }
 
-// After a heap exhaustion the compiler isolate is disposed; the next compile makes a new one.
+// After a heap exhaustion (or to start again from the typecheck snapshot) the compiler isolate is
+// disposed; the next compile makes a new one.
 void discard_compiler() {
   delete cctx;
   cctx = nullptr;
   ciso->Dispose();
   ciso = nullptr;
   compiler_heap_hit = false;
+  libs_parsed = from_transpile_snapshot = false;
+  if (snapshot_map != nullptr) munmap(const_cast<char*>(snapshot_map), snapshot_map_size);
+  snapshot_map = nullptr;
+  snapshot_blob = v8::StartupData{nullptr, 0};
+}
+
+// Maps and checks a snapshot file; on success it becomes the blob the next isolate is made from.
+// Returns why it cannot be used ("" when it can).
+std::string map_snapshot(const std::string& path) {
+  std::string why;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+    why = "cannot read " + path;
+  } else {
+    size_t size = static_cast<size_t>(st.st_size);
+    void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m == MAP_FAILED) {
+      why = "cannot map " + path;
+    } else {
+      const char* blob = nullptr;
+      size_t len = 0;
+      why = check_snapshot_file(static_cast<const char*>(m), size, v8_version(), &blob, &len);
+      if (why.empty()) {
+        snapshot_blob.data = blob;
+        snapshot_blob.raw_size = static_cast<int>(len);
+        snapshot_map = static_cast<const char*>(m);
+        snapshot_map_size = size;
+      } else {
+        munmap(m, size);
+      }
+    }
+  }
+  if (fd >= 0) close(fd);
+  return why;
 }
 
 v8::Local<v8::String> str(v8::Isolate* iso, const std::string& s) { return js_string(iso, s); }
@@ -137,42 +182,34 @@ void load_from_source(v8::Local<v8::Context> ctx) {
     throw PgError(ERRCODE_INTERNAL_ERROR, "plts: initializing the TypeScript compiler failed");
 }
 
-void start_compiler() {
-  if (ciso != nullptr) return;
-  ensure_v8_started();
-  std::string path = settings.compiler_snapshot != nullptr && settings.compiler_snapshot[0] != '\0'
-                         ? std::string(settings.compiler_snapshot)
-                         : asset_dir() + "/compiler/compiler.snapshot";
-  std::string why;
-  const char* mapped = nullptr;
-  size_t mapped_size = 0;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
-    why = "cannot read " + path;
-  } else {
-    mapped_size = static_cast<size_t>(st.st_size);
-    void* m = mmap(nullptr, mapped_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (m == MAP_FAILED) {
-      why = "cannot map " + path;
-    } else {
-      mapped = static_cast<const char*>(m);
-      const char* blob = nullptr;
-      size_t len = 0;
-      why = check_snapshot_file(mapped, mapped_size, v8_version(), &blob, &len);
-      if (why.empty()) {
-        snapshot_blob.data = blob;
-        snapshot_blob.raw_size = static_cast<int>(len);
-        snapshot_map = mapped;
-      } else {
-        munmap(m, mapped_size);
-      }
-    }
+// Starts the compiler isolate for a transpile or (for_typecheck) a typecheck. A backend's compiler
+// comes from the transpile snapshot (small: the first compile is fastest) or, for a first
+// typecheck, from the typecheck snapshot, which holds the parsed lib files (parsing them is most
+// of a first typecheck); a compiler from the transpile snapshot is replaced by one from the
+// typecheck snapshot at its first typecheck. plts.compiler_snapshot names one file for both.
+void start_compiler(bool for_typecheck) {
+  if (ciso != nullptr) {
+    if (!for_typecheck || libs_parsed || !from_transpile_snapshot) return;
+    discard_compiler();
   }
-  if (fd >= 0) close(fd);
-  if (!why.empty())
-    plts_log(LOG, "plts: compiler snapshot not used (" + why +
-                      "); loading TypeScript from its code cache or sources");
+  ensure_v8_started();
+  bool chosen = settings.compiler_snapshot != nullptr && settings.compiler_snapshot[0] != '\0';
+  std::string transpile_path = asset_dir() + "/compiler/compiler.snapshot";
+  std::vector<std::string> paths;
+  if (chosen) paths.push_back(settings.compiler_snapshot);
+  else if (for_typecheck) paths = {asset_dir() + "/compiler/compiler-typecheck.snapshot", transpile_path};
+  else paths.push_back(transpile_path);
+  std::string used;
+  for (const std::string& path : paths) {
+    std::string why = map_snapshot(path);
+    if (why.empty()) {
+      used = path;
+      break;
+    }
+    plts_log(LOG, "plts: compiler snapshot not used (" + why + ")" +
+                      (&path == &paths.back() ? "; loading TypeScript from its code cache or sources"
+                                              : ""));
+  }
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator_shared = std::shared_ptr<v8::ArrayBuffer::Allocator>(
       v8::ArrayBuffer::Allocator::NewDefaultAllocator());
@@ -194,12 +231,15 @@ void start_compiler() {
     throw;
   }
   cctx = new v8::Global<v8::Context>(ciso, ctx);
-  if (snapshot_map != nullptr) origin = "snapshot";
+  libs_parsed = !chosen && for_typecheck && used == paths.front();
+  from_transpile_snapshot = !chosen && used == transpile_path;
+  if (snapshot_map != nullptr) origin = libs_parsed ? "typecheck snapshot" : "snapshot";
 }
 
 // Calls __pltsCompiler[method](source, opts) and returns its JSON text.
 std::string call_compiler(const char* method, const std::string& source, const std::string& opts) {
-  start_compiler();
+  bool typecheck = strncmp(method, "typecheck", 9) == 0;
+  start_compiler(typecheck);
   bool outermost = v8_call_depth == 0;
   v8::Isolate* watched = nullptr;
   if (outermost) {
@@ -253,6 +293,7 @@ std::string call_compiler(const char* method, const std::string& source, const s
   }
   if (!error.empty())
     throw PgError(ERRCODE_INTERNAL_ERROR, "plts: TypeScript compiler failed: " + error);
+  if (typecheck) libs_parsed = true;
   return out;
 }
 

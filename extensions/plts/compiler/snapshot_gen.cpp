@@ -3,10 +3,11 @@
 // transpile and a typecheck once, and writes the resulting startup snapshot.
 //
 //   plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> <runtime .d.ts> <out file> <code
-//   cache>
+//   cache | -> [--keep-libs]
 //
 // It also writes a V8 code cache of typescript.js (made after the warm-up): the fallback when the
-// snapshot cannot be used.
+// snapshot cannot be used. --keep-libs keeps the parsed lib files in the snapshot (the typecheck
+// snapshot; see plts-compiler.js's warmup).
 #include <dirent.h>
 
 #include <cstdio>
@@ -69,9 +70,10 @@ void write_file(const std::string& path, const char* data, size_t len) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 7) {
+  bool keep_libs = argc == 8 && std::string(argv[7]) == "--keep-libs";
+  if (argc != 7 && !keep_libs) {
     std::cerr << "usage: plts_snapshot_gen <typescript.js> <plts-compiler.js> <lib dir> "
-                 "<runtime.d.ts> <out> <code cache>\n";
+                 "<runtime.d.ts> <out> <code cache | -> [--keep-libs]\n";
     return 2;
   }
   v8::V8::SetFlagsFromString(plts::kV8Flags, sizeof(plts::kV8Flags) - 1);
@@ -113,21 +115,25 @@ int main(int argc, char** argv) {
           api->Get(ctx, str(iso, "init")).ToLocalChecked().As<v8::Function>();
       v8::Local<v8::Function> warmup =
           api->Get(ctx, str(iso, "warmup")).ToLocalChecked().As<v8::Function>();
+      v8::Local<v8::Value> warmup_args[1] = {v8::Boolean::New(iso, keep_libs)};
       if (init->Call(ctx, api, 2, init_args).IsEmpty() ||
-          warmup->Call(ctx, api, 0, nullptr).IsEmpty()) {
+          warmup->Call(ctx, api, 1, warmup_args).IsEmpty()) {
         v8::String::Utf8Value msg(iso, tc.Exception());
         std::cerr << "plts_snapshot_gen: warm-up failed: " << (*msg ? *msg : "error") << "\n";
         return 1;
       }
-      std::cerr << "plts_snapshot_gen: " << n << " lib files\n";
-      std::unique_ptr<v8::ScriptCompiler::CachedData> cache(
-          v8::ScriptCompiler::CreateCodeCache(ts_script->GetUnboundScript()));
-      if (!cache) {
-        std::cerr << "plts_snapshot_gen: CreateCodeCache failed\n";
-        return 1;
+      std::cerr << "plts_snapshot_gen: " << n << " lib files" << (keep_libs ? ", kept parsed" : "")
+                << "\n";
+      if (std::string(argv[6]) != "-") {
+        std::unique_ptr<v8::ScriptCompiler::CachedData> cache(
+            v8::ScriptCompiler::CreateCodeCache(ts_script->GetUnboundScript()));
+        if (!cache) {
+          std::cerr << "plts_snapshot_gen: CreateCodeCache failed\n";
+          return 1;
+        }
+        write_file(argv[6], reinterpret_cast<const char*>(cache->data),
+                   static_cast<size_t>(cache->length));
       }
-      write_file(argv[6], reinterpret_cast<const char*>(cache->data),
-                 static_cast<size_t>(cache->length));
       creator.SetDefaultContext(ctx);
     }
     v8::StartupData blob = creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
