@@ -8,7 +8,10 @@
 # pljs when CREATE EXTENSION works for them), restarts the cluster without the preload for the
 # cold-start and memory cases, prints a table of medians with plts/PL/pgSQL ratios and the issue's
 # targets, and writes every sample to bench/results/latest.json. The cluster is stopped on every exit
-# path. It benchmarks the installed plts: build and install first
+# path (scripts/lib.sh's cluster_stop: in immediate mode if a backend ignores the fast shutdown; a
+# cluster whose server does not stop is left in place with a warning, and the exit status is 1).
+# A peer whose library links plts's libnode, or that crashes a backend beside plts, is left out
+# with the reason ("skipped" in the table). It benchmarks the installed plts: build and install first
 # (cmake --build build && cmake --install build). About 1-2 minutes on 2 cores.
 # --reps N: repetitions of the expensive cases (default 3; cheap cases use max(N, 5)).
 # --markdown: also print the table as Markdown (for docs/PERFORMANCE.md).
@@ -34,7 +37,8 @@ trap 'exit 130' INT TERM
 cluster_start "shared_preload_libraries = 'plts'"
 echo "bench cluster: $CLUSTER_DIR (port $PGPORT)" >&2
 # In the background + wait, so that INT/TERM stop the run at once (and the trap stops the cluster).
-PG_BINDIR="$PG_BINDIR" python3 "$BENCH_DIR/bench.py" --datadir "$CLUSTER_DIR/data" \
+# CLUSTER_LOG: a restart (bench.py) appends to the log the cleanup reads.
+PG_BINDIR="$PG_BINDIR" CLUSTER_LOG="$CLUSTER_LOG" python3 "$BENCH_DIR/bench.py" --datadir "$CLUSTER_DIR/data" \
   --libsh "$BENCH_DIR/../scripts/lib.sh" --out "$BENCH_DIR/results/latest.json" "$@" &
 BENCH_PID=$!
 wait "$BENCH_PID"

@@ -82,14 +82,46 @@ cluster_start() {
     || { cat "$CLUSTER_LOG"; return 1; }
 }
 
+# cluster_stop: stops the standby and the cluster and removes the cluster's directory. A directory
+# whose server still runs is left in place (removing it would not stop the server) with a warning,
+# and cluster_stop returns 1.
 cluster_stop() {
   [ -n "${CLUSTER_DIR:-}" ] && [ -d "$CLUSTER_DIR/data" ] || return 0
-  standby_stop
-  as_cluster_user "$PG_BINDIR/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  local stopped=1
+  standby_stop || stopped=0
+  server_stop "$CLUSTER_DIR/data" || stopped=0
   if [ "${KEEP_CLUSTER_LOG:-}" != "" ]; then cp "$CLUSTER_LOG" "$KEEP_CLUSTER_LOG" 2>/dev/null || true; fi
+  if [ "$stopped" = 0 ]; then
+    echo "WARNING: $CLUSTER_DIR left in place: a server in it still runs (stop it, then remove it)" >&2
+    CLUSTER_DIR="" STANDBY_DIR="" PG_RUN_COPY=""
+    return 1
+  fi
   rm -rf "$CLUSTER_DIR"
   CLUSTER_DIR=""
   if [ -n "${PG_RUN_COPY:-}" ]; then rm -rf "$PG_RUN_COPY"; PG_RUN_COPY=""; fi
+}
+
+# server_stop DATADIR: stops the server of DATADIR. A fast shutdown waits for every backend to
+# exit, and a backend that ignores SIGTERM (pljs installs its own handlers) would keep it waiting
+# for ever: after CLUSTER_STOP_TIMEOUT seconds (default 30) an immediate shutdown follows, in which
+# the postmaster SIGKILLs what is left after 5 s (so it gets 10 s at least). Returns 1, with a
+# warning, if the server still runs then.
+server_stop() {
+  local data="$1" t="${CLUSTER_STOP_TIMEOUT:-30}"
+  as_cluster_user "$PG_BINDIR/pg_ctl" -D "$data" -m fast -w -t "$t" stop >/dev/null 2>&1 && return 0
+  server_running "$data" || return 0
+  echo "WARNING: the server of $data did not stop within $t s (fast shutdown); stopping it in immediate mode" >&2
+  as_cluster_user "$PG_BINDIR/pg_ctl" -D "$data" -m immediate -w -t $((t > 10 ? t : 10)) stop >/dev/null 2>&1 \
+    || true
+  server_running "$data" || return 0
+  echo "WARNING: the server of $data (postmaster pid $(head -1 "$data/postmaster.pid" 2>/dev/null)) still" \
+    "runs after an immediate shutdown" >&2
+  return 1
+}
+
+# server_running DATADIR: a live process holds DATADIR's postmaster.pid.
+server_running() {
+  as_cluster_user "$PG_BINDIR/pg_ctl" -D "$1" status >/dev/null 2>&1
 }
 
 # Lines of the server log that show a crashed backend or a cluster restart.
@@ -194,11 +226,15 @@ standby_wait_replay() {
 }
 
 # standby_stop: stops the standby (if one runs) and drops its replication slot on the primary. Its
-# log stays in $STANDBY_LOG until cluster_stop removes the cluster directory.
+# log stays in $STANDBY_LOG until cluster_stop removes the cluster directory. If the standby does
+# not stop (server_stop), returns 1 and keeps STANDBY_DIR: cluster_stop then leaves the cluster
+# directory, which holds the standby's, in place.
 standby_stop() {
   [ -n "${STANDBY_DIR:-}" ] || return 0
-  as_cluster_user "$PG_BINDIR/pg_ctl" -D "$STANDBY_DIR" -m fast -w stop >/dev/null 2>&1 || true
+  local stopped=1
+  server_stop "$STANDBY_DIR" || stopped=0
   if [ "${KEEP_STANDBY_LOG:-}" != "" ]; then cp "$STANDBY_LOG" "$KEEP_STANDBY_LOG" 2>/dev/null || true; fi
+  [ "$stopped" = 1 ] || return 1
   # The slot is dropped once the primary's walsender for it has exited.
   psql -XAtq -d postgres -c "do \$\$ begin
       for i in 1..500 loop

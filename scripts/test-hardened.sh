@@ -49,7 +49,7 @@ export BUILD_DIR="$ROOT/build-hardened"
 export CMAKE_ARGS="-DPLTS_SANITIZE=ON"
 export PG_SERVER_ENV="LD_PRELOAD=$preload ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
 export SANITIZER_LOG_DIR
-export TEST_RUNTIME_JS=0 TEST_FUZZ=0
+export TEST_RUNTIME_JS=0 TEST_FUZZ=0 TEST_HARNESS=0
 # ASan's frames are larger: SQL recursion through plts needs more than the default 2MB for the
 # depths the limits tests expect to fit.
 export PG_SERVER_CONF="max_stack_depth = '6MB'"

@@ -9,6 +9,7 @@
 # Environment read by the hardened pass (see scripts/lib.sh for PG_CONFIG, BUILD_DIR, ...):
 #   TEST_RUNTIME_JS=0         skip runtime-js's node tests (they do not touch PostgreSQL)
 #   TEST_FUZZ=0               skip the fuzz run (its targets are built with sanitizers anyway)
+#   TEST_HARNESS=0            skip the benchmark harness's test (test/bench/harness_test.sh)
 #   SANITIZER_LOG_DIR=dir     count ASan/UBSan reports written there and assertion failures (TRAP:)
 #                             in the server's output as a suite of their own
 set -uo pipefail
@@ -117,6 +118,16 @@ else
   : >"$logs/fuzz.log"
 fi
 
+# The benchmark harness with misbehaving peers simulated (clusters of its own; ~45 s).
+if [ "${TEST_HARNESS:-1}" != 0 ]; then
+  echo "== bench harness"
+  bash "$ROOT/test/bench/harness_test.sh" 2>&1 | tee "$logs/harness.log"
+  record harness "${PIPESTATUS[0]}"
+  suites+=(harness)
+else
+  : >"$logs/harness.log"
+fi
+
 echo "== server log"
 crashes="$(cluster_crashes)"
 if [ -n "$crashes" ]; then echo "$crashes"; record server-log 1; else echo "no crash or restart"; record server-log 0; fi
@@ -165,6 +176,8 @@ done
 t_pass=$((t_pass + $(grep -oE '^# pass [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
 t_fail=$((t_fail + $(grep -oE '^# fail [0-9]+' "$logs/node.log" | awk '{s+=$3} END {print s+0}')))
 t_pass=$((t_pass + $(grep -cE '^  ok ' "$logs/fuzz.log")))
+t_pass=$((t_pass + $(grep -cE '^ok: ' "$logs/harness.log")))
+t_fail=$((t_fail + $(grep -cE '^FAILED: ' "$logs/harness.log")))
 # The doc suite: the runner's self-test cases and the examples it ran; a run without its summary
 # line (a Markdown marking error, a crash) counts as one failure.
 t_pass=$((t_pass + $(grep -cE '^ok ' "$logs/docs.log")))
