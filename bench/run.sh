@@ -12,9 +12,11 @@
 # cluster whose server does not stop is left in place with a warning, and the exit status is 1).
 # A peer whose library links plts's libnode, or that crashes a backend beside plts, is left out
 # with the reason ("skipped" in the table). It benchmarks the installed plts: build and install first
-# (cmake --build build && cmake --install build). About 1-2 minutes on 2 cores.
+# (cmake --build build && cmake --install build). About 3 minutes on 2 cores per run (--runs N).
 # --reps N: repetitions of the expensive cases (default 3; cheap cases use max(N, 5)).
 # --markdown: also print the table as Markdown (for docs/PERFORMANCE.md).
+# --runs N: every case N times; each target with its spread. --no-pgbench / --no-scheduler: skip
+# case 12 (orders through pgbench) / case 11 (the scheduler).
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$BENCH_DIR/../scripts/lib.sh"
