@@ -199,7 +199,11 @@ PlanEntry* plan_for(const std::string& sql, int nparams, bool* owned) {
     free_entry(old);
   }
   plans->lru.push_front(e.get());
-  plans->index[e->key] = plans->lru.begin();
+  // The key was not found above and preparing runs no statement: a fresh insert (an existing key
+  // would keep views into another entry's strings).
+  bool inserted = plans->index.try_emplace(e->key, plans->lru.begin()).second;
+  Assert(inserted);
+  (void)inserted;
   *owned = false;
   return e.release();
 }
@@ -313,7 +317,7 @@ v8::Local<v8::Value> rows_to_js(v8::Isolate* iso, v8::Local<v8::Context> ctx, Pl
   std::unique_ptr<Datum[]> values(new Datum[natts > 0 ? natts : 1]);
   std::unique_ptr<bool[]> nulls(new bool[natts > 0 ? natts : 1]);
   auto row_at = [&](uint64 r) -> v8::Local<v8::Value> {
-    heap_deform_tuple(tt->vals[r], desc, values.get(), nulls.get());
+    pg_guard([&] { heap_deform_tuple(tt->vals[r], desc, values.get(), nulls.get()); });
     if (realm != nullptr) return row_to_js_in_realm(iso, ctx, *realm, rc, values.get(), nulls.get());
     return row_values_to_js(iso, ctx, rc, names, values.get(), nulls.get());
   };

@@ -76,9 +76,11 @@ void define_settings() {
       &settings.int8_bigint, 0, int8_options, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "plts.compiler_snapshot", "Compiler startup snapshot to use instead of the installed one.",
-      "Read when a backend first compiles. A snapshot that does not match this "
-      "V8 build or fails its content hash is ignored (with a log line) and the "
-      "compiler loads from its code cache or sources.",
+      "Read when a backend starts its compiler: at its first compile, and again at its "
+      "first typecheck if that compiler came from the installed transpile snapshot. It "
+      "serves compiles and typechecks alike. A snapshot that does not match this V8 build "
+      "or fails its content hash is ignored (with a log line) and the compiler loads from "
+      "its code cache or sources.",
       &settings.compiler_snapshot, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "plts.start_proc",

@@ -23,7 +23,7 @@ struct RowShape {
   v8::Global<v8::Function> make;
   // (o, out) => bool: out[k] = o[name k] for the live columns, in JIT code; false (nothing read)
   // when o has an enumerable key that is no column, for the exact check in C++ to report.
-  v8::Global<v8::Function> read;
+  v8::Global<v8::Function> read;  // compiled on first use (see rows.cpp ensure_reader)
   v8::Global<v8::Array> read_buf;
 };
 

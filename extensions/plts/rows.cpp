@@ -54,7 +54,8 @@ void fill_columns(RowConv& rc) {
     Form_pg_attribute att = TupleDescAttr(rc.desc, i);
     rc.names.emplace_back(NameStr(att->attname));
     rc.cols.push_back(att->attisdropped ? nullptr : resolve_type(att->atttypid, att->atttypmod));
-    rc.shape_key += (att->attisdropped ? std::string("\x01") : rc.names.back()) + '\0';
+    // A dropped column is "" (no column is named so): names end at NUL, so keys are unambiguous.
+    rc.shape_key += (att->attisdropped ? std::string() : rc.names.back()) + '\0';
   }
 }
 
@@ -281,7 +282,8 @@ const RowShape& row_shape(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& r
   if (it == realm.row_shapes.end()) {
     if (realm.row_shapes.size() >= 1024) {
       // Bounded: start over, under a new realm id so that no RowConv uses a pointer it cached.
-      // (No caller holds a shape while asking for another: nested composites do not use shapes.)
+      // Callers use a shape's handles only before user code can run (which may run ctx.db
+      // queries that make shapes): the reader's caller takes them as local handles first.
       realm.row_shapes.clear();
       realm.id = next_realm_id();
     }
@@ -310,26 +312,6 @@ const RowShape& row_shape(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& r
     v8::Local<v8::Script> script = checked(v8::Script::Compile(ctx, js_string(iso, src), &origin));
     v8::Local<v8::Value> make = checked(script->Run(ctx));
     shape->make.Reset(iso, make.As<v8::Function>());
-    // The reader: a for-in over the object's enumerable keys (inherited ones too: any key that is
-    // no column sends the row to the exact check), then one read per live column.
-    std::string cols, reads;
-    k = 0;
-    for (int i = 0; i < rc.natts(); i++) {
-      if (rc.cols[i] == nullptr) continue;
-      std::string key = nlohmann::json(rc.names[i]).dump();
-      cols += (cols.empty() ? "" : ", ") + std::string("[") + key + "]: 1";
-      reads += "  out[" + std::to_string(k++) + "] = o[" + key + "];\n";
-    }
-    std::string read_src = "(function () { 'use strict'; const C = { __proto__: null" +
-                           (cols.empty() ? "" : ", " + cols) +
-                           " };\n return function (o, out) {\n  for (const key in o) if (C[key] "
-                           "!== 1) return false;\n" +
-                           reads + "  return true;\n }; })()";
-    v8::Local<v8::Script> read_script =
-        checked(v8::Script::Compile(ctx, js_string(iso, read_src), &origin));
-    v8::Local<v8::Value> read = checked(read_script->Run(ctx));
-    shape->read.Reset(iso, read.As<v8::Function>());
-    shape->read_buf.Reset(iso, v8::Array::New(iso, k));
     it = realm.row_shapes.emplace(rc.shape_key, std::move(shape)).first;
   }
   rc.shape_realm = realm.id;
@@ -343,6 +325,42 @@ std::vector<v8::Local<v8::String>> shape_names(v8::Isolate* iso, const RowShape&
     if (!shape.names[i].IsEmpty()) out[i] = shape.names[i].Get(iso);
   return out;
 }
+
+namespace {
+
+// The shape's reader, compiled on first use (a shape made for ctx.db results never needs one).
+void ensure_reader(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowShape& cshape,
+                 const RowConv& rc) {
+  RowShape* shape = const_cast<RowShape*>(&cshape);
+  if (!shape->read.IsEmpty()) return;
+  v8::ScriptOrigin origin(iso, js_name(iso, "plts:row"));
+  int k = 0;
+  // The reader: a for-in over the object's enumerable keys (inherited ones too: any key that is
+  // no column sends the row to the exact check), then one read per live column.
+  std::string cols, reads;
+  for (int i = 0; i < rc.natts(); i++) {
+    if (rc.cols[i] == nullptr) continue;
+    std::string key = nlohmann::json(rc.names[i]).dump();
+    cols += (cols.empty() ? "" : ", ") + std::string("[") + key + "]: 1";
+    reads += "  out[" + std::to_string(k++) + "] = o[" + key + "];\n";
+  }
+  std::string read_src = "(function () { 'use strict'; const C = { __proto__: null" +
+                         (cols.empty() ? "" : ", " + cols) +
+                         " };\n return function (o, out) {\n  for (const key in o) if (C[key] "
+                         "!== 1) return false;\n" +
+                         reads + "  return true;\n }; })()";
+  v8::Local<v8::Script> read_script =
+      checked(v8::Script::Compile(ctx, js_string(iso, read_src), &origin));
+  v8::Local<v8::Value> read = checked(read_script->Run(ctx));
+  shape->read.Reset(iso, read.As<v8::Function>());
+  shape->read_buf.Reset(iso, v8::Array::New(iso, k));
+}
+
+// Readers running now: a nested one (a getter of the row being read reads another row) gets a
+// fresh output array, not its shape's shared one, which the outer read is still filling.
+int readers_running = 0;
+
+}  // namespace
 
 v8::Local<v8::Value> row_to_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
                                         Realm& realm, const RowConv& rc, const Datum* values,
@@ -370,19 +388,33 @@ v8::Local<v8::Value> row_to_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context>
 void row_values_from_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                                  const RowConv& rc, v8::Local<v8::Value> value, Datum* values,
                                  bool* nulls, const RowOrigin* origin) {
-  const RowShape& shape = row_shape(iso, ctx, realm, rc);
   // Only plain objects take the reader (a Proxy, an array or a Date get the exact path and its
   // messages).
   if (!value->IsObject() || value->IsArray() || value->IsProxy() || value->IsDate() ||
       value->IsFunction() || value->IsArrayBufferView() || value->IsArrayBuffer()) {
-    row_values_from_js(iso, ctx, rc, shape_names(iso, shape), value, values, nulls, origin);
+    row_values_from_js(iso, ctx, rc, row_names(iso, rc), value, values, nulls, origin);
     return;
   }
-  v8::Local<v8::Array> out = shape.read_buf.Get(iso);
+  // The shape is not used once the reader runs: its user code (getters, a Proxy in the prototype
+  // chain) may run ctx.db queries whose new shapes clear the realm's table.
+  const RowShape& shape = row_shape(iso, ctx, realm, rc);
+  ensure_reader(iso, ctx, shape, rc);
+  v8::Local<v8::Function> reader = shape.read.Get(iso);
+  v8::Local<v8::Array> out = readers_running > 0
+                                 ? v8::Array::New(iso, shape.read_buf.Get(iso)->Length())
+                                 : shape.read_buf.Get(iso);
   v8::Local<v8::Value> args[2] = {value, out};
-  v8::Local<v8::Value> ok = checked(shape.read.Get(iso)->Call(ctx, v8::Undefined(iso), 2, args));
+  struct Running {
+    Running() { readers_running++; }
+    ~Running() { readers_running--; }
+  };
+  v8::Local<v8::Value> ok;
+  {
+    Running running;
+    ok = checked(reader->Call(ctx, v8::Undefined(iso), 2, args));
+  }
   if (!ok->IsTrue()) {
-    row_values_from_js(iso, ctx, rc, shape_names(iso, shape), value, values, nulls, origin);
+    row_values_from_js(iso, ctx, rc, row_names(iso, rc), value, values, nulls, origin);
     return;
   }
   // Taken out of the shared buffer before any conversion runs user code (toString, toJSON) that

@@ -194,11 +194,13 @@ void start_compiler(bool for_typecheck) {
   }
   ensure_v8_started();
   bool chosen = settings.compiler_snapshot != nullptr && settings.compiler_snapshot[0] != '\0';
+  // Each can stand in for the other (the typecheck snapshot compiles too, only starts slower).
   std::string transpile_path = asset_dir() + "/compiler/compiler.snapshot";
+  std::string typecheck_path = asset_dir() + "/compiler/compiler-typecheck.snapshot";
   std::vector<std::string> paths;
   if (chosen) paths.push_back(settings.compiler_snapshot);
-  else if (for_typecheck) paths = {asset_dir() + "/compiler/compiler-typecheck.snapshot", transpile_path};
-  else paths.push_back(transpile_path);
+  else if (for_typecheck) paths = {typecheck_path, transpile_path};
+  else paths = {transpile_path, typecheck_path};
   std::string used;
   for (const std::string& path : paths) {
     std::string why = map_snapshot(path);
@@ -231,8 +233,10 @@ void start_compiler(bool for_typecheck) {
     throw;
   }
   cctx = new v8::Global<v8::Context>(ciso, ctx);
-  libs_parsed = !chosen && for_typecheck && used == paths.front();
-  from_transpile_snapshot = !chosen && used == transpile_path;
+  libs_parsed = !chosen && used == typecheck_path;
+  // Replaced at its first typecheck only when made for compiling from the transpile snapshot (made
+  // for a typecheck, the typecheck snapshot was unusable: starting again would not help).
+  from_transpile_snapshot = !chosen && !for_typecheck && used == transpile_path;
   if (snapshot_map != nullptr) origin = libs_parsed ? "typecheck snapshot" : "snapshot";
 }
 

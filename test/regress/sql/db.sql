@@ -221,6 +221,25 @@ SELECT read_reshaped();
 ALTER TABLE reshaped ALTER COLUMN extra TYPE text;
 SELECT read_reshaped();
 
+-- a row read whose user code (a Proxy in the prototype chain) runs queries that make over a
+-- thousand new row shapes, so that the realm's shape table starts over mid-read: the reader sees
+-- the inherited key "zz" and hands over to the exact check, which goes on without the (freed) shape
+-- and reads own properties only: a row of NULLs
+CREATE TYPE pair AS (a int, b int);
+CREATE FUNCTION shapes_churn() RETURNS pair LANGUAGE plts AS $$
+export default (ctx) => {
+  const proto = new Proxy({}, {
+    ownKeys() {
+      for (let i = 0; i < 1100; i++) ctx.db.query(`select 1 as c${i} from generate_series(1, 2)`);
+      return ['zz'];
+    },
+    getOwnPropertyDescriptor() { return { value: 1, enumerable: true, configurable: true }; },
+  });
+  return Object.create(proto);
+} $$;
+SELECT shapes_churn();
+SELECT (row_forms()->>'a')::int AS rows_after_churn;
+
 RESET search_path;
 SET client_min_messages = warning;
 DROP FUNCTION public.error_fields(text);
