@@ -201,6 +201,8 @@ export default async (ctx) => {
   };
 } $$;
 SELECT row_forms();
+-- again: its single-row statement, used before, now takes the row maker too
+SELECT row_forms();
 -- another role's call gets rows made in its own realm
 CREATE ROLE plts_rows_reader;
 GRANT USAGE ON SCHEMA dbt TO plts_rows_reader;
