@@ -679,7 +679,8 @@ def target(results):
 
 
 def errors(results):
-    """(path, message) of every error in run_case()'s dict."""
+    """(path, message) of every "error" in a nested dict of results (run_case()'s, or bench.py's
+    cases)."""
     out = []
 
     def walk(path, d):
@@ -687,8 +688,7 @@ def errors(results):
             if "error" in d:
                 out.append((path, d["error"]))
             for k, v in d.items():
-                if k != "runs":
-                    walk(f"{path}.{k}" if path else k, v)
+                walk(f"{path}.{k}" if path else k, v)
     walk("", results)
     return out
 

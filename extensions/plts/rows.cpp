@@ -319,18 +319,11 @@ const RowShape& row_shape(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& r
   return *rc.shape;
 }
 
-std::vector<v8::Local<v8::String>> shape_names(v8::Isolate* iso, const RowShape& shape) {
-  std::vector<v8::Local<v8::String>> out(shape.names.size());
-  for (size_t i = 0; i < out.size(); i++)
-    if (!shape.names[i].IsEmpty()) out[i] = shape.names[i].Get(iso);
-  return out;
-}
-
 namespace {
 
 // The shape's reader, compiled on first use (a shape made for ctx.db results never needs one).
 void ensure_reader(v8::Isolate* iso, v8::Local<v8::Context> ctx, const RowShape& cshape,
-                 const RowConv& rc) {
+                   const RowConv& rc) {
   RowShape* shape = const_cast<RowShape*>(&cshape);
   if (!shape->read.IsEmpty()) return;
   v8::ScriptOrigin origin(iso, js_name(iso, "plts:row"));

@@ -52,9 +52,6 @@ struct Realm;
 const RowShape& row_shape(v8::Isolate* iso, v8::Local<v8::Context> ctx, Realm& realm,
                           const RowConv& rc);
 
-// The column names of a RowShape as local handles.
-std::vector<v8::Local<v8::String>> shape_names(v8::Isolate* iso, const RowShape& shape);
-
 // A row as an object made by the realm's row maker.
 // `js`, when given, gets the column values made (by column; empty for dropped columns).
 v8::Local<v8::Value> row_to_js_in_realm(v8::Isolate* iso, v8::Local<v8::Context> ctx,
